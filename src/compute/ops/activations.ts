@@ -1,12 +1,14 @@
 // Pointwise activations and their backward passes, each as a CPU twin (the specification) and a
 // WGSL kernel. Forward: y = f(x). Backward: dx = dy * f'(x), recomputing from the saved input x.
+// gelu is the tanh form GPT-2 uses ("gelu_new"); silu is x·σ(x).
 
 import { cpu } from '../cpu/cpuDevice.js';
-import { assertDtype, assertSameDevice, Tensor } from '../tensor.js';
+import { assertDtype, assertSameDevice, assertShape, Tensor } from '../tensor.js';
 import type { WebGpuDevice } from '../webgpu/gpuDevice.js';
 import { flatIndexWgsl, grid1d, u32Params } from '../webgpu/params.js';
+import type { Floats } from './elementwise.js';
 
-export type Activation = 'relu';
+export type Activation = 'relu' | 'gelu' | 'silu';
 
 // ---- CPU twins -------------------------------------------------------------------------------
 
@@ -20,13 +22,46 @@ export function reluBackwardCpu(x: Float32Array, dy: Float32Array, dx: Float32Ar
   for (let i = 0; i < x.length; i++) dx[i] = x[i]! > 0 ? dy[i]! : 0;
 }
 
+const GELU_C = Math.sqrt(2 / Math.PI);
+const GELU_A = 0.044715;
+
+/** gelu_new forward: y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+export function geluCpu(x: Floats, y: Floats): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    y[i] = 0.5 * v * (1 + Math.tanh(GELU_C * (v + GELU_A * v * v * v)));
+  }
+}
+
+/** gelu_new backward: dx = dy·(0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)), t = tanh(u). */
+export function geluBackwardCpu(x: Floats, dy: Floats, dx: Floats): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    const t = Math.tanh(GELU_C * (v + GELU_A * v * v * v));
+    dx[i] = dy[i]! * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * v * v));
+  }
+}
+
+/** silu forward: y = x·σ(x) = x / (1 + e^−x). */
+export function siluCpu(x: Floats, y: Floats): void {
+  for (let i = 0; i < x.length; i++) y[i] = x[i]! / (1 + Math.exp(-x[i]!));
+}
+
+/** silu backward: dx = dy·σ(x)·(1 + x·(1 − σ(x))). */
+export function siluBackwardCpu(x: Floats, dy: Floats, dx: Floats): void {
+  for (let i = 0; i < x.length; i++) {
+    const s = 1 / (1 + Math.exp(-x[i]!));
+    dx[i] = dy[i]! * s * (1 + x[i]! * (1 - s));
+  }
+}
+
 // ---- WGSL ------------------------------------------------------------------------------------
 
 const WG = 256;
 
-function unaryWgsl(expr: string): string {
+function unaryWgsl(expr: string, prelude = ''): string {
   return /* wgsl */ `
-struct P { n: u32 }
+struct P { n: u32 }${prelude}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> p: P;
@@ -39,9 +74,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }`;
 }
 
-function backwardWgsl(expr: string): string {
+function backwardWgsl(expr: string, prelude = ''): string {
   return /* wgsl */ `
-struct P { n: u32 }
+struct P { n: u32 }${prelude}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
@@ -58,6 +93,39 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 
 const RELU_WGSL = unaryWgsl('max(v, 0.0)');
 const RELU_BACKWARD_WGSL = backwardWgsl('select(0.0, g, v > 0.0)');
+
+// The kernels never form ∞: WGSL lets drivers assume no infinities, and tanh(u) or e^u overflowing
+// for large |u| yields NaN on some of them. So σ(z) is computed from e = e^−|z| ∈ (0, 1], and
+// gelu_new is rewritten without tanh: 0.5·(1 + tanh u) = σ(2u), hence y = x·σ(2u), and
+// 0.5·(1 − tanh² u) = 2·σ'(2u). The polynomial u sees x clamped to ±20: past |x| ≈ 10, σ(2u) is
+// already exactly 0 or 1 in f32, and the clamp keeps x³ finite for any f32 x.
+const SIGMOID_WGSL = /* wgsl */ `
+// σ(z) without overflow.
+fn sigmoid(z: f32) -> f32 {
+  let e = exp(-abs(z));
+  return select(e, 1.0, z >= 0.0) / (1.0 + e);
+}
+// σ'(z) = σ(z)·σ(−z) = e/(1 + e)², free of the cancellation in 1 − σ(z).
+fn dsigmoid(z: f32) -> f32 {
+  let e = exp(-abs(z));
+  return e / ((1.0 + e) * (1.0 + e));
+}
+const GELU_C: f32 = ${GELU_C};
+const GELU_A: f32 = ${GELU_A};
+fn geluU(x: f32) -> f32 {
+  let xc = clamp(x, -20.0, 20.0);
+  return GELU_C * (xc + GELU_A * xc * xc * xc);
+}
+fn geluDu(x: f32) -> f32 {
+  let xc = clamp(x, -20.0, 20.0);
+  return GELU_C * (1.0 + 3.0 * GELU_A * xc * xc);
+}`;
+
+const GELU_WGSL = unaryWgsl('v * sigmoid(2.0 * geluU(v))', SIGMOID_WGSL);
+// v · (2σ'(2u)·u') is grouped so that a huge v meets an exact 0, never an ∞.
+const GELU_BACKWARD_WGSL = backwardWgsl('g * (sigmoid(2.0 * geluU(v)) + v * (2.0 * dsigmoid(2.0 * geluU(v)) * geluDu(v)))', SIGMOID_WGSL);
+const SILU_WGSL = unaryWgsl('v * sigmoid(v)', SIGMOID_WGSL);
+const SILU_BACKWARD_WGSL = backwardWgsl('g * (sigmoid(v) + v * dsigmoid(v))', SIGMOID_WGSL);
 
 // ---- dispatch --------------------------------------------------------------------------------
 
@@ -87,4 +155,65 @@ export function reluBackward(x: Tensor, dy: Tensor): Tensor {
   const dx = dev.empty(x.shape);
   dev.dispatch({ label: 'relu_backward', code: RELU_BACKWARD_WGSL, buffers: [x, dy, dx], params: u32Params(x.numel), workgroups: grid1d(x.numel, WG) });
   return dx;
+}
+
+/** Run a forward twin or kernel: y = f(x), same shape. */
+function forward(x: Tensor, label: string, twin: (x: Float32Array, y: Float32Array) => void, code: string): Tensor {
+  assertDtype(x, 'f32', label);
+  if (x.device.kind === 'cpu') {
+    const y = cpu.zeros(x.shape);
+    twin(x.data as Float32Array, y.data as Float32Array);
+    return y;
+  }
+  const dev = x.device as WebGpuDevice;
+  const y = dev.empty(x.shape);
+  dev.dispatch({ label, code, buffers: [x, y], params: u32Params(x.numel), workgroups: grid1d(x.numel, WG) });
+  return y;
+}
+
+/** Run a backward twin or kernel: dx = dy ⊙ f'(x), same shape. */
+function backward(x: Tensor, dy: Tensor, label: string, twin: (x: Float32Array, dy: Float32Array, dx: Float32Array) => void, code: string): Tensor {
+  assertSameDevice(x, dy);
+  assertDtype(x, 'f32', label);
+  assertDtype(dy, 'f32', label);
+  assertShape(dy, x.shape, `${label} dy`);
+  if (x.device.kind === 'cpu') {
+    const dx = cpu.zeros(x.shape);
+    twin(x.data as Float32Array, dy.data as Float32Array, dx.data as Float32Array);
+    return dx;
+  }
+  const dev = x.device as WebGpuDevice;
+  const dx = dev.empty(x.shape);
+  dev.dispatch({ label, code, buffers: [x, dy, dx], params: u32Params(x.numel), workgroups: grid1d(x.numel, WG) });
+  return dx;
+}
+
+/** gelu_new(x) (tanh form, as in GPT-2), same shape. */
+export function gelu(x: Tensor): Tensor {
+  return forward(x, 'gelu', geluCpu, GELU_WGSL);
+}
+
+/** Gradient of gelu_new: dx = dy ⊙ gelu'(x). */
+export function geluBackward(x: Tensor, dy: Tensor): Tensor {
+  return backward(x, dy, 'gelu_backward', geluBackwardCpu, GELU_BACKWARD_WGSL);
+}
+
+/** silu(x) = x·σ(x), same shape. */
+export function silu(x: Tensor): Tensor {
+  return forward(x, 'silu', siluCpu, SILU_WGSL);
+}
+
+/** Gradient of silu: dx = dy ⊙ σ(x)·(1 + x·(1 − σ(x))). */
+export function siluBackward(x: Tensor, dy: Tensor): Tensor {
+  return backward(x, dy, 'silu_backward', siluBackwardCpu, SILU_BACKWARD_WGSL);
+}
+
+/** The named activation's forward. */
+export function activate(kind: Activation, x: Tensor): Tensor {
+  return kind === 'relu' ? relu(x) : kind === 'gelu' ? gelu(x) : silu(x);
+}
+
+/** The named activation's backward, from the saved input x. */
+export function activateBackward(kind: Activation, x: Tensor, dy: Tensor): Tensor {
+  return kind === 'relu' ? reluBackward(x, dy) : kind === 'gelu' ? geluBackward(x, dy) : siluBackward(x, dy);
 }
