@@ -1,0 +1,87 @@
+// The CLI as a user meets it: help, exit codes, one-line errors, --json.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const BIN = resolve('bin/saelab.js');
+const ASSETS = resolve('../shared/assets');
+const needsAssets = existsSync(ASSETS) ? false : 'needs ../shared/assets';
+
+/** Run saelab; resolves with code, stdout, stderr (never rejects on a non-zero exit). */
+async function saelab(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 120_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** stderr without Dawn's own start-up warnings (its C++ logging, not ours). */
+function userLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning:') && !l.includes('third_party/dawn'));
+}
+
+test('--help lists the commands and exits 0', async () => {
+  const r = await saelab(['--help']);
+  assert.equal(r.code, 0);
+  for (const c of ['devices', 'bench', 'inspect']) assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
+  const sub = await saelab(['bench', 'kernels', '--help']);
+  assert.equal(sub.code, 0);
+  assert.match(sub.stdout, /--device <kind>/);
+});
+
+test('unknown options and bad values exit 2 with one line', async () => {
+  const a = await saelab(['bench', 'kernels', '--bogus']);
+  assert.equal(a.code, 2);
+  assert.match(a.stderr, /unknown option '--bogus'/);
+  const b = await saelab(['bench', 'kernels', '--device', 'tpu']);
+  assert.equal(b.code, 2);
+  assert.deepEqual(userLines(b.stderr), ["saelab: --device must be auto, cpu or webgpu (got 'tpu')"]);
+  const c = await saelab(['bench', 'kernels', '--cos-n', '-3']);
+  assert.equal(c.code, 2);
+  assert.equal(userLines(c.stderr).length, 1);
+});
+
+test('inspect: a malformed safetensors file is one clear line and exit 2, no stack trace', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'saelab-cli-'));
+  const bad = join(dir, 'bad.safetensors');
+  const buf = Buffer.alloc(16);
+  buf.writeBigUInt64LE(1_000_000n, 0); // header length far past the end of the file
+  writeFileSync(bad, buf);
+  const r = await saelab(['inspect', bad]);
+  assert.equal(r.code, 2);
+  const lines = userLines(r.stderr);
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /bad\.safetensors/);
+  assert.doesNotMatch(r.stderr, /\bat .*\.js:\d+/);
+  const missing = await saelab(['inspect', join(dir, 'nope')]);
+  assert.equal(missing.code, 2);
+});
+
+test('inspect --json on a real HF folder', { skip: needsAssets }, async () => {
+  const r = await saelab(['inspect', join(ASSETS, 'fixtures/gpt2-tiny-random'), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.kind, 'hf-folder');
+  const wte = j.tensors.find((t: { name: string }) => t.name === 'transformer.wte.weight');
+  assert.deepEqual(wte.shape, [1000, 64]);
+});
+
+test('--device auto without an adapter falls back to the CPU and says why; --device webgpu exits 2', async () => {
+  const noGpu = { VK_ICD_FILENAMES: '/nonexistent/icd.json', VK_DRIVER_FILES: '/nonexistent/icd.json' };
+  const r = await saelab(['bench', 'kernels', '--device', 'auto', '--only', 'matmul', '--matmul', '8x8x8', '--min-ms', '1', '--json'], noGpu);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /device: cpu: .*\(auto: /);
+  assert.match(JSON.parse(r.stdout).device, /^cpu/);
+  const w = await saelab(['bench', 'kernels', '--device', 'webgpu', '--only', 'matmul'], noGpu);
+  assert.equal(w.code, 2);
+  assert.match(userLines(w.stderr)[0]!, /^saelab: --device webgpu: /);
+});
