@@ -8,6 +8,13 @@ import { allocTyped, dtypeOfArray, numelOf, Tensor, type AnyTypedArray, type DTy
 import { BufferPool } from './bufferPool.js';
 import type { GpuFeatures } from './openGpu.js';
 
+/** A byte range of a tensor or buffer, for inputs larger than one binding may be (offset: a multiple of 256). */
+export interface BufferRange {
+  source: Tensor | GPUBuffer;
+  offset: number;
+  size: number;
+}
+
 /** One compute dispatch. Storage buffers bind at 0..n-1 in order; `params` (a uniform struct) binds at n. */
 export interface DispatchSpec {
   /** Shown in Dawn's error messages. */
@@ -15,7 +22,7 @@ export interface DispatchSpec {
   /** WGSL source; pipelines are cached by source text and entry point. */
   code: string;
   entryPoint?: string;
-  buffers: readonly (Tensor | GPUBuffer)[];
+  buffers: readonly (Tensor | GPUBuffer | BufferRange)[];
   /** The uniform struct's bytes (use `ParamWriter` to lay it out). */
   params?: ArrayBuffer | ArrayBufferView;
   /** Workgroup counts; each must be ≤ maxComputeWorkgroupsPerDimension (use `grid1d` for long 1-D work). */
@@ -115,13 +122,18 @@ export class WebGpuDevice implements Device {
   dispatch(spec: DispatchSpec): void {
     const pipeline = this.pipeline(spec.code, spec.entryPoint ?? 'main', spec.label);
     const entries: GPUBindGroupEntry[] = spec.buffers.map((b, i) => {
-      const buffer = b instanceof Tensor ? b.buffer : b;
-      if (b instanceof Tensor && b.isDisposed) throw new Error(`${spec.label}: binding ${i} is a disposed tensor`);
-      const size = b instanceof Tensor ? Math.max(4, roundUp4(b.byteLength)) : buffer.size;
+      const range = isRange(b) ? b : { source: b, offset: 0, size: -1 };
+      const src = range.source;
+      if (src instanceof Tensor && src.isDisposed) throw new Error(`${spec.label}: binding ${i} is a disposed tensor`);
+      const buffer = src instanceof Tensor ? src.buffer : src;
+      const size = range.size >= 0 ? roundUp4(range.size) : src instanceof Tensor ? Math.max(4, roundUp4(src.byteLength)) : buffer.size;
+      if (range.offset % this.gpu.limits.minStorageBufferOffsetAlignment !== 0) {
+        throw new Error(`${spec.label}: binding ${i} offset ${range.offset} is not a multiple of ${this.gpu.limits.minStorageBufferOffsetAlignment}`);
+      }
       if (size > this.gpu.limits.maxStorageBufferBindingSize) {
         throw new Error(`${spec.label}: binding ${i} is ${size} bytes, over this GPU's maxStorageBufferBindingSize ${this.gpu.limits.maxStorageBufferBindingSize}`);
       }
-      return { binding: i, resource: { buffer, offset: 0, size } };
+      return { binding: i, resource: { buffer, offset: range.offset, size } };
     });
     if (spec.params) {
       const bytes = spec.params instanceof ArrayBuffer ? new Uint8Array(spec.params) : new Uint8Array(spec.params.buffer, spec.params.byteOffset, spec.params.byteLength);
@@ -163,6 +175,8 @@ export class WebGpuDevice implements Device {
 
   /** Free pooled buffers that no tensor holds. */
   trimPool(): void {
+    // Free buffers may still be named by recorded, unsubmitted dispatches: submit those first.
+    this.flush();
     this.pool.trim();
   }
 
@@ -202,6 +216,10 @@ export class WebGpuDevice implements Device {
     }
     return p;
   }
+}
+
+function isRange(b: Tensor | GPUBuffer | BufferRange): b is BufferRange {
+  return !(b instanceof Tensor) && 'source' in b;
 }
 
 function roundUp(n: number, m: number): number {
