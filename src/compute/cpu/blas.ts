@@ -1,6 +1,91 @@
-// Placeholder replaced by the BLAS helper: loader for the native OpenBLAS addon.
+// Lazy loader for the optional native OpenBLAS addon (native/build/Release/saelab_blas.node,
+// built by scripts/buildNative.mjs at install time). When it is missing or SAELAB_NO_BLAS=1,
+// callers fall back to the pure-TypeScript matmul.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The functions native/sgemm_addon.c exports (arguments are validated again in C). */
+export interface BlasAddon {
+  sgemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: Float32Array, aOffset: number, lda: number, B: Float32Array, bOffset: number, ldb: number,
+    beta: number, C: Float32Array, cOffset: number, ldc: number,
+  ): void;
+  sgemmBatched(
+    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: Float32Array, aOffset: number, lda: number, B: Float32Array, bOffset: number, ldb: number,
+    beta: number, C: Float32Array, cOffset: number, ldc: number,
+    batch: number, strideA: number, strideB: number, strideC: number,
+  ): void;
+  info(): { config: string; threads: number };
+  setThreads(n: number): void;
+}
+
 export interface BlasInfo { available: boolean; name: string; reason: string }
+
+const ADDON_RELATIVE = join('native', 'build', 'Release', 'saelab_blas.node');
+
+let state: { addon: BlasAddon | null; info: BlasInfo } | undefined;
+
+/** The folder holding saelab's package.json: this file runs from src/ (tsx) or dist/src/ (tsc). */
+function packageRoot(): string | null {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'saelab') return dir;
+      } catch {
+        // An unreadable package.json is not ours; keep walking up.
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
+}
+
+function disabledByEnv(): boolean {
+  const v = process.env['SAELAB_NO_BLAS'];
+  return v !== undefined && v !== '' && v !== '0';
+}
+
+function load(): { addon: BlasAddon | null; info: BlasInfo } {
+  const none = (reason: string) => ({ addon: null, info: { available: false, name: '', reason } });
+  if (disabledByEnv()) return none('disabled by SAELAB_NO_BLAS');
+  const root = packageRoot();
+  if (!root) return none('package root not found');
+  const path = join(root, ADDON_RELATIVE);
+  if (!existsSync(path)) return none(`${ADDON_RELATIVE} not built; run \`npm run build:native\``);
+  try {
+    const addon = createRequire(import.meta.url)(path) as BlasAddon;
+    if (typeof addon.sgemm !== 'function' || typeof addon.sgemmBatched !== 'function' || typeof addon.info !== 'function') {
+      return none(`${ADDON_RELATIVE} is stale; run \`npm run build:native\``);
+    }
+    const { config, threads } = addon.info();
+    return { addon, info: { available: true, name: `${config}, ${threads} threads`, reason: '' } };
+  } catch (e) {
+    return none(`${ADDON_RELATIVE} failed to load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+  }
+}
+
+/** The loaded addon, or null when the TypeScript fallback must be used. Loads once. */
+export function blasAddon(): BlasAddon | null {
+  state ??= load();
+  return state.addon;
+}
+
 /** Whether the native sgemm addon is loaded, and why not when it is not. */
 export function blasInfo(): BlasInfo {
-  return { available: false, name: '', reason: 'not built yet' };
+  state ??= load();
+  return { ...state.info };
+}
+
+/** Forget the cached load and try again (re-reads SAELAB_NO_BLAS); for tests and benchmarks. */
+export function reloadBlas(): BlasInfo {
+  state = undefined;
+  return blasInfo();
 }

@@ -1,0 +1,18 @@
+# Built by scripts/buildNative.mjs (kept out of the package root so npm does not run node-gyp itself).
+{
+  "targets": [
+    {
+      "target_name": "saelab_blas",
+      "sources": ["sgemm_addon.c"],
+      "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra"],
+      "libraries": ["-lopenblas"],
+      "conditions": [
+        ["OS=='mac'", {
+          # Homebrew's openblas is keg-only.
+          "include_dirs": ["/opt/homebrew/opt/openblas/include", "/usr/local/opt/openblas/include"],
+          "libraries": ["-L/opt/homebrew/opt/openblas/lib", "-L/usr/local/opt/openblas/lib"]
+        }]
+      ]
+    }
+  ]
+}
