@@ -2,11 +2,10 @@
 // WGSL kernel. Forward: y = f(x). Backward: dx = dy * f'(x), recomputing from the saved input x.
 // gelu is the tanh form GPT-2 uses ("gelu_new"); silu is x·σ(x).
 
-import { cpu } from '../cpu/cpuDevice.js';
 import { assertDtype, assertSameDevice, assertShape, Tensor } from '../tensor.js';
-import type { WebGpuDevice } from '../webgpu/gpuDevice.js';
-import { flatIndexWgsl, grid1d, u32Params } from '../webgpu/params.js';
+import { u32Params } from '../webgpu/params.js';
 import type { Floats } from './elementwise.js';
+import { gpuOf, outputOn, pointwiseGrid, pointwiseWgsl } from './wgslGen.js';
 
 export type Activation = 'relu' | 'gelu' | 'silu';
 
@@ -57,38 +56,14 @@ export function siluBackwardCpu(x: Floats, dy: Floats, dx: Floats): void {
 
 // ---- WGSL ------------------------------------------------------------------------------------
 
-const WG = 256;
-
+/** y = expr(v) for v = x[i]. */
 function unaryWgsl(expr: string, prelude = ''): string {
-  return /* wgsl */ `
-struct P { n: u32 }${prelude}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> p: P;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${flatIndexWgsl(WG)};
-  if (i >= p.n) { return; }
-  let v = x[i];
-  y[i] = ${expr};
-}`;
+  return pointwiseWgsl([['x', 'read'], ['y', 'read_write']], 'n: u32', `let v = x[i];\n  y[i] = ${expr};`, prelude);
 }
 
+/** dx = expr(v, g) for v = x[i], g = dy[i]. */
 function backwardWgsl(expr: string, prelude = ''): string {
-  return /* wgsl */ `
-struct P { n: u32 }${prelude}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${flatIndexWgsl(WG)};
-  if (i >= p.n) { return; }
-  let v = x[i];
-  let g = dy[i];
-  dx[i] = ${expr};
-}`;
+  return pointwiseWgsl([['x', 'read'], ['dy', 'read'], ['dx', 'read_write']], 'n: u32', `let v = x[i];\n  let g = dy[i];\n  dx[i] = ${expr};`, prelude);
 }
 
 const RELU_WGSL = unaryWgsl('max(v, 0.0)');
@@ -129,45 +104,13 @@ const SILU_BACKWARD_WGSL = backwardWgsl('g * (sigmoid(v) + v * dsigmoid(v))', SI
 
 // ---- dispatch --------------------------------------------------------------------------------
 
-/** relu(x), same shape. */
-export function relu(x: Tensor): Tensor {
-  assertDtype(x, 'f32', 'relu');
-  if (x.device.kind === 'cpu') {
-    const y = cpu.zeros(x.shape);
-    reluCpu(x.data as Float32Array, y.data as Float32Array);
-    return y;
-  }
-  const dev = x.device as WebGpuDevice;
-  const y = dev.empty(x.shape);
-  dev.dispatch({ label: 'relu', code: RELU_WGSL, buffers: [x, y], params: u32Params(x.numel), workgroups: grid1d(x.numel, WG) });
-  return y;
-}
-
-/** Gradient of relu: dx = dy ⊙ [x > 0]. */
-export function reluBackward(x: Tensor, dy: Tensor): Tensor {
-  assertSameDevice(x, dy);
-  if (x.device.kind === 'cpu') {
-    const dx = cpu.zeros(x.shape);
-    reluBackwardCpu(x.data as Float32Array, dy.data as Float32Array, dx.data as Float32Array);
-    return dx;
-  }
-  const dev = x.device as WebGpuDevice;
-  const dx = dev.empty(x.shape);
-  dev.dispatch({ label: 'relu_backward', code: RELU_BACKWARD_WGSL, buffers: [x, dy, dx], params: u32Params(x.numel), workgroups: grid1d(x.numel, WG) });
-  return dx;
-}
-
 /** Run a forward twin or kernel: y = f(x), same shape. */
 function forward(x: Tensor, label: string, twin: (x: Float32Array, y: Float32Array) => void, code: string): Tensor {
   assertDtype(x, 'f32', label);
-  if (x.device.kind === 'cpu') {
-    const y = cpu.zeros(x.shape);
-    twin(x.data as Float32Array, y.data as Float32Array);
-    return y;
-  }
-  const dev = x.device as WebGpuDevice;
-  const y = dev.empty(x.shape);
-  dev.dispatch({ label, code, buffers: [x, y], params: u32Params(x.numel), workgroups: grid1d(x.numel, WG) });
+  const y = outputOn(x, x.shape);
+  const dev = gpuOf(x);
+  if (!dev) twin(x.data as Float32Array, y.data as Float32Array);
+  else dev.dispatch({ label, code, buffers: [x, y], params: u32Params(x.numel), workgroups: pointwiseGrid(x.numel) });
   return y;
 }
 
@@ -177,15 +120,21 @@ function backward(x: Tensor, dy: Tensor, label: string, twin: (x: Float32Array, 
   assertDtype(x, 'f32', label);
   assertDtype(dy, 'f32', label);
   assertShape(dy, x.shape, `${label} dy`);
-  if (x.device.kind === 'cpu') {
-    const dx = cpu.zeros(x.shape);
-    twin(x.data as Float32Array, dy.data as Float32Array, dx.data as Float32Array);
-    return dx;
-  }
-  const dev = x.device as WebGpuDevice;
-  const dx = dev.empty(x.shape);
-  dev.dispatch({ label, code, buffers: [x, dy, dx], params: u32Params(x.numel), workgroups: grid1d(x.numel, WG) });
+  const dx = outputOn(x, x.shape);
+  const dev = gpuOf(x);
+  if (!dev) twin(x.data as Float32Array, dy.data as Float32Array, dx.data as Float32Array);
+  else dev.dispatch({ label, code, buffers: [x, dy, dx], params: u32Params(x.numel), workgroups: pointwiseGrid(x.numel) });
   return dx;
+}
+
+/** relu(x), same shape. */
+export function relu(x: Tensor): Tensor {
+  return forward(x, 'relu', reluCpu, RELU_WGSL);
+}
+
+/** Gradient of relu: dx = dy ⊙ [x > 0]. */
+export function reluBackward(x: Tensor, dy: Tensor): Tensor {
+  return backward(x, dy, 'relu_backward', reluBackwardCpu, RELU_BACKWARD_WGSL);
 }
 
 /** gelu_new(x) (tanh form, as in GPT-2), same shape. */

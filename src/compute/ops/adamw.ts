@@ -7,8 +7,8 @@
 // eps enters, and rounding happens, as there.
 
 import { assertDtype, assertSameDevice, assertShape, Tensor } from '../tensor.js';
-import type { WebGpuDevice } from '../webgpu/gpuDevice.js';
-import { flatIndexWgsl, grid1d, ParamWriter } from '../webgpu/params.js';
+import { ParamWriter } from '../webgpu/params.js';
+import { gpuOf, pointwiseGrid, pointwiseWgsl } from './wgslGen.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -41,25 +41,16 @@ export function adamwCpu(param: Float32Array, grad: Float32Array, m: Float32Arra
 
 // ---- WGSL ------------------------------------------------------------------------------------
 
-const WG = 256;
-const ADAMW_WGSL = /* wgsl */ `
-struct P { n: u32, decay: f32, beta1: f32, beta2: f32, stepSize: f32, bc2Sqrt: f32, eps: f32 }
-@group(0) @binding(0) var<storage, read_write> param: array<f32>;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
-@group(0) @binding(2) var<storage, read_write> m: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v: array<f32>;
-@group(0) @binding(4) var<uniform> p: P;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${flatIndexWgsl(WG)};
-  if (i >= p.n) { return; }
-  let g = grad[i];
+const ADAMW_WGSL = pointwiseWgsl(
+  [['param', 'read_write'], ['grad', 'read'], ['m', 'read_write'], ['v', 'read_write']],
+  'n: u32, decay: f32, beta1: f32, beta2: f32, stepSize: f32, bc2Sqrt: f32, eps: f32',
+  `let g = grad[i];
   let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
   let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
   m[i] = mi;
   v[i] = vi;
-  param[i] = param[i] * p.decay - p.stepSize * (mi / (sqrt(vi) / p.bc2Sqrt + p.eps));
-}`;
+  param[i] = param[i] * p.decay - p.stepSize * (mi / (sqrt(vi) / p.bc2Sqrt + p.eps));`,
+);
 
 // ---- dispatch --------------------------------------------------------------------------------
 
@@ -70,12 +61,12 @@ export function adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, o
     assertDtype(t, 'f32', `adamw ${n}`);
     assertShape(t, param.shape, `adamw ${n}`);
   }
-  if (param.device.kind === 'cpu') {
+  const dev = gpuOf(param);
+  if (!dev) {
     adamwCpu(param.data as Float32Array, grad.data as Float32Array, m.data as Float32Array, v.data as Float32Array, o);
     return;
   }
   const { decay, stepSize, bc2Sqrt } = coefficients(o);
-  const dev = param.device as WebGpuDevice;
   const params = new ParamWriter().u32(param.numel).f32(decay).f32(o.beta1).f32(o.beta2).f32(stepSize).f32(bc2Sqrt).f32(o.eps).bytes();
-  dev.dispatch({ label: 'adamw', code: ADAMW_WGSL, buffers: [param, grad, m, v], params, workgroups: grid1d(param.numel, WG) });
+  dev.dispatch({ label: 'adamw', code: ADAMW_WGSL, buffers: [param, grad, m, v], params, workgroups: pointwiseGrid(param.numel) });
 }

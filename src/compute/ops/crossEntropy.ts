@@ -5,14 +5,11 @@
 // Targets outside [0, V) other than ignoreIndex: the CPU twin throws; the GPU kernels cannot
 // throw, so they write NaN (loss and the whole dlogits row) to make the error visible downstream.
 
-import { cpu } from '../cpu/cpuDevice.js';
 import { assertDtype, assertSameDevice, assertShape, rowsCols, Tensor } from '../tensor.js';
-import type { WebGpuDevice } from '../webgpu/gpuDevice.js';
 import { ParamWriter } from '../webgpu/params.js';
-import { bindingsWgsl, F32_LOWEST_WGSL, F32_NAN_BITS_WGSL, ROW_BUILTINS_WGSL, ROW_INDEX_WGSL, ROW_WG, rowGrid, wgSumMaxWgsl } from './wgslReduce.js';
-
-/** The twins run on float32 (the op) or float64 (gradient checks). */
-type Floats = Float32Array | Float64Array;
+import type { Floats } from './elementwise.js';
+import { rowLogSumExpCpu } from './softmax.js';
+import { F32_LOWEST_WGSL, F32_NAN_BITS_WGSL, FOR_COLS, gpuOf, outputOn, ROW_WG, rowGrid, rowKernelWgsl, rowMaxSumExpWgsl, type StorageDecl } from './wgslGen.js';
 
 // ---- CPU twins -------------------------------------------------------------------------------
 
@@ -22,20 +19,11 @@ function checkTarget(t: number, V: number, ignoreIndex: number, n: number): bool
   return true;
 }
 
-/** log Σ_j exp(row_j), max-subtracted. */
-function logSumExp(x: Floats, o: number, V: number): number {
-  let m = -Infinity;
-  for (let j = 0; j < V; j++) m = Math.max(m, x[o + j]!);
-  let s = 0;
-  for (let j = 0; j < V; j++) s += Math.exp(x[o + j]! - m);
-  return m + Math.log(s);
-}
-
 /** losses[n] = logsumexp(logits[n, :]) − logits[n, t_n] over logits [N, V]; 0 where ignored. */
 export function crossEntropyCpu(logits: Floats, targets: Int32Array, V: number, ignoreIndex: number, losses: Floats): void {
   for (let n = 0; n < targets.length; n++) {
     const t = targets[n]!;
-    losses[n] = checkTarget(t, V, ignoreIndex, n) ? logSumExp(logits, n * V, V) - logits[n * V + t]! : 0;
+    losses[n] = checkTarget(t, V, ignoreIndex, n) ? rowLogSumExpCpu(logits, n * V, V) - logits[n * V + t]! : 0;
   }
 }
 
@@ -48,7 +36,7 @@ export function crossEntropyBackwardCpu(logits: Floats, targets: Int32Array, V: 
       dlogits.fill(0, o, o + V);
       continue;
     }
-    const lse = logSumExp(logits, o, V);
+    const lse = rowLogSumExpCpu(logits, o, V);
     const g = typeof dlosses === 'number' ? dlosses : dlosses[n]!;
     for (let j = 0; j < V; j++) dlogits[o + j] = (Math.exp(logits[o + j]! - lse) - (j === t ? 1 : 0)) * g;
   }
@@ -56,53 +44,41 @@ export function crossEntropyBackwardCpu(logits: Floats, targets: Int32Array, V: 
 
 // ---- WGSL ------------------------------------------------------------------------------------
 
-// Shared by forward and backward: the row's max m and Σ exp(x − m), reduced over the workgroup.
-const ROW_SOFTMAX_STATS_WGSL = /* wgsl */ `
-  let o = row * p.V;
-  var m = ${F32_LOWEST_WGSL};
-  for (var j = lid; j < p.V; j += ${ROW_WG}u) { m = max(m, logits[o + j]); }
-  m = wgMax(m, lid);
-  var s = 0.0;
-  for (var j = lid; j < p.V; j += ${ROW_WG}u) { s += exp(logits[o + j] - m); }
-  s = wgSum(s, lid);
+// Shared by forward and backward: the row's max m and Σ exp(x − m), reduced over the workgroup,
+// and the target's status.
+const ROW_SOFTMAX_STATS_WGSL = /* wgsl */ `${rowMaxSumExpWgsl('logits[base + c]', F32_LOWEST_WGSL)}
   let t = targets[row];
   let ignored = t == p.ignore;
-  let valid = !ignored && t >= 0 && u32(t) < p.V;`;
+  let valid = !ignored && t >= 0 && u32(t) < p.cols;`;
 
-const FORWARD_WGSL = /* wgsl */ `
-${bindingsWgsl([['logits', 'read', 'f32'], ['targets', 'read', 'i32'], ['losses', 'read_write', 'u32']], 'rows: u32, V: u32, ignore: i32')}
-${wgSumMaxWgsl()}
-@compute @workgroup_size(${ROW_WG})
-fn main(${ROW_BUILTINS_WGSL}) {
-  let row = ${ROW_INDEX_WGSL};
-  if (row >= p.rows) { return; } // uniform: the whole workgroup leaves together
-${ROW_SOFTMAX_STATS_WGSL}
+const FORWARD_WGSL = rowKernelWgsl(
+  ROW_WG,
+  [['logits', 'read'], ['targets', 'read', 'i32'], ['losses', 'read_write', 'u32']],
+  'ignore: i32',
+  `${ROW_SOFTMAX_STATS_WGSL}
   if (lid == 0u) {
     var loss = ${F32_NAN_BITS_WGSL}; // u32 view of an f32 output: see F32_NAN_BITS_WGSL
-    if (ignored) { loss = 0u; } else if (valid) { loss = bitcast<u32>(log(s) + m - logits[o + u32(t)]); }
+    if (ignored) { loss = 0u; } else if (valid) { loss = bitcast<u32>(log(s) + m - logits[base + u32(t)]); }
     losses[row] = loss;
-  }
-}`;
+  }`,
+);
 
 /** Backward kernel; `perRow` reads dloss from a buffer, otherwise from the uniform `scale`. */
 function backwardWgsl(perRow: boolean): string {
-  const decls = [['logits', 'read', 'f32'], ['targets', 'read', 'i32'], ...(perRow ? [['dlosses', 'read', 'f32'] as const] : []), ['dlogits', 'read_write', 'u32']] as const;
-  return /* wgsl */ `
-${bindingsWgsl(decls, 'rows: u32, V: u32, ignore: i32, scale: f32')}
-${wgSumMaxWgsl()}
-@compute @workgroup_size(${ROW_WG})
-fn main(${ROW_BUILTINS_WGSL}) {
-  let row = ${ROW_INDEX_WGSL};
-  if (row >= p.rows) { return; }
-${ROW_SOFTMAX_STATS_WGSL}
+  const storage: StorageDecl[] = [['logits', 'read'], ['targets', 'read', 'i32'], ...(perRow ? [['dlosses', 'read'] as const] : []), ['dlogits', 'read_write', 'u32']];
+  return rowKernelWgsl(
+    ROW_WG,
+    storage,
+    'ignore: i32, scale: f32',
+    `${ROW_SOFTMAX_STATS_WGSL}
   let g = ${perRow ? 'dlosses[row]' : 'p.scale'};
   let inv = 1.0 / s;
-  for (var j = lid; j < p.V; j += ${ROW_WG}u) {
-    var v = bitcast<u32>((exp(logits[o + j] - m) * inv - select(0.0, 1.0, i32(j) == t)) * g);
+  ${FOR_COLS} {
+    var v = bitcast<u32>((exp(logits[base + c] - m) * inv - select(0.0, 1.0, i32(c) == t)) * g);
     if (ignored) { v = 0u; } else if (!valid) { v = ${F32_NAN_BITS_WGSL}; } // u32 view: see F32_NAN_BITS_WGSL
-    dlogits[o + j] = v;
-  }
-}`;
+    dlogits[base + c] = v;
+  }`,
+  );
 }
 const BACKWARD_ROW_WGSL = backwardWgsl(true);
 const BACKWARD_SCALAR_WGSL = backwardWgsl(false);
@@ -121,15 +97,13 @@ function check(op: string, logits: Tensor, targets: Tensor): [rows: number, V: n
 /** Per-row cross-entropy in nats: logits [..., V], targets [...] i32 → losses [...] (0 where ignored). */
 export function crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex = -1): Tensor {
   const [rows, V] = check('crossEntropy', logits, targets);
-  if (logits.device.kind === 'cpu') {
-    const losses = cpu.zeros(targets.shape);
-    crossEntropyCpu(logits.data as Float32Array, targets.data as Int32Array, V, ignoreIndex, losses.data as Float32Array);
-    return losses;
+  const losses = outputOn(logits, targets.shape);
+  const dev = gpuOf(logits);
+  if (!dev) crossEntropyCpu(logits.data as Float32Array, targets.data as Int32Array, V, ignoreIndex, losses.data as Float32Array);
+  else {
+    const params = new ParamWriter().u32(rows).u32(V).i32(ignoreIndex).bytes();
+    dev.dispatch({ label: 'cross_entropy', code: FORWARD_WGSL, buffers: [logits, targets, losses], params, workgroups: rowGrid(rows) });
   }
-  const dev = logits.device as WebGpuDevice;
-  const losses = dev.empty(targets.shape);
-  const params = new ParamWriter().u32(rows).u32(V).i32(ignoreIndex).bytes();
-  dev.dispatch({ label: 'cross_entropy', code: FORWARD_WGSL, buffers: [logits, targets, losses], params, workgroups: rowGrid(rows) });
   return losses;
 }
 
@@ -140,15 +114,13 @@ export function crossEntropyBackward(logits: Tensor, targets: Tensor, dlosses: T
     assertSameDevice(logits, dlosses);
     assertShape(dlosses, targets.shape, 'crossEntropyBackward dlosses');
   }
-  if (logits.device.kind === 'cpu') {
-    const dlogits = cpu.zeros(logits.shape);
-    const dl = dlosses instanceof Tensor ? (dlosses.data as Float32Array) : dlosses;
-    crossEntropyBackwardCpu(logits.data as Float32Array, targets.data as Int32Array, V, ignoreIndex, dl, dlogits.data as Float32Array);
+  const dlogits = outputOn(logits, logits.shape);
+  const dev = gpuOf(logits);
+  const perRow = dlosses instanceof Tensor;
+  if (!dev) {
+    crossEntropyBackwardCpu(logits.data as Float32Array, targets.data as Int32Array, V, ignoreIndex, perRow ? (dlosses.data as Float32Array) : dlosses, dlogits.data as Float32Array);
     return dlogits;
   }
-  const dev = logits.device as WebGpuDevice;
-  const dlogits = dev.empty(logits.shape);
-  const perRow = dlosses instanceof Tensor;
   const params = new ParamWriter().u32(rows).u32(V).i32(ignoreIndex).f32(perRow ? 0 : dlosses).bytes();
   dev.dispatch({
     label: 'cross_entropy_backward',

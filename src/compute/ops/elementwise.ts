@@ -4,11 +4,9 @@
 // (e.g. a bias [cols] onto [rows, cols]), or b has one element. Then b repeats with period
 // m = b.numel: out[i] = a[i] ∘ b[i mod m]. The output has a's shape.
 
-import { cpu } from '../cpu/cpuDevice.js';
 import { assertDtype, assertSameDevice, type Tensor } from '../tensor.js';
-import type { WebGpuDevice } from '../webgpu/gpuDevice.js';
 import { ParamWriter } from '../webgpu/params.js';
-import { pointwiseGrid, pointwiseWgsl, type StorageDecl } from './wgslGen.js';
+import { gpuOf, memoKernel, outputOn, pointwiseGrid, pointwiseWgsl, type StorageDecl } from './wgslGen.js';
 
 /** Float arrays the twins of every op accept: f32 for work, f64 for gradient checks. */
 export type Floats = Float32Array | Float64Array;
@@ -51,21 +49,14 @@ type BinaryOp = 'add' | 'sub' | 'mul' | 'addScaled';
 const BINARY_EXPR: Record<BinaryOp, string> = { add: 'av + bv', sub: 'av - bv', mul: 'av * bv', addScaled: 'av + p.s * bv' };
 const PARAMS = 'n: u32, m: u32, s: f32';
 
-const kernels = new Map<string, string>();
 /** The kernel for one (op, in place?, broadcast?) variant, generated once. */
-function binaryKernel(op: BinaryOp, inPlace: boolean, bcast: boolean): string {
-  const key = `${op}/${inPlace}/${bcast}`;
-  let code = kernels.get(key);
-  if (!code) {
-    // In place, a is both read and written: one read_write binding, since WebGPU forbids binding
-    // one buffer as writable storage and as anything else in the same dispatch.
-    const storage: StorageDecl[] = inPlace ? [['a', 'read_write'], ['b', 'read']] : [['a', 'read'], ['b', 'read'], ['out', 'read_write']];
-    const bIndex = bcast ? 'i % p.m' : 'i'; // the modulo only where needed
-    code = pointwiseWgsl(storage, PARAMS, `let av = a[i];\n  let bv = b[${bIndex}];\n  ${inPlace ? 'a' : 'out'}[i] = ${BINARY_EXPR[op]};`);
-    kernels.set(key, code);
-  }
-  return code;
-}
+const binaryKernel = memoKernel((op: BinaryOp, inPlace: boolean, bcast: boolean) => {
+  // In place, a is both read and written: one read_write binding, since WebGPU forbids binding
+  // one buffer as writable storage and as anything else in the same dispatch.
+  const storage: StorageDecl[] = inPlace ? [['a', 'read_write'], ['b', 'read']] : [['a', 'read'], ['b', 'read'], ['out', 'read_write']];
+  const bIndex = bcast ? 'i % p.m' : 'i'; // the modulo only where needed
+  return pointwiseWgsl(storage, PARAMS, `let av = a[i];\n  let bv = b[${bIndex}];\n  ${inPlace ? 'a' : 'out'}[i] = ${BINARY_EXPR[op]};`);
+});
 
 const SCALE_WGSL = pointwiseWgsl([['a', 'read'], ['out', 'read_write']], PARAMS, 'out[i] = a[i] * p.s;');
 const SCALE_IN_PLACE_WGSL = pointwiseWgsl([['a', 'read_write']], PARAMS, 'a[i] = a[i] * p.s;');
@@ -98,24 +89,20 @@ function check(a: Tensor, b: Tensor, what: string): number {
 
 function binary(op: BinaryOp, a: Tensor, b: Tensor, s: number): Tensor {
   const m = check(a, b, op);
-  if (a.device.kind === 'cpu') {
-    const out = cpu.zeros(a.shape);
-    binaryCpu(op, a.data as Float32Array, b.data as Float32Array, s, out.data as Float32Array);
-    return out;
-  }
-  const dev = a.device as WebGpuDevice;
-  const out = dev.empty(a.shape);
-  dev.dispatch({ label: op, code: binaryKernel(op, false, m !== a.numel), buffers: [a, b, out], params: params(a.numel, m, s), workgroups: pointwiseGrid(a.numel) });
+  const out = outputOn(a, a.shape);
+  const dev = gpuOf(a);
+  if (!dev) binaryCpu(op, a.data as Float32Array, b.data as Float32Array, s, out.data as Float32Array);
+  else dev.dispatch({ label: op, code: binaryKernel(op, false, m !== a.numel), buffers: [a, b, out], params: params(a.numel, m, s), workgroups: pointwiseGrid(a.numel) });
   return out;
 }
 
 function binaryInPlace(op: BinaryOp, a: Tensor, b: Tensor, s: number): void {
   const m = check(a, b, `${op}InPlace`);
-  if (a.device.kind === 'cpu') {
+  const dev = gpuOf(a);
+  if (!dev) {
     binaryCpu(op, a.data as Float32Array, b.data as Float32Array, s, a.data as Float32Array);
     return;
   }
-  const dev = a.device as WebGpuDevice;
   // b may share a's buffer (a reshape, or the same tensor): read it from a copy, as WebGPU forbids the alias.
   const src = b.buffer === a.buffer ? dev.empty(b.shape) : b;
   if (src !== b) dev.copy(b, src);
@@ -154,14 +141,10 @@ export function addScaled(a: Tensor, b: Tensor, s: number): Tensor {
 export function scale(a: Tensor, s: number): Tensor {
   assertDtype(a, 'f32', 'scale');
   const sf = Math.fround(s);
-  if (a.device.kind === 'cpu') {
-    const out = cpu.zeros(a.shape);
-    scaleCpu(a.data as Float32Array, sf, out.data as Float32Array);
-    return out;
-  }
-  const dev = a.device as WebGpuDevice;
-  const out = dev.empty(a.shape);
-  dev.dispatch({ label: 'scale', code: SCALE_WGSL, buffers: [a, out], params: params(a.numel, 1, sf), workgroups: pointwiseGrid(a.numel) });
+  const out = outputOn(a, a.shape);
+  const dev = gpuOf(a);
+  if (!dev) scaleCpu(a.data as Float32Array, sf, out.data as Float32Array);
+  else dev.dispatch({ label: 'scale', code: SCALE_WGSL, buffers: [a, out], params: params(a.numel, 1, sf), workgroups: pointwiseGrid(a.numel) });
   return out;
 }
 
@@ -189,10 +172,7 @@ export function addScaledInPlace(a: Tensor, b: Tensor, s: number): void {
 export function scaleInPlace(a: Tensor, s: number): void {
   assertDtype(a, 'f32', 'scaleInPlace');
   const sf = Math.fround(s);
-  if (a.device.kind === 'cpu') {
-    scaleCpu(a.data as Float32Array, sf, a.data as Float32Array);
-    return;
-  }
-  const dev = a.device as WebGpuDevice;
-  dev.dispatch({ label: 'scale_in_place', code: SCALE_IN_PLACE_WGSL, buffers: [a], params: params(a.numel, 1, sf), workgroups: pointwiseGrid(a.numel) });
+  const dev = gpuOf(a);
+  if (!dev) scaleCpu(a.data as Float32Array, sf, a.data as Float32Array);
+  else dev.dispatch({ label: 'scale_in_place', code: SCALE_IN_PLACE_WGSL, buffers: [a], params: params(a.numel, 1, sf), workgroups: pointwiseGrid(a.numel) });
 }

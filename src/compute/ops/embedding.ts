@@ -8,8 +8,8 @@
 
 import { cpu } from '../cpu/cpuDevice.js';
 import { assertDtype, assertSameDevice, assertShape, Tensor } from '../tensor.js';
-import type { WebGpuDevice } from '../webgpu/gpuDevice.js';
-import { flatIndexWgsl, grid1d, u32Params } from '../webgpu/params.js';
+import { u32Params } from '../webgpu/params.js';
+import { bindingsWgsl, gpuOf, outputOn, pointwiseGrid, pointwiseWgsl } from './wgslGen.js';
 
 // ---- CPU twins -------------------------------------------------------------------------------
 
@@ -39,35 +39,23 @@ export function embeddingScatterAddCpu(ids: Int32Array, dy: Float32Array, d: num
 
 // ---- WGSL ------------------------------------------------------------------------------------
 
-const GATHER_WG = 256;
-const GATHER_WGSL = /* wgsl */ `
-struct P { total: u32, d: u32, V: u32 }
-@group(0) @binding(0) var<storage, read> table: array<f32>;
-@group(0) @binding(1) var<storage, read> ids: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
-@compute @workgroup_size(${GATHER_WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${flatIndexWgsl(GATHER_WG)};
-  if (i >= p.total) { return; }
-  let n = i / p.d;
-  let j = i - n * p.d;
-  let id = ids[n];
+const GATHER_WGSL = pointwiseWgsl(
+  [['table', 'read'], ['ids', 'read', 'i32'], ['out', 'read_write']],
+  'n: u32, d: u32, V: u32',
+  `let row = i / p.d;
+  let j = i - row * p.d;
+  let id = ids[row];
   var v = 0.0;
   if (id >= 0 && u32(id) < p.V) { v = table[u32(id) * p.d + j]; }
-  out[i] = v;
-}`;
+  out[i] = v;`,
+);
 
 // Workgroup = 64 columns × one slice of the vocabulary. Thread (j, slice) owns dTable[v, j] for v
 // in its slice; the workgroup reads the ids a tile at a time into shared memory and every thread
 // scans the tile in token order, adding the tokens that land in its slice.
 const SCATTER_WG = 64;
 const SCATTER_WGSL = /* wgsl */ `
-struct P { n: u32, d: u32, V: u32, sliceRows: u32 }
-@group(0) @binding(0) var<storage, read> ids: array<i32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dTable: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
+${bindingsWgsl([['ids', 'read', 'i32'], ['dy', 'read'], ['dTable', 'read_write']], 'n: u32, d: u32, V: u32, sliceRows: u32')}
 var<workgroup> tile: array<i32, ${SCATTER_WG}>;
 @compute @workgroup_size(${SCATTER_WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -100,15 +88,10 @@ export function embeddingGather(table: Tensor, ids: Tensor): Tensor {
   if (table.shape.length !== 2) throw new Error(`embeddingGather: table must be [V, d], got [${table.shape}]`);
   const [V, d] = table.shape as [number, number];
   const outShape = [...ids.shape, d];
-  if (table.device.kind === 'cpu') {
-    const out = cpu.zeros(outShape);
-    embeddingGatherCpu(table.data as Float32Array, ids.data as Int32Array, d, out.data as Float32Array);
-    return out;
-  }
-  const dev = table.device as WebGpuDevice;
-  const out = dev.empty(outShape);
-  const total = ids.numel * d;
-  dev.dispatch({ label: 'embedding_gather', code: GATHER_WGSL, buffers: [table, ids, out], params: u32Params(total, d, V), workgroups: grid1d(total, GATHER_WG) });
+  const out = outputOn(table, outShape);
+  const dev = gpuOf(table);
+  if (!dev) embeddingGatherCpu(table.data as Float32Array, ids.data as Int32Array, d, out.data as Float32Array);
+  else dev.dispatch({ label: 'embedding_gather', code: GATHER_WGSL, buffers: [table, ids, out], params: u32Params(out.numel, d, V), workgroups: pointwiseGrid(out.numel) });
   return out;
 }
 
@@ -119,13 +102,13 @@ export function embeddingScatterAdd(ids: Tensor, dy: Tensor, V: number): Tensor 
   assertDtype(dy, 'f32', 'embeddingScatterAdd dy');
   const d = dy.shape[dy.shape.length - 1] ?? 1;
   assertShape(dy, [...ids.shape, d], 'embeddingScatterAdd dy');
-  if (ids.device.kind === 'cpu') {
+  const dev = gpuOf(ids);
+  if (!dev) {
     const dTable = cpu.zeros([V, d]);
     embeddingScatterAddCpu(ids.data as Int32Array, dy.data as Float32Array, d, dTable.data as Float32Array);
     return dTable;
   }
-  const dev = ids.device as WebGpuDevice;
-  const dTable = dev.zeros([V, d]);
+  const dTable = dev.zeros([V, d]); // zeros: the kernel only adds
   if (V === 0 || d === 0) return dTable;
   // Enough slices that ~32k threads run (each reads every id from shared memory, so not many more).
   const colGroups = Math.ceil(d / SCATTER_WG);

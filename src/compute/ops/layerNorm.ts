@@ -7,13 +7,10 @@
 // atomics, so the result is the same every run).
 
 import { cpu } from '../cpu/cpuDevice.js';
-import { assertDtype, assertSameDevice, assertShape, rowsCols, Tensor } from '../tensor.js';
-import type { WebGpuDevice } from '../webgpu/gpuDevice.js';
-import { ParamWriter } from '../webgpu/params.js';
-import { columnSumGpu, ROW_BUILTINS_WGSL, ROW_INDEX_WGSL, ROW_WG, rowChunking, rowGrid, wgSumMax2Wgsl, wgSumMaxWgsl } from './wgslReduce.js';
-
-/** The twins run on float32 (the op) or float64 (gradient checks). */
-type Floats = Float32Array | Float64Array;
+import { assertDtype, assertSameDevice, assertShape, rowsCols, type Tensor } from '../tensor.js';
+import { ParamWriter, u32Params } from '../webgpu/params.js';
+import type { Floats } from './elementwise.js';
+import { chunkedColumnSums, chunkPartialsWgsl, FOR_COLS, gpuOf, outputOn, ROW_WG, rowGrid, rowKernelWgsl, wgSumMax2Wgsl } from './wgslGen.js';
 
 // ---- CPU twins -------------------------------------------------------------------------------
 
@@ -65,88 +62,43 @@ export function layerNormBackwardCpu(dy: Floats, x: Floats, gamma: Floats, mean:
 
 // ---- WGSL ------------------------------------------------------------------------------------
 
-const FORWARD_WGSL = /* wgsl */ `
-struct P { rows: u32, d: u32, eps: f32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> gamma: array<f32>;
-@group(0) @binding(2) var<storage, read> beta: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<storage, read_write> mean: array<f32>;
-@group(0) @binding(5) var<storage, read_write> rstd: array<f32>;
-@group(0) @binding(6) var<uniform> p: P;
-${wgSumMaxWgsl()}
-@compute @workgroup_size(${ROW_WG})
-fn main(${ROW_BUILTINS_WGSL}) {
-  let row = ${ROW_INDEX_WGSL};
-  if (row >= p.rows) { return; } // uniform: the whole workgroup leaves together
-  let o = row * p.d;
-  let n = f32(p.d);
+const FORWARD_WGSL = rowKernelWgsl(
+  ROW_WG,
+  [['x', 'read'], ['gamma', 'read'], ['beta', 'read'], ['y', 'read_write'], ['mean', 'read_write'], ['rstd', 'read_write']],
+  'eps: f32',
+  `let n = f32(p.cols);
   var s = 0.0;
-  for (var j = lid; j < p.d; j += ${ROW_WG}u) { s += x[o + j]; }
+  ${FOR_COLS} { s += x[base + c]; }
   let m = wgSum(s, lid) / n;
   // Two passes (mean, then squared deviations): no cancellation as in E[x²] − E[x]².
   var v = 0.0;
-  for (var j = lid; j < p.d; j += ${ROW_WG}u) { let c = x[o + j] - m; v += c * c; }
+  ${FOR_COLS} { let e = x[base + c] - m; v += e * e; }
   let rs = 1.0 / sqrt(wgSum(v, lid) / n + p.eps);
-  for (var j = lid; j < p.d; j += ${ROW_WG}u) { y[o + j] = (x[o + j] - m) * rs * gamma[j] + beta[j]; }
-  if (lid == 0u) { mean[row] = m; rstd[row] = rs; }
-}`;
+  ${FOR_COLS} { y[base + c] = (x[base + c] - m) * rs * gamma[c] + beta[c]; }
+  if (lid == 0u) { mean[row] = m; rstd[row] = rs; }`,
+);
 
-const BACKWARD_DX_WGSL = /* wgsl */ `
-struct P { rows: u32, d: u32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> mean: array<f32>;
-@group(0) @binding(4) var<storage, read> rstd: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(6) var<uniform> p: P;
-${wgSumMax2Wgsl()}
-@compute @workgroup_size(${ROW_WG})
-fn main(${ROW_BUILTINS_WGSL}) {
-  let row = ${ROW_INDEX_WGSL};
-  if (row >= p.rows) { return; }
-  let o = row * p.d;
-  let m = mean[row];
+const BACKWARD_DX_WGSL = rowKernelWgsl(
+  ROW_WG,
+  [['dy', 'read'], ['x', 'read'], ['gamma', 'read'], ['mean', 'read'], ['rstd', 'read'], ['dx', 'read_write']],
+  '',
+  `let m = mean[row];
   let rs = rstd[row];
   var acc = vec2f(0.0);
-  for (var j = lid; j < p.d; j += ${ROW_WG}u) {
-    let g = dy[o + j] * gamma[j];
-    acc += vec2f(g, g * (x[o + j] - m) * rs);
+  ${FOR_COLS} {
+    let g = dy[base + c] * gamma[c];
+    acc += vec2f(g, g * (x[base + c] - m) * rs);
   }
-  let means = wgSum2(acc, lid) / f32(p.d); // (mean(g), mean(g·xhat))
-  for (var j = lid; j < p.d; j += ${ROW_WG}u) {
-    let xhat = (x[o + j] - m) * rs;
-    dx[o + j] = (dy[o + j] * gamma[j] - means.x - xhat * means.y) * rs;
-  }
-}`;
+  let means = wgSum2(acc, lid) / f32(p.cols); // (mean(g), mean(g·xhat))
+  ${FOR_COLS} {
+    let xhat = (x[base + c] - m) * rs;
+    dx[base + c] = (dy[base + c] * gamma[c] - means.x - xhat * means.y) * rs;
+  }`,
+  wgSumMax2Wgsl(ROW_WG),
+);
 
-const PARTIAL_WG = 64;
-// Thread (column j, chunk c) sums its chunk's rows in order; partial is [chunks, 2, d]: (dgamma, dbeta).
-const BACKWARD_PARTIAL_WGSL = /* wgsl */ `
-struct P { rows: u32, d: u32, chunkRows: u32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> mean: array<f32>;
-@group(0) @binding(3) var<storage, read> rstd: array<f32>;
-@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
-@group(0) @binding(5) var<uniform> p: P;
-@compute @workgroup_size(${PARTIAL_WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let j = gid.x;
-  let c = gid.y;
-  if (j >= p.d) { return; }
-  let r1 = min(p.rows, (c + 1u) * p.chunkRows);
-  var g = 0.0;
-  var b = 0.0;
-  for (var r = c * p.chunkRows; r < r1; r++) {
-    let e = dy[r * p.d + j];
-    g += e * (x[r * p.d + j] - mean[r]) * rstd[r];
-    b += e;
-  }
-  partial[c * 2u * p.d + j] = g;
-  partial[c * 2u * p.d + p.d + j] = b;
-}`;
+// (dgamma, dbeta) = Σ_rows (dy·xhat, dy).
+const BACKWARD_PARTIAL_WGSL = chunkPartialsWgsl([['dy', 'read'], ['x', 'read'], ['mean', 'read'], ['rstd', 'read']], ['dy[k] * (x[k] - mean[r]) * rstd[r]', 'dy[k]']);
 
 // ---- dispatch --------------------------------------------------------------------------------
 
@@ -157,19 +109,15 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): {
   const [rows, d] = rowsCols(x.shape);
   assertShape(gamma, [d], 'layerNorm gamma');
   assertShape(beta, [d], 'layerNorm beta');
-  if (x.device.kind === 'cpu') {
-    const y = cpu.zeros(x.shape);
-    const mean = cpu.zeros([rows]);
-    const rstd = cpu.zeros([rows]);
-    layerNormCpu(x.data as Float32Array, gamma.data as Float32Array, beta.data as Float32Array, eps, y.data as Float32Array, mean.data as Float32Array, rstd.data as Float32Array);
-    return { y, mean, rstd };
+  const y = outputOn(x, x.shape);
+  const mean = outputOn(x, [rows]);
+  const rstd = outputOn(x, [rows]);
+  const dev = gpuOf(x);
+  if (!dev) layerNormCpu(x.data as Float32Array, gamma.data as Float32Array, beta.data as Float32Array, eps, y.data as Float32Array, mean.data as Float32Array, rstd.data as Float32Array);
+  else {
+    const params = new ParamWriter().u32(rows).u32(d).f32(eps).bytes();
+    dev.dispatch({ label: 'layer_norm', code: FORWARD_WGSL, buffers: [x, gamma, beta, y, mean, rstd], params, workgroups: rowGrid(rows) });
   }
-  const dev = x.device as WebGpuDevice;
-  const y = dev.empty(x.shape);
-  const mean = dev.empty([rows]);
-  const rstd = dev.empty([rows]);
-  const params = new ParamWriter().u32(rows).u32(d).f32(eps).bytes();
-  dev.dispatch({ label: 'layer_norm', code: FORWARD_WGSL, buffers: [x, gamma, beta, y, mean, rstd], params, workgroups: rowGrid(rows) });
   return { y, mean, rstd };
 }
 
@@ -181,28 +129,16 @@ export function layerNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, mean: Te
   assertShape(gamma, [d], 'layerNormBackward gamma');
   assertShape(mean, [rows], 'layerNormBackward mean');
   assertShape(rstd, [rows], 'layerNormBackward rstd');
-  if (x.device.kind === 'cpu') {
-    const dx = cpu.zeros(x.shape);
-    const dgamma = cpu.zeros([d]);
-    const dbeta = cpu.zeros([d]);
-    const f = (t: Tensor) => t.data as Float32Array;
-    layerNormBackwardCpu(f(dy), f(x), f(gamma), f(mean), f(rstd), f(dx), f(dgamma), f(dbeta));
+  const dx = outputOn(x, x.shape);
+  const dev = gpuOf(x);
+  if (dev) {
+    dev.dispatch({ label: 'layer_norm_backward_dx', code: BACKWARD_DX_WGSL, buffers: [dy, x, gamma, mean, rstd, dx], params: u32Params(rows, d), workgroups: rowGrid(rows) });
+    const [dgamma, dbeta] = chunkedColumnSums(dev, 'layer_norm_backward_partial', BACKWARD_PARTIAL_WGSL, [dy, x, mean, rstd], rows, d, 2);
     return { dx, dgamma, dbeta };
   }
-  const dev = x.device as WebGpuDevice;
-  const dx = dev.empty(x.shape);
-  dev.dispatch({ label: 'layer_norm_backward_dx', code: BACKWARD_DX_WGSL, buffers: [dy, x, gamma, mean, rstd, dx], params: new ParamWriter().u32(rows).u32(d).bytes(), workgroups: rowGrid(rows) });
-  const { chunkRows, chunks } = rowChunking(rows);
-  const partial = dev.empty([chunks, 2, d]); // every (chunk, column) is written, empty chunks as 0
-  dev.dispatch({
-    label: 'layer_norm_backward_partial',
-    code: BACKWARD_PARTIAL_WGSL,
-    buffers: [dy, x, mean, rstd, partial],
-    params: new ParamWriter().u32(rows).u32(d).u32(chunkRows).bytes(),
-    workgroups: [Math.ceil(d / PARTIAL_WG), chunks],
-  });
-  const dgamma = columnSumGpu(dev, partial, chunks, 2 * d, 0, d);
-  const dbeta = columnSumGpu(dev, partial, chunks, 2 * d, d, d);
-  partial.dispose(); // safe: the pool hands it out again only to work recorded after these dispatches
+  const dgamma = cpu.zeros([d]);
+  const dbeta = cpu.zeros([d]);
+  const f = (t: Tensor) => t.data as Float32Array;
+  layerNormBackwardCpu(f(dy), f(x), f(gamma), f(mean), f(rstd), f(dx), f(dgamma), f(dbeta));
   return { dx, dgamma, dbeta };
 }

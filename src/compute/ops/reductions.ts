@@ -11,10 +11,9 @@
 
 import { cpu } from '../cpu/cpuDevice.js';
 import { assertDtype, rowsCols, type Tensor } from '../tensor.js';
-import type { WebGpuDevice } from '../webgpu/gpuDevice.js';
 import { u32Params } from '../webgpu/params.js';
 import type { Floats } from './elementwise.js';
-import { IS_NAN_WGSL, NON_FINITE_WGSL, pointwiseGrid, pointwiseWgsl, rowGrid, rowKernelWgsl, rowWorkgroupSize } from './wgslGen.js';
+import { FOR_COLS, gpuOf, IS_NAN_WGSL, memoKernel, NON_FINITE_WGSL, outputOn, pointwiseGrid, pointwiseWgsl, rowGrid, rowKernelWgsl, rowMaxSumExpWgsl, rowWorkgroupSize, wgReduceWgsl } from './wgslGen.js';
 
 // ---- CPU twins: x is [rows, cols] row-major; out is [rows] unless said --------------------------
 
@@ -85,16 +84,14 @@ export function sumColumnsCpu(x: Floats, rows: number, cols: number, out: Floats
 // ---- WGSL ------------------------------------------------------------------------------------
 // Each row kernel strides its threads over the row (coalesced), then combines them in a tree.
 
-const STRIDE = 'for (var c = lid; c < p.cols; c += WG)';
-
 function sumRowsWgsl(wg: number, mean: boolean): string {
   return rowKernelWgsl(
     wg,
     [['x', 'read'], ['out', 'read_write']],
     '',
     `var s = 0.0;
-  ${STRIDE} { s += x[base + c]; }
-  s = wgSum(lid, s);
+  ${FOR_COLS} { s += x[base + c]; }
+  s = wgSum(s, lid);
   if (lid == 0u) { out[row] = ${mean ? 's / f32(p.cols)' : 's'}; }`,
   );
 }
@@ -103,39 +100,33 @@ function sumRowsWgsl(wg: number, mean: boolean): string {
 // back from x at the winning index, so a NaN's bits reach the output untouched.
 function argmaxWgsl(wg: number, output: 'max' | 'argmax'): string {
   const prelude = /* wgsl */ `${IS_NAN_WGSL}
-const EMPTY: u32 = 0xffffffffu; // a thread that saw no element
-var<workgroup> bestV: array<f32, ${wg}>;
-var<workgroup> bestI: array<u32, ${wg}>;
-// Does candidate (bv, bi) beat the holder (av, ai)? Empty loses, NaN wins, larger wins, ties go low.
-fn beats(bv: f32, bi: u32, av: f32, ai: u32) -> bool {
-  if (bi == EMPTY) { return false; }
-  if (ai == EMPTY) { return true; }
-  let bn = isNan(bv);
-  let an = isNan(av);
-  if (bn || an) { return bn && (!an || bi < ai); }
-  return bv > av || (bv == av && bi < ai);
-}`;
-  const write = output === 'max' ? 'out[row] = x[base + bestI[0]];' : 'out[row] = i32(bestI[0]);';
+const EMPTY: u32 = 0xffffffffu; // the index of a thread that saw no element
+struct Best { v: f32, i: u32 }
+// Does candidate b beat the holder a? Empty loses, NaN wins, larger wins, ties go low.
+fn beats(b: Best, a: Best) -> bool {
+  if (b.i == EMPTY) { return false; }
+  if (a.i == EMPTY) { return true; }
+  let bn = isNan(b.v);
+  let an = isNan(a.v);
+  if (bn || an) { return bn && (!an || b.i < a.i); }
+  return b.v > a.v || (b.v == a.v && b.i < a.i);
+}
+fn better(a: Best, b: Best) -> Best {
+  if (beats(b, a)) { return b; }
+  return a;
+}
+${wgReduceWgsl('wgBest', 'Best', wg, (a, b) => `better(${a}, ${b})`)}`;
+  const write = output === 'max' ? 'out[row] = x[base + best.i];' : 'out[row] = i32(best.i);';
   return rowKernelWgsl(
     wg,
     [['x', 'read'], ['out', 'read_write', output === 'max' ? 'f32' : 'i32']],
     '',
-    `var v = 0.0;
-  var k = EMPTY;
-  ${STRIDE} {
-    let xv = x[base + c];
-    if (beats(xv, c, v, k)) { v = xv; k = c; }
+    `var best = Best(0.0, EMPTY);
+  ${FOR_COLS} {
+    let cand = Best(x[base + c], c);
+    if (beats(cand, best)) { best = cand; }
   }
-  bestV[lid] = v;
-  bestI[lid] = k;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s && beats(bestV[lid + s], bestI[lid + s], bestV[lid], bestI[lid])) {
-      bestV[lid] = bestV[lid + s];
-      bestI[lid] = bestI[lid + s];
-    }
-    workgroupBarrier();
-  }
+  best = wgBest(best, lid);
   if (lid == 0u) { ${write} }`,
     prelude,
   );
@@ -147,12 +138,7 @@ function logsumexpWgsl(wg: number): string {
     wg,
     [['x', 'read'], ['out', 'read_write']],
     '',
-    `var m = x[base];
-  ${STRIDE} { m = max(m, x[base + c]); }
-  m = wgMax(lid, m);
-  var s = 0.0;
-  ${STRIDE} { s += exp(x[base + c] - m); }
-  s = wgSum(lid, s);
+    `${rowMaxSumExpWgsl('x[base + c]', 'x[base]')}
   if (lid == 0u) { out[row] = select(m + log(s), m, nonFinite(m)); }`,
     NON_FINITE_WGSL,
   );
@@ -175,16 +161,13 @@ const SUM_CHUNKS_WGSL = pointwiseWgsl(
 /** Rows per chunk: each level shrinks rows 64-fold, so 1e6 rows take 4 levels of ≤ 64-term sums. */
 const COLUMN_CHUNK = 64;
 
-const kernels = new Map<string, string>();
-function kernel(key: string, make: () => string): string {
-  let code = kernels.get(key);
-  if (!code) kernels.set(key, (code = make()));
-  return code;
-}
-
 // ---- dispatch --------------------------------------------------------------------------------
 
 type RowOp = 'sum' | 'mean' | 'max' | 'argmax' | 'logsumexp';
+
+const rowKernel = memoKernel((op: RowOp, wg: number) =>
+  op === 'sum' || op === 'mean' ? sumRowsWgsl(wg, op === 'mean') : op === 'logsumexp' ? logsumexpWgsl(wg) : argmaxWgsl(wg, op),
+);
 
 function rowReduce(x: Tensor, op: RowOp): Tensor {
   assertDtype(x, 'f32', `${op}Rows`);
@@ -192,25 +175,19 @@ function rowReduce(x: Tensor, op: RowOp): Tensor {
   const [rows, cols] = rowsCols(x.shape);
   if (cols === 0 && op !== 'sum') throw new Error(`${op}Rows: rows of length 0 have no ${op}`);
   const shape = x.shape.slice(0, -1);
-  const dtype = op === 'argmax' ? 'i32' : 'f32';
-  if (x.device.kind === 'cpu') {
-    const out = cpu.zeros(shape, dtype);
-    const xs = x.data as Float32Array;
-    if (op === 'sum') sumRowsCpu(xs, rows, cols, out.data as Float32Array);
-    else if (op === 'mean') meanRowsCpu(xs, rows, cols, out.data as Float32Array);
-    else if (op === 'max') maxRowsCpu(xs, rows, cols, out.data as Float32Array);
-    else if (op === 'argmax') argmaxRowsCpu(xs, rows, cols, out.data as Int32Array);
-    else logsumexpRowsCpu(xs, rows, cols, out.data as Float32Array);
+  const dev = gpuOf(x);
+  if (dev && cols === 0) return dev.zeros(shape); // empty sums: rowsCols then reports 0 rows, so no kernel would write
+  const out = outputOn(x, shape, op === 'argmax' ? 'i32' : 'f32');
+  if (dev) {
+    dev.dispatch({ label: `${op}_rows`, code: rowKernel(op, rowWorkgroupSize(cols)), buffers: [x, out], params: u32Params(rows, cols), workgroups: rowGrid(rows) });
     return out;
   }
-  const dev = x.device as WebGpuDevice;
-  if (cols === 0) return dev.zeros(shape); // empty sums: rowsCols then reports 0 rows, so no kernel would write
-  const out = dev.empty(shape, dtype);
-  const wg = rowWorkgroupSize(cols);
-  const code = kernel(`${op}/${wg}`, () =>
-    op === 'sum' || op === 'mean' ? sumRowsWgsl(wg, op === 'mean') : op === 'logsumexp' ? logsumexpWgsl(wg) : argmaxWgsl(wg, op),
-  );
-  dev.dispatch({ label: `${op}_rows`, code, buffers: [x, out], params: u32Params(rows, cols), workgroups: rowGrid(rows) });
+  const xs = x.data as Float32Array;
+  if (op === 'sum') sumRowsCpu(xs, rows, cols, out.data as Float32Array);
+  else if (op === 'mean') meanRowsCpu(xs, rows, cols, out.data as Float32Array);
+  else if (op === 'max') maxRowsCpu(xs, rows, cols, out.data as Float32Array);
+  else if (op === 'argmax') argmaxRowsCpu(xs, rows, cols, out.data as Int32Array);
+  else logsumexpRowsCpu(xs, rows, cols, out.data as Float32Array);
   return out;
 }
 
@@ -244,12 +221,12 @@ export function sumColumns(x: Tensor): Tensor {
   assertDtype(x, 'f32', 'sumColumns');
   if (x.shape.length === 0) throw new Error('sumColumns: x must have at least one dimension');
   const [rows, cols] = rowsCols(x.shape);
-  if (x.device.kind === 'cpu') {
+  const dev = gpuOf(x);
+  if (!dev) {
     const out = cpu.zeros([cols]);
     sumColumnsCpu(x.data as Float32Array, rows, cols, out.data as Float32Array);
     return out;
   }
-  const dev = x.device as WebGpuDevice;
   // Chunked tree: [rows, cols] → [⌈rows/64⌉, cols] → … until one chunk is left, which the last pass
   // sums straight into [cols]. Each output element is a short sequential sum, so f32 error stays
   // ~ (64 · levels) ulp of Σ|x| at worst, against ~rows ulp for one long sum.

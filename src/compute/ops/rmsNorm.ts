@@ -5,13 +5,10 @@
 // dgamma on the GPU: per-chunk-of-rows partials, then a column sum in chunk order (deterministic).
 
 import { cpu } from '../cpu/cpuDevice.js';
-import { assertDtype, assertSameDevice, assertShape, rowsCols, Tensor } from '../tensor.js';
-import type { WebGpuDevice } from '../webgpu/gpuDevice.js';
-import { ParamWriter } from '../webgpu/params.js';
-import { columnSumGpu, ROW_BUILTINS_WGSL, ROW_INDEX_WGSL, ROW_WG, rowChunking, rowGrid, wgSumMaxWgsl } from './wgslReduce.js';
-
-/** The twins run on float32 (the op) or float64 (gradient checks). */
-type Floats = Float32Array | Float64Array;
+import { assertDtype, assertSameDevice, assertShape, rowsCols, type Tensor } from '../tensor.js';
+import { ParamWriter, u32Params } from '../webgpu/params.js';
+import type { Floats } from './elementwise.js';
+import { chunkedColumnSums, chunkPartialsWgsl, FOR_COLS, gpuOf, outputOn, ROW_WG, rowGrid, rowKernelWgsl } from './wgslGen.js';
 
 // ---- CPU twins -------------------------------------------------------------------------------
 
@@ -49,68 +46,32 @@ export function rmsNormBackwardCpu(dy: Floats, x: Floats, gamma: Floats, rstd: F
 
 // ---- WGSL ------------------------------------------------------------------------------------
 
-const FORWARD_WGSL = /* wgsl */ `
-struct P { rows: u32, d: u32, eps: f32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> gamma: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> rstd: array<f32>;
-@group(0) @binding(4) var<uniform> p: P;
-${wgSumMaxWgsl()}
-@compute @workgroup_size(${ROW_WG})
-fn main(${ROW_BUILTINS_WGSL}) {
-  let row = ${ROW_INDEX_WGSL};
-  if (row >= p.rows) { return; } // uniform: the whole workgroup leaves together
-  let o = row * p.d;
-  var ss = 0.0;
-  for (var j = lid; j < p.d; j += ${ROW_WG}u) { let v = x[o + j]; ss += v * v; }
-  let rs = 1.0 / sqrt(wgSum(ss, lid) / f32(p.d) + p.eps);
-  for (var j = lid; j < p.d; j += ${ROW_WG}u) { y[o + j] = x[o + j] * rs * gamma[j]; }
-  if (lid == 0u) { rstd[row] = rs; }
-}`;
+const FORWARD_WGSL = rowKernelWgsl(
+  ROW_WG,
+  [['x', 'read'], ['gamma', 'read'], ['y', 'read_write'], ['rstd', 'read_write']],
+  'eps: f32',
+  `var ss = 0.0;
+  ${FOR_COLS} { let v = x[base + c]; ss += v * v; }
+  let rs = 1.0 / sqrt(wgSum(ss, lid) / f32(p.cols) + p.eps);
+  ${FOR_COLS} { y[base + c] = x[base + c] * rs * gamma[c]; }
+  if (lid == 0u) { rstd[row] = rs; }`,
+);
 
-const BACKWARD_DX_WGSL = /* wgsl */ `
-struct P { rows: u32, d: u32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> rstd: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(5) var<uniform> p: P;
-${wgSumMaxWgsl()}
-@compute @workgroup_size(${ROW_WG})
-fn main(${ROW_BUILTINS_WGSL}) {
-  let row = ${ROW_INDEX_WGSL};
-  if (row >= p.rows) { return; }
-  let o = row * p.d;
-  let rs = rstd[row];
+const BACKWARD_DX_WGSL = rowKernelWgsl(
+  ROW_WG,
+  [['dy', 'read'], ['x', 'read'], ['gamma', 'read'], ['rstd', 'read'], ['dx', 'read_write']],
+  '',
+  `let rs = rstd[row];
   var acc = 0.0;
-  for (var j = lid; j < p.d; j += ${ROW_WG}u) { acc += dy[o + j] * gamma[j] * x[o + j] * rs; }
-  let gxMean = wgSum(acc, lid) / f32(p.d);
-  for (var j = lid; j < p.d; j += ${ROW_WG}u) {
-    dx[o + j] = (dy[o + j] * gamma[j] - x[o + j] * rs * gxMean) * rs;
-  }
-}`;
+  ${FOR_COLS} { acc += dy[base + c] * gamma[c] * x[base + c] * rs; }
+  let gxMean = wgSum(acc, lid) / f32(p.cols);
+  ${FOR_COLS} {
+    dx[base + c] = (dy[base + c] * gamma[c] - x[base + c] * rs * gxMean) * rs;
+  }`,
+);
 
-const PARTIAL_WG = 64;
-// Thread (column j, chunk c) sums its chunk's rows in order into partial [chunks, d].
-const BACKWARD_PARTIAL_WGSL = /* wgsl */ `
-struct P { rows: u32, d: u32, chunkRows: u32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> rstd: array<f32>;
-@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
-@group(0) @binding(4) var<uniform> p: P;
-@compute @workgroup_size(${PARTIAL_WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let j = gid.x;
-  let c = gid.y;
-  if (j >= p.d) { return; }
-  let r1 = min(p.rows, (c + 1u) * p.chunkRows);
-  var g = 0.0;
-  for (var r = c * p.chunkRows; r < r1; r++) { g += dy[r * p.d + j] * x[r * p.d + j] * rstd[r]; }
-  partial[c * p.d + j] = g;
-}`;
+// dgamma = Σ_rows dy·xhat.
+const BACKWARD_PARTIAL_WGSL = chunkPartialsWgsl([['dy', 'read'], ['x', 'read'], ['rstd', 'read']], ['dy[k] * x[k] * rstd[r]']);
 
 // ---- dispatch --------------------------------------------------------------------------------
 
@@ -121,17 +82,14 @@ export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-6): { y: Tensor; rstd
   assertDtype(gamma, 'f32', 'rmsNorm gamma');
   const [rows, d] = rowsCols(x.shape);
   assertShape(gamma, [d], 'rmsNorm gamma');
-  if (x.device.kind === 'cpu') {
-    const y = cpu.zeros(x.shape);
-    const rstd = cpu.zeros([rows]);
-    rmsNormCpu(x.data as Float32Array, gamma.data as Float32Array, eps, y.data as Float32Array, rstd.data as Float32Array);
-    return { y, rstd };
+  const y = outputOn(x, x.shape);
+  const rstd = outputOn(x, [rows]);
+  const dev = gpuOf(x);
+  if (!dev) rmsNormCpu(x.data as Float32Array, gamma.data as Float32Array, eps, y.data as Float32Array, rstd.data as Float32Array);
+  else {
+    const params = new ParamWriter().u32(rows).u32(d).f32(eps).bytes();
+    dev.dispatch({ label: 'rms_norm', code: FORWARD_WGSL, buffers: [x, gamma, y, rstd], params, workgroups: rowGrid(rows) });
   }
-  const dev = x.device as WebGpuDevice;
-  const y = dev.empty(x.shape);
-  const rstd = dev.empty([rows]);
-  const params = new ParamWriter().u32(rows).u32(d).f32(eps).bytes();
-  dev.dispatch({ label: 'rms_norm', code: FORWARD_WGSL, buffers: [x, gamma, y, rstd], params, workgroups: rowGrid(rows) });
   return { y, rstd };
 }
 
@@ -142,26 +100,15 @@ export function rmsNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, rstd: Tens
   assertShape(dy, x.shape, 'rmsNormBackward dy');
   assertShape(gamma, [d], 'rmsNormBackward gamma');
   assertShape(rstd, [rows], 'rmsNormBackward rstd');
-  if (x.device.kind === 'cpu') {
-    const dx = cpu.zeros(x.shape);
-    const dgamma = cpu.zeros([d]);
-    const f = (t: Tensor) => t.data as Float32Array;
-    rmsNormBackwardCpu(f(dy), f(x), f(gamma), f(rstd), f(dx), f(dgamma));
+  const dx = outputOn(x, x.shape);
+  const dev = gpuOf(x);
+  if (dev) {
+    dev.dispatch({ label: 'rms_norm_backward_dx', code: BACKWARD_DX_WGSL, buffers: [dy, x, gamma, rstd, dx], params: u32Params(rows, d), workgroups: rowGrid(rows) });
+    const [dgamma] = chunkedColumnSums(dev, 'rms_norm_backward_partial', BACKWARD_PARTIAL_WGSL, [dy, x, rstd], rows, d, 1);
     return { dx, dgamma };
   }
-  const dev = x.device as WebGpuDevice;
-  const dx = dev.empty(x.shape);
-  dev.dispatch({ label: 'rms_norm_backward_dx', code: BACKWARD_DX_WGSL, buffers: [dy, x, gamma, rstd, dx], params: new ParamWriter().u32(rows).u32(d).bytes(), workgroups: rowGrid(rows) });
-  const { chunkRows, chunks } = rowChunking(rows);
-  const partial = dev.empty([chunks, d]); // every (chunk, column) is written, empty chunks as 0
-  dev.dispatch({
-    label: 'rms_norm_backward_partial',
-    code: BACKWARD_PARTIAL_WGSL,
-    buffers: [dy, x, rstd, partial],
-    params: new ParamWriter().u32(rows).u32(d).u32(chunkRows).bytes(),
-    workgroups: [Math.ceil(d / PARTIAL_WG), chunks],
-  });
-  const dgamma = columnSumGpu(dev, partial, chunks, d, 0, d);
-  partial.dispose(); // the pool hands it out again only to work recorded after these dispatches
+  const dgamma = cpu.zeros([d]);
+  const f = (t: Tensor) => t.data as Float32Array;
+  rmsNormBackwardCpu(f(dy), f(x), f(gamma), f(rstd), f(dx), f(dgamma));
   return { dx, dgamma };
 }

@@ -1,0 +1,33 @@
+// saelab's public library API. Layers are added here as they land (see docs/architecture.md).
+
+export { SAELAB_VERSION } from './version.js';
+
+// compute: devices and tensors
+export { Tensor, numelOf, type DType, type AnyTypedArray } from './compute/tensor.js';
+export type { Device, DeviceKind, DeviceRequest } from './compute/device.js';
+export { createDevice, parseDeviceRequest, DeviceUnavailableError } from './compute/createDevice.js';
+export { CpuDevice, cpu } from './compute/cpu/cpuDevice.js';
+export { WebGpuDevice } from './compute/webgpu/gpuDevice.js';
+export { openWebGpu, type GpuFeatures } from './compute/webgpu/openGpu.js';
+export { Rng } from './compute/random.js';
+export { sgemm, sgemmBackend } from './compute/cpu/sgemm.js';
+export { blasInfo } from './compute/cpu/blas.js';
+
+// compute: ops (each with a CPU twin and a WGSL kernel)
+export { relu, reluBackward, gelu, geluBackward, silu, siluBackward, activate, activateBackward, type Activation } from './compute/ops/activations.js';
+export { add, sub, mul, scale, addScaled, addInPlace, subInPlace, mulInPlace, scaleInPlace, addScaledInPlace } from './compute/ops/elementwise.js';
+export { sumRows, meanRows, maxRows, argmaxRows, logsumexpRows, sumColumns } from './compute/ops/reductions.js';
+export { softmaxRows, softmaxBackward } from './compute/ops/softmax.js';
+export { matmul, matmulFlops, type MatmulOptions } from './compute/ops/matmul.js';
+export { topkRows, type TopK } from './compute/ops/topk.js';
+export { cosineMaxBoth, type CosineMax } from './compute/ops/cosineMax.js';
+export { layerNorm, layerNormBackward } from './compute/ops/layerNorm.js';
+export { rmsNorm, rmsNormBackward } from './compute/ops/rmsNorm.js';
+export { crossEntropy, crossEntropyBackward } from './compute/ops/crossEntropy.js';
+export { klDivergence, klDivergenceBackward } from './compute/ops/klDivergence.js';
+export { embeddingGather, embeddingScatterAdd } from './compute/ops/embedding.js';
+export { adamwUpdate, type AdamWOptions } from './compute/ops/adamw.js';
+export { benchKernels, type KernelBenchRow } from './compute/bench/kernelBench.js';
+
+// io
+export * from './io/index.js';
