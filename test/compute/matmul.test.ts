@@ -4,7 +4,6 @@ import { cpu } from '../../src/compute/cpu/cpuDevice.js';
 import { matmul, matmulCpu, matmulFlops, matmulGeometry, matmulWebGpu, planGemm, withSplits, type MatmulGeometry } from '../../src/compute/ops/matmul.js';
 import { TILE_LARGE, TILE_SMALL, type GemmTile } from '../../src/compute/ops/matmulWgsl.js';
 import { Rng } from '../../src/compute/random.js';
-import { u32Params } from '../../src/compute/webgpu/params.js';
 import { assertClose } from '../helpers/assertClose.js';
 import { gpuOrSkip } from '../helpers/gpu.js';
 
@@ -225,40 +224,3 @@ test('matmul WGSL: one tensor as both operands (x·xᵀ)', { skip }, async () =>
   assertClose(await matmul(xg, xg, { transB: true }).read(), twin(x, x, g), tolFor(24), 'x·xᵀ');
 });
 
-// ---- speed on this machine (MATMUL_BENCH=1): the tiled kernel against one thread per output ----
-
-const NAIVE_WGSL = /* wgsl */ `
-struct P { M: u32, N: u32, K: u32 }
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
-@compute @workgroup_size(16, 16)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  if (gid.y >= p.M || gid.x >= p.N) { return; }
-  var s = 0.0;
-  for (var k = 0u; k < p.K; k++) { s += A[gid.y * p.K + k] * B[k * p.N + gid.x]; }
-  C[gid.y * p.N + gid.x] = s;
-}`;
-
-test('matmul WGSL speed vs a naive kernel', { skip: skip || (process.env.MATMUL_BENCH ? false : 'set MATMUL_BENCH=1') }, async () => {
-  const dev = gpu!;
-  const time = async (fn: () => void, reps = 3) => {
-    fn();
-    await dev.sync();
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    await dev.sync();
-    return (performance.now() - t0) / reps;
-  };
-  for (const [M, K, N] of [[512, 512, 512], [1024, 256, 1024], [256, 4096, 96]] as const) {
-    const a = dev.fromArray(new Float32Array(M * K).fill(1), [M, K]);
-    const b = dev.fromArray(new Float32Array(K * N).fill(1), [K, N]);
-    const c = dev.empty([M, N]);
-    const naive = await time(() => dev.dispatch({ label: 'naive', code: NAIVE_WGSL, buffers: [a, b, c], params: u32Params(M, N, K), workgroups: [Math.ceil(N / 16), Math.ceil(M / 16)] }));
-    const tiled = await time(() => matmul(a, b, { out: c }));
-    const gf = (ms: number) => (matmulFlops(M, N, K) / ms / 1e6).toFixed(2);
-    console.log(`${M}x${K}x${N} on ${dev.describe()}: naive ${gf(naive)} GFLOP/s, tiled ${gf(tiled)} GFLOP/s`);
-    for (const t of [a, b, c]) t.dispose();
-  }
-});
