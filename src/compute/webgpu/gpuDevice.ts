@@ -29,6 +29,11 @@ export interface DispatchSpec {
   workgroups: readonly [number, number?, number?];
 }
 
+/** A request beyond what this GPU allows (buffer or binding size, workgroup counts): the user's problem size, not a bug. */
+export class DeviceLimitError extends Error {
+  override name = 'DeviceLimitError';
+}
+
 const UNIFORM_ARENA_BYTES = 1 << 16;
 const UNIFORM_ALIGN = 256;
 
@@ -76,7 +81,7 @@ export class WebGpuDevice implements Device {
   /** A tensor whose contents are unspecified (ops that overwrite every element use this). */
   empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
     const bytes = numelOf(shape) * 4;
-    if (bytes > this.gpu.limits.maxBufferSize) throw new Error(`tensor of ${bytes} bytes exceeds this GPU's maxBufferSize ${this.gpu.limits.maxBufferSize}`);
+    if (bytes > this.gpu.limits.maxBufferSize) throw new DeviceLimitError(`tensor of ${bytes} bytes exceeds this GPU's maxBufferSize ${this.gpu.limits.maxBufferSize}`);
     return new Tensor(this, [...shape], dtype, { kind: 'webgpu', buffer: this.pool.acquire(bytes) });
   }
 
@@ -131,7 +136,7 @@ export class WebGpuDevice implements Device {
         throw new Error(`${spec.label}: binding ${i} offset ${range.offset} is not a multiple of ${this.gpu.limits.minStorageBufferOffsetAlignment}`);
       }
       if (size > this.gpu.limits.maxStorageBufferBindingSize) {
-        throw new Error(`${spec.label}: binding ${i} is ${size} bytes, over this GPU's maxStorageBufferBindingSize ${this.gpu.limits.maxStorageBufferBindingSize}`);
+        throw new DeviceLimitError(`${spec.label}: binding ${i} is ${size} bytes, over this GPU's maxStorageBufferBindingSize ${this.gpu.limits.maxStorageBufferBindingSize}`);
       }
       return { binding: i, resource: { buffer, offset: range.offset, size } };
     });
@@ -147,7 +152,7 @@ export class WebGpuDevice implements Device {
     }
     const [x, y = 1, z = 1] = spec.workgroups;
     const maxWg = this.gpu.limits.maxComputeWorkgroupsPerDimension;
-    if (x > maxWg || y > maxWg || z > maxWg) throw new Error(`${spec.label}: workgroups [${x},${y},${z}] exceed ${maxWg} per dimension`);
+    if (x > maxWg || y > maxWg || z > maxWg) throw new DeviceLimitError(`${spec.label}: workgroups [${x},${y},${z}] exceed ${maxWg} per dimension`);
     if (x === 0 || y === 0 || z === 0) return;
     const bindGroup = this.gpu.createBindGroup({ label: spec.label, layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.enc().beginComputePass({ label: spec.label });
