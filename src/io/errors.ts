@@ -6,9 +6,8 @@ function oneLine(s: string): string {
   return s.replace(/[\r\n]+/g, ' ');
 }
 
-/** A safetensors file (or in-memory buffer, or tensor set to write) that is malformed or unusable. */
-export class SafetensorsError extends Error {
-  override name = 'SafetensorsError';
+/** A problem with one file or folder: `file` names it, `problem` says what is wrong (one line each). */
+export class FileProblemError extends Error {
   /** The file path (or a label such as `<buffer>` for in-memory data). */
   readonly file: string;
   /** What is wrong, without the file name. */
@@ -21,19 +20,14 @@ export class SafetensorsError extends Error {
   }
 }
 
-/** A Hugging Face model folder that lacks or mangles config.json, weights, or its shard index. */
-export class HfFolderError extends Error {
-  override name = 'HfFolderError';
-  /** The folder (or the file inside it) at fault. */
-  readonly file: string;
-  /** What is wrong, without the path. */
-  readonly problem: string;
+/** A safetensors file (or in-memory buffer, or tensor set to write) that is malformed or unusable. */
+export class SafetensorsError extends FileProblemError {
+  override name = 'SafetensorsError';
+}
 
-  constructor(file: string, problem: string, options?: { cause?: unknown }) {
-    super(oneLine(`${file}: ${problem}`), options);
-    this.file = file;
-    this.problem = oneLine(problem);
-  }
+/** A Hugging Face model folder that lacks or mangles config.json, weights, or its shard index. */
+export class HfFolderError extends FileProblemError {
+  override name = 'HfFolderError';
 }
 
 /** A short, quoted, one-line rendering of a name taken from a file, for error messages. */
