@@ -1,0 +1,21 @@
+// The BLAS loader for browsers (package.json "browser" maps blas.js here): no native addon, so the
+// CPU device uses the TypeScript matmul.
+
+import type { BlasAddon, BlasInfo } from './blas.js';
+
+const INFO: BlasInfo = { available: false, name: '', reason: 'no native addons in a browser' };
+
+/** Always null in a browser. */
+export function blasAddon(): BlasAddon | null {
+  return null;
+}
+
+/** Why there is no BLAS here. */
+export function blasInfo(): BlasInfo {
+  return INFO;
+}
+
+/** Nothing to reload in a browser. */
+export function reloadBlas(): BlasInfo {
+  return INFO;
+}
