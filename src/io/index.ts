@@ -7,3 +7,6 @@ export { MAX_HEADER_BYTES, compareCodePoints, type TensorInfo, type ParsedHeader
 export { writeSafetensors, serializeSafetensors, type TensorToWrite, type TensorsToWrite } from './safetensorsWrite.js';
 export { writeFileAtomic, writeFileAtomicSync, openAtomic, type AtomicFile } from './atomicWrite.js';
 export { openHfFolder, readHfConfig, HfWeights, type HfConfig, type HfFolder, type HfTensorInfo } from './hfFolder.js';
+export { HubError, findCachedModel, hfCacheDir, hfHome, hfToken, repoFolder, isRepoId, isCommitHash } from './hfCache.js';
+export { downloadModel, DEFAULT_FILES, type DownloadOptions } from './hubDownload.js';
+export { resolveModel, parseModelSpec, type ResolveOptions } from './resolveModel.js';
