@@ -31,3 +31,6 @@ export { benchKernels, type KernelBenchRow } from './compute/bench/kernelBench.j
 
 // io
 export * from './io/index.js';
+
+// model: tokenizers
+export * from './model/tokenizers/index.js';
