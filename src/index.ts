@@ -34,3 +34,9 @@ export * from './io/index.js';
 
 // model: tokenizers
 export * from './model/tokenizers/index.js';
+
+// model: configs, weights, the transformer with hooks, backward
+export * from './model/index.js';
+export { geluErf, geluErfBackward } from './compute/ops/geluErf.js';
+export { causalAttention, causalAttentionBackward } from './compute/ops/attention.js';
+export { rope, ropeBackward } from './compute/ops/rope.js';

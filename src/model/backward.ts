@@ -1,0 +1,150 @@
+// The model's backward: the gradient of a scalar objective with respect to the activation at one
+// hook point, and of every parameter downstream of it, from a forward run with `grad: true`.
+// Explicit, in the manner of llm.c: the head, the final norm, then each block (block.ts) in
+// reverse, down to the hook. Objectives:
+//   next-token-ce   mean next-token cross-entropy over the B·(T−1) predicted tokens (HF `loss`)
+//   rewards         Σ_b c_b · rewards[b, label] (e.g. c = [1, −1]: reward[0] − reward[1])
+//   output-grad     any objective whose gradient w.r.t. the logits / rewards the caller supplies
+//                   (e.g. a KL to clean logits for end-to-end SAE training)
+// The hook's gradient is taken w.r.t. the value the forward went on with (after any hook function).
+
+import { crossEntropyBackward } from '../compute/ops/crossEntropy.js';
+import { addInPlace } from '../compute/ops/elementwise.js';
+import { embeddingScatterAdd } from '../compute/ops/embedding.js';
+import { matmul } from '../compute/ops/matmul.js';
+import type { Tensor } from '../compute/tensor.js';
+import { blockBackward, normBackward } from './block.js';
+import { ModelError } from './errors.js';
+import { FINAL_HOOK, parseHook } from './hooks.js';
+import { nextTokenTargets, type ForwardCache, type Transformer } from './transformer.js';
+
+export type Objective =
+  | { kind: 'next-token-ce' }
+  | { kind: 'rewards'; coefficients: readonly number[]; label?: number }
+  | { kind: 'output-grad'; grad: Tensor };
+
+/** d(reward[0] − reward[1]): the preference margin of a chosen/rejected pair. */
+export const REWARD_DIFF: Objective = { kind: 'rewards', coefficients: [1, -1] };
+export const NEXT_TOKEN_CE: Objective = { kind: 'next-token-ce' };
+
+export interface BackwardOptions {
+  /** The hook whose gradient to return (e.g. `blocks.1.hook_resid_pre`). */
+  to: string;
+  /** Also compute the gradients of the parameters downstream of `to` (default true). */
+  params?: boolean;
+  /**
+   * With `to: 'blocks.0.hook_resid_pre'`: also the embeddings' gradients (token and position rows the
+   * input used), so that `params` holds every parameter's full gradient (LM fine-tuning).
+   */
+  embeddings?: boolean;
+}
+
+export interface BackwardResult {
+  /** d objective / d (activation at `to`), shaped like it. */
+  grad: Tensor;
+  /**
+   * Parameter gradients by canonical name (`blocks.L.attn.W_Q`, `blocks.L.ln1.w`, `ln_final.w`,
+   * `unembed`, `score`, and `embed` for the unembedding side of a tied embedding), for the
+   * parameters downstream of `to`.
+   */
+  params: Map<string, Tensor>;
+}
+
+/** d(objective)/d(output): dlogits [B, T, V] or drewards [B, numLabels]. */
+function outputGrad(model: Transformer, cache: ForwardCache, objective: Objective): Tensor {
+  const cfg = model.config;
+  const dev = model.device;
+  const { B, T } = cache;
+  if (objective.kind === 'output-grad') {
+    const out = cache.logits ?? cache.rewards!;
+    const g = objective.grad;
+    if (g.shape.length !== out.shape.length || g.shape.some((s, i) => s !== out.shape[i])) {
+      throw new ModelError(`output-grad objective: gradient of shape [${g.shape}], the model's output is [${out.shape}]`);
+    }
+    return g;
+  }
+  if (objective.kind === 'next-token-ce') {
+    if (!cache.logits) throw new ModelError('the next-token-ce objective needs a causal LM (this model is a sequence classifier)');
+    if (T < 2) throw new ModelError('a next-token loss needs at least 2 tokens per row');
+    const targets = dev.fromArray(nextTokenTargets(cache.idsHost, B, T), [B, T]);
+    const d = crossEntropyBackward(cache.logits, targets, 1 / (B * (T - 1)), -1);
+    targets.dispose();
+    return d;
+  }
+  if (!cache.rewards) throw new ModelError('the rewards objective needs a sequence-classification model (this one is a causal LM)');
+  const label = objective.label ?? 0;
+  if (objective.coefficients.length !== B) throw new ModelError(`rewards objective: ${objective.coefficients.length} coefficients for a batch of ${B}`);
+  if (!(Number.isInteger(label) && label >= 0 && label < cfg.numLabels)) throw new ModelError(`rewards objective: label ${label} outside [0, ${cfg.numLabels})`);
+  const d = new Float32Array(B * cfg.numLabels);
+  objective.coefficients.forEach((c, b) => (d[b * cfg.numLabels + label] = c));
+  return dev.fromArray(d, [B, cfg.numLabels]);
+}
+
+/** Backward from `objective` to the hook `opts.to`. */
+export function backward(model: Transformer, cache: ForwardCache, objective: Objective, opts: BackwardOptions): BackwardResult {
+  const cfg = model.config;
+  const w = model.weights;
+  const stop = parseHook(opts.to, cfg);
+  if (opts.embeddings && opts.to !== 'blocks.0.hook_resid_pre') throw new ModelError(`embeddings: true needs to: 'blocks.0.hook_resid_pre' (got "${opts.to}")`);
+  const params = opts.params === false ? null : new Map<string, Tensor>();
+  const { B, T } = cache;
+  const d = cfg.dModel;
+
+  // The head: d(ln_final output) [B, T, d].
+  const dOut = outputGrad(model, cache, objective);
+  const h = cache.lnFinal.y;
+  let dH: Tensor;
+  if (cache.logits) {
+    if (w.unembed) {
+      dH = matmul(dOut, w.unembed, { transB: true });
+      params?.set('unembed', matmul(h.reshape([B * T, d]), dOut.reshape([B * T, cfg.vocabSize]), { transA: true }));
+    } else {
+      dH = matmul(dOut, w.embed);
+      params?.set('embed', matmul(dOut.reshape([B * T, cfg.vocabSize]), h.reshape([B * T, d]), { transA: true }));
+    }
+  } else {
+    // rewards = h[rows] · score: the gradient lands on the pooled rows only.
+    const dPooled = matmul(dOut, w.score!, { transB: true });
+    params?.set('score', matmul(cache.pooled!, dOut, { transA: true }));
+    dH = embeddingScatterAdd(cache.pooledRows!, dPooled, B * T).reshape([B, T, d]);
+    dPooled.dispose();
+  }
+  if (dOut !== (objective.kind === 'output-grad' ? objective.grad : null)) dOut.dispose();
+  if (stop.kind === FINAL_HOOK) return { grad: dH, params: params ?? new Map() };
+
+  // The final norm, then the blocks in reverse.
+  let dResid = normBackward(dH, cache.lnFinal, w.lnFinal, params, 'ln_final');
+  dH.dispose();
+  const stopLayer = stop.layer!;
+  for (let l = cfg.nLayers - 1; l >= stopLayer; l--) {
+    const c = cache.blocks[l];
+    if (!c) throw new ModelError(`the forward cache has no block ${l}: run the forward with grad: true`);
+    const kind = l === stopLayer ? (stop.kind as Exclude<typeof stop.kind, typeof FINAL_HOOK>) : 'hook_resid_pre';
+    const next = blockBackward(cfg, w.layers[l]!, c, dResid, kind, params);
+    if (next !== dResid) dResid.dispose();
+    dResid = next;
+  }
+  if (opts.embeddings && params) embeddingGrads(model, cache, dResid, params);
+  return { grad: dResid, params: params ?? new Map() };
+}
+
+/** d(embed) (added to the unembedding side when tied) and d(pos_embed) from d(blocks.0.hook_resid_pre). */
+function embeddingGrads(model: Transformer, cache: ForwardCache, dX: Tensor, params: Map<string, Tensor>): void {
+  const w = model.weights;
+  const cfg = model.config;
+  const { B, T } = cache;
+  const dEmbed = embeddingScatterAdd(cache.ids, dX, cfg.vocabSize);
+  const tied = params.get('embed');
+  if (tied) {
+    addInPlace(tied, dEmbed);
+    dEmbed.dispose();
+  } else {
+    params.set('embed', dEmbed);
+  }
+  if (w.posEmbed) {
+    // Position t's row receives Σ_b dX[b, t]: a scatter-add by position ids.
+    const pos = model.device.fromArray(Int32Array.from({ length: B * T }, (_, i) => i % T), [B, T]);
+    params.set('pos_embed', embeddingScatterAdd(pos, dX, cfg.nCtx));
+    pos.dispose();
+  }
+}
