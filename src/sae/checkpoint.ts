@@ -1,0 +1,182 @@
+// Training checkpoints. One folder per checkpoint, `step-<8 digits>/`, holding per SAE
+// `sae-<i>.safetensors` (params under their SAELens names, Adam moments as `adam_m.<name>` /
+// `adam_v.<name>`, `tokens_since_fired`) and `state.json` (step, tokens, configs, the caller's
+// batch-source state) written last. The folder is built under a hidden temp name and renamed into
+// place, so a checkpoint either exists complete or not at all; the newest complete one is `latest`.
+// The trainer has no randomness of its own: params, moments, counts and the step (which fixes the
+// schedule and the batch position) are the whole state, so a resume continues bit for bit on CPU.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Tensor } from '../compute/tensor.js';
+import { writeFileAtomic } from '../io/atomicWrite.js';
+import { SafetensorsFile } from '../io/safetensors.js';
+import { writeSafetensors, type TensorToWrite } from '../io/safetensorsWrite.js';
+import type { SaeConfig, SaeParams } from './types.js';
+
+export const CHECKPOINT_VERSION = 1;
+
+/** What the trainer keeps per SAE besides its config: the tensors a checkpoint saves and restores. */
+export interface SaeTrainState {
+  cfg: SaeConfig;
+  params: SaeParams;
+  /** Adam first and second moments, by param name (the keys of params that are trained). */
+  m: Record<string, Tensor>;
+  v: Record<string, Tensor>;
+  /** [dSae] tokens since each latent fired. */
+  tokensSinceFired: Tensor;
+}
+
+/** The JSON part of a checkpoint. */
+export interface CheckpointState {
+  version: number;
+  /** Steps completed (= batches consumed). */
+  step: number;
+  tokens: number;
+  totalSteps: number;
+  saes: { file: string; cfg: SaeConfig }[];
+  /** Whatever the batch source needs to resume (JSON), when it is not a pure function of the step. */
+  batchState?: unknown;
+  createdAt: string;
+}
+
+/** The folder name of the checkpoint after `step` steps. */
+export function checkpointName(step: number): string {
+  return `step-${String(step).padStart(8, '0')}`;
+}
+
+const NAME_RE = /^step-(\d{8,})$/;
+
+/** Complete checkpoints in `dir` (those with a state.json), oldest first. */
+export async function listCheckpoints(dir: string): Promise<{ step: number; path: string }[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const found: { step: number; path: string }[] = [];
+  for (const n of names) {
+    const m = NAME_RE.exec(n);
+    if (!m) continue;
+    const path = join(dir, n);
+    if (await exists(join(path, 'state.json'))) found.push({ step: Number(m[1]), path });
+  }
+  return found.sort((a, b) => a.step - b.step);
+}
+
+/** The newest complete checkpoint in `dir`, or null. */
+export async function latestCheckpoint(dir: string): Promise<string | null> {
+  const all = await listCheckpoints(dir);
+  return all.length ? all[all.length - 1]!.path : null;
+}
+
+/** Write a checkpoint of `states` after `step` steps into `dir`, keeping the newest `keep`; returns its path. */
+export async function saveCheckpoint(
+  dir: string,
+  states: readonly SaeTrainState[],
+  info: { step: number; tokens: number; totalSteps: number; batchState?: unknown },
+  keep = 2,
+): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const final = join(dir, checkpointName(info.step));
+  const temp = join(dir, `.${checkpointName(info.step)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  await mkdir(temp);
+  try {
+    const saes: CheckpointState['saes'] = [];
+    for (let i = 0; i < states.length; i++) {
+      const file = `sae-${i}.safetensors`;
+      await writeSafetensors(join(temp, file), await stateTensors(states[i]!));
+      saes.push({ file, cfg: states[i]!.cfg });
+    }
+    const state: CheckpointState = { version: CHECKPOINT_VERSION, ...info, saes, createdAt: new Date().toISOString() };
+    await writeFileAtomic(join(temp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
+    // Re-saving a step (a resumed run reaching a step it had saved) replaces the older copy.
+    await rm(final, { recursive: true, force: true });
+    await rename(temp, final);
+    await syncDir(dir);
+  } catch (e) {
+    await rm(temp, { recursive: true, force: true });
+    throw e;
+  }
+  const all = await listCheckpoints(dir);
+  for (const old of all.slice(0, Math.max(0, all.length - Math.max(1, keep)))) await rm(old.path, { recursive: true, force: true });
+  return final;
+}
+
+/** Read a checkpoint's state.json. */
+export async function readCheckpointState(path: string): Promise<CheckpointState> {
+  const state = JSON.parse(await readFile(join(path, 'state.json'), 'utf8')) as CheckpointState;
+  if (state.version !== CHECKPOINT_VERSION) throw new Error(`checkpoint ${path}: version ${state.version}, this saelab reads ${CHECKPOINT_VERSION}`);
+  return state;
+}
+
+/** Restore `states` (tensors overwritten in place) from the checkpoint at `path`; returns its state. */
+export async function loadCheckpoint(path: string, states: readonly SaeTrainState[]): Promise<CheckpointState> {
+  const state = await readCheckpointState(path);
+  if (state.saes.length !== states.length) throw new Error(`checkpoint ${path}: has ${state.saes.length} SAEs, this run trains ${states.length}`);
+  for (let i = 0; i < states.length; i++) {
+    const s = states[i]!;
+    const saved = state.saes[i]!.cfg;
+    if (saved.dIn !== s.cfg.dIn || saved.dSae !== s.cfg.dSae || saved.architecture !== s.cfg.architecture) {
+      throw new Error(`checkpoint ${path}: SAE ${i} is ${saved.architecture} ${saved.dIn}×${saved.dSae}, this run's is ${s.cfg.architecture} ${s.cfg.dIn}×${s.cfg.dSae}`);
+    }
+    const f = await SafetensorsFile.open(join(path, state.saes[i]!.file));
+    try {
+      for (const [name, t] of namedTensors(s)) {
+        if (!f.has(name)) throw new Error(`checkpoint ${path}: SAE ${i} lacks tensor ${name}`);
+        const data = await f.readF32(name);
+        if (data.length !== t.numel) throw new Error(`checkpoint ${path}: SAE ${i} tensor ${name} has ${data.length} values, expected ${t.numel}`);
+        t.device.write(t, data);
+      }
+    } finally {
+      await f.close();
+    }
+  }
+  return state;
+}
+
+/** Every tensor of a train state under its checkpoint name. */
+function namedTensors(s: SaeTrainState): [string, Tensor][] {
+  const out: [string, Tensor][] = [];
+  for (const [k, t] of Object.entries(s.params) as [string, Tensor | undefined][]) if (t) out.push([k, t]);
+  for (const [k, t] of Object.entries(s.m)) out.push([`adam_m.${k}`, t]);
+  for (const [k, t] of Object.entries(s.v)) out.push([`adam_v.${k}`, t]);
+  out.push(['tokens_since_fired', s.tokensSinceFired]);
+  return out;
+}
+
+/** Read every tensor of a train state back to the host, ready for writeSafetensors. */
+async function stateTensors(s: SaeTrainState): Promise<Record<string, TensorToWrite>> {
+  const out: Record<string, TensorToWrite> = {};
+  for (const [name, t] of namedTensors(s)) {
+    if (t.dtype !== 'f32') throw new Error(`checkpoint: tensor ${name} is ${t.dtype}, expected f32`);
+    out[name] = { dtype: 'F32', shape: [...t.shape], data: (await t.device.read(t)) as Float32Array };
+  }
+  return out;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** fsync a directory so a rename in it is durable (skipped where the platform refuses). */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const h = await open(dir, 'r');
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  } catch {
+    // Windows and some file systems cannot fsync a directory; the rename still happened.
+  }
+}

@@ -1,0 +1,12 @@
+// saelab's SAE layer: architectures (standard, TopK, BatchTopK), initialisation, input
+// normalisation and SAE folders (SAELens write/read, sparsify and dictionary_learning import).
+
+export type { SaeArchitecture, ActivationNormalization, SaeConfig, SaeParams, SaeStepStats, SaeStepResult, SaeStepContext, SaeModel } from './types.js';
+export { StandardSae, decoderNorms } from './standardSae.js';
+export { TopKSae, topkActivations, AUXK_DEFAULTS } from './topkSae.js';
+export { BatchTopKSae, batchTopkActivations, THRESHOLD_BETA } from './batchTopkSae.js';
+export { initSae, initSaeParams, createSae, geometricMedian, randomDecoder, type InitSaeOptions } from './initSae.js';
+export { ActivationNormalizer, estimateNormScalingFactor, NORM_SCALING_FACTOR_KEY } from './normalize.js';
+export { saveSae, loadSae, saeCfgJson, cfgFromSaeLens, writeFolderAtomic, SaeFileError, SAE_CFG_FILE, SAE_WEIGHTS_FILE, SAE_SPARSITY_FILE, type LoadedSae, type SaveSaeOptions, type SaeRunMetadata } from './saeFiles.js';
+export { importSparsify, importDictionaryLearning } from './importSparsify.js';
+export { scatterRows, scaleRows, mapSae, updateThreshold, type SaeMap } from './saeKernels.js';

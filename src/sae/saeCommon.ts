@@ -1,0 +1,147 @@
+// The pieces every architecture shares: the encoder's affine map, the dense decoder, the
+// reconstruction loss with its gradient, the encoder gradients from dL/dpre, firing counts, and the
+// step result with lazily read statistics. Notation: N tokens, x [N, dIn], pre/f [N, dSae].
+
+import { reluBackward } from '../compute/ops/activations.js';
+import { addInPlace, mul, scale, sub, subInPlace } from '../compute/ops/elementwise.js';
+import { matmul } from '../compute/ops/matmul.js';
+import { sumColumns, sumRows } from '../compute/ops/reductions.js';
+import type { Tensor } from '../compute/tensor.js';
+import { mapSae } from './saeKernels.js';
+import type { SaeConfig, SaeParams, SaeStepResult, SaeStepStats } from './types.js';
+
+/** x − b_dec when the config applies b_dec to the input, else x itself (not a copy: do not dispose it then). */
+export function encoderInput(p: SaeParams, cfg: SaeConfig, x: Tensor): Tensor {
+  return cfg.applyBDecToInput ? sub(x, p.b_dec) : x;
+}
+
+/** Pre-activations xin·W_enc + b_enc: xin [N, dIn] → [N, dSae]. */
+export function preActivations(p: SaeParams, xin: Tensor): Tensor {
+  const pre = matmul(xin, p.W_enc);
+  addInPlace(pre, p.b_enc);
+  return pre;
+}
+
+/** x̂ = f·W_dec + b_dec: f [N, dSae] → [N, dIn]. */
+export function decodeDense(p: SaeParams, f: Tensor): Tensor {
+  const xhat = matmul(f, p.W_dec);
+  addInPlace(xhat, p.b_dec);
+  return xhat;
+}
+
+/** Σ of every element → [1]. */
+export function total(t: Tensor): Tensor {
+  return sumRows(t.reshape([1, t.numel]));
+}
+
+/** Σ_j (a − b)²_j per row, summed over rows → [1] (the caller divides by N). */
+export function sumSquaredDiff(a: Tensor, b: Tensor): Tensor {
+  const d = sub(a, b);
+  const d2 = mul(d, d);
+  d.dispose();
+  const s = total(d2);
+  d2.dispose();
+  return s;
+}
+
+/** The reconstruction term: mse = mean_t Σ_j (x̂ − x)², dL/dx̂ = 2(x̂ − x)/N, and its W_dec / f gradients. */
+export interface Reconstruction {
+  /** [1] Σ_t Σ_j (x̂ − x)² / N */
+  mse: Tensor;
+  /** [N, dIn] */
+  dxhat: Tensor;
+  /** [dSae, dIn] fᵀ·dx̂ */
+  dW_dec: Tensor;
+  /** [N, dSae] dx̂·W_decᵀ */
+  df: Tensor;
+}
+
+/** MSE forward and backward through the dense decoder. */
+export function reconstruction(p: SaeParams, x: Tensor, f: Tensor, xhat: Tensor): Reconstruction {
+  const N = x.shape[0]!;
+  const r = sub(xhat, x); // [N, dIn]
+  const r2 = mul(r, r);
+  const sum = total(r2);
+  const mse = scale(sum, 1 / N);
+  sum.dispose();
+  r2.dispose();
+  const dxhat = scale(r, 2 / N);
+  r.dispose();
+  const dW_dec = matmul(f, dxhat, { transA: true }); // [dSae, dIn]
+  const df = matmul(dxhat, p.W_dec, { transB: true }); // [N, dSae]
+  return { mse, dxhat, dW_dec, df };
+}
+
+/** Encoder gradients from dL/dpre [N, dSae]: W_enc = xinᵀ·dpre, b_enc = Σ_t dpre, b_dec = Σ_t dx̂ − [apply]·W_enc·Σ_t dpre. */
+export function encoderGrads(p: SaeParams, cfg: SaeConfig, xin: Tensor, dpre: Tensor, dxhat: Tensor): { W_enc: Tensor; b_enc: Tensor; b_dec: Tensor } {
+  const dSae = p.b_enc.shape[0]!;
+  const W_enc = matmul(xin, dpre, { transA: true }); // [dIn, dSae]
+  const b_enc = sumColumns(dpre); // [dSae]
+  const b_dec = sumColumns(dxhat); // [dIn]
+  if (cfg.applyBDecToInput) {
+    const viaInput = matmul(p.W_enc, b_enc.reshape([dSae, 1])); // [dIn, 1]
+    subInPlace(b_dec, viaInput.reshape([viaInput.numel]));
+    viaInput.dispose();
+  }
+  return { W_enc, b_enc, b_dec };
+}
+
+/** dL/dpre = df where f > 0 (the ReLU / selection mask, since unselected latents have f = 0). */
+export function maskedByActive(f: Tensor, df: Tensor): Tensor {
+  return reluBackward(f, df);
+}
+
+/** [dSae] tokens of the batch with f > 0. */
+export function firedCounts(f: Tensor): Tensor {
+  const on = mapSae('gt', f, 0);
+  const c = sumColumns(on);
+  on.dispose();
+  return c;
+}
+
+/** Scalar tensors ([1]) of a step's statistics. */
+export interface StatTensors {
+  mse: Tensor;
+  l0: Tensor;
+  l1?: Tensor;
+  auxK?: Tensor;
+}
+
+/** Read a [1] tensor as a number. */
+async function scalar(t: Tensor): Promise<number> {
+  return (await t.read())[0]!;
+}
+
+/** Assemble a step result; `lossOf` combines the read-back scalars into the loss. */
+export function stepResult(grads: SaeStepResult['grads'], fired: Tensor, s: StatTensors, lossOf: (v: { mse: number; l1?: number; auxK?: number }) => number): SaeStepResult {
+  let cached: Promise<SaeStepStats> | null = null;
+  const owned = [...Object.values(grads), fired, s.mse, s.l0, ...(s.l1 ? [s.l1] : []), ...(s.auxK ? [s.auxK] : [])] as Tensor[];
+  return {
+    grads,
+    firedCounts: fired,
+    stats() {
+      cached ??= (async () => {
+        const mse = await scalar(s.mse);
+        const l0 = await scalar(s.l0);
+        const l1 = s.l1 ? await scalar(s.l1) : undefined;
+        const auxK = s.auxK ? await scalar(s.auxK) : undefined;
+        const out: SaeStepStats = { loss: lossOf({ mse, l1, auxK }), mse, l0 };
+        if (l1 !== undefined) out.l1 = l1;
+        if (auxK !== undefined) out.auxK = auxK;
+        return out;
+      })();
+      return cached;
+    },
+    dispose() {
+      for (const t of owned) t.dispose();
+    },
+  };
+}
+
+/** Mean active latents per token → [1]. */
+export function meanL0(fired: Tensor, N: number): Tensor {
+  const s = total(fired);
+  const l0 = scale(s, 1 / N);
+  s.dispose();
+  return l0;
+}
