@@ -7,7 +7,7 @@ export class UsageError extends Error {
 }
 
 /** Error classes (by name) whose message is a complete one-line explanation for the user. */
-const USER_ERROR_NAMES = new Set(['UsageError', 'SafetensorsError', 'HfFolderError', 'DeviceUnavailableError', 'DeviceLimitError', 'TokenizerError', 'ModelError', 'ShapeError', 'HubError']);
+const USER_ERROR_NAMES = new Set(['UsageError', 'SafetensorsError', 'HfFolderError', 'DeviceUnavailableError', 'DeviceLimitError', 'TokenizerError', 'ModelError', 'ShapeError', 'HubError', 'DataError', 'SaeFileError']);
 
 /** Whether an error is the user's (exit 2, one line) rather than ours. */
 export function isUserError(e: unknown): e is Error {
