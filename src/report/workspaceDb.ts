@@ -1,0 +1,249 @@
+// The workspace database: one SQLite file per workspace (better-sqlite3, WAL so that `saelab serve`
+// can read while a training run writes). Schema, version 1 (docs/workspace-db.md says the same):
+//
+//   schema_version(version INTEGER)                 one row; refuses files from a newer saelab
+//   runs(id INTEGER PK, created_at TEXT ISO-8601, updated_at TEXT, kind TEXT  -- 'train', 'harvest', 'eval', …
+//        name TEXT NULL, config TEXT JSON, status TEXT  -- 'running' | 'done' | 'failed' | 'aborted')
+//   saes(id INTEGER PK, run_id → runs.id (cascade), sae_index INTEGER NULL (position in a sweep),
+//        path TEXT NULL (the SAELens folder), architecture TEXT, d_in INTEGER, d_sae INTEGER,
+//        hook TEXT NULL, model TEXT NULL, cfg TEXT JSON)
+//   train_metrics(sae_id → saes.id (cascade), step INTEGER, tokens INTEGER, name TEXT, value REAL NULL,
+//        PRIMARY KEY (sae_id, step, name))        long format: one row per metric per logged step;
+//                                                 a resumed run's rewritten steps replace the old ones.
+
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { TrainLogRow } from '../sae/trainLog.js';
+
+export const WORKSPACE_DB_SCHEMA_VERSION = 1;
+/** The database's file name inside a workspace folder. */
+export const WORKSPACE_DB_FILE = 'saelab.db';
+
+export type RunStatus = 'running' | 'done' | 'failed' | 'aborted';
+
+export interface RunRecord {
+  id: number;
+  createdAt: string;
+  updatedAt: string;
+  kind: string;
+  name: string | null;
+  config: unknown;
+  status: RunStatus;
+}
+
+export interface SaeRecord {
+  id: number;
+  runId: number;
+  saeIndex: number | null;
+  path: string | null;
+  architecture: string;
+  dIn: number;
+  dSae: number;
+  hook: string | null;
+  model: string | null;
+  cfg: unknown;
+}
+
+export interface MetricRow {
+  saeId: number;
+  step: number;
+  tokens: number;
+  name: string;
+  /** null for a missing or non-finite value. */
+  value: number | null;
+}
+
+// Migration i takes the schema from version i to i + 1.
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE runs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     name TEXT,
+     config TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'aborted'))
+   );
+   CREATE TABLE saes (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+     sae_index INTEGER,
+     path TEXT,
+     architecture TEXT NOT NULL,
+     d_in INTEGER NOT NULL,
+     d_sae INTEGER NOT NULL,
+     hook TEXT,
+     model TEXT,
+     cfg TEXT NOT NULL
+   );
+   CREATE INDEX saes_run ON saes(run_id);
+   CREATE TABLE train_metrics (
+     sae_id INTEGER NOT NULL REFERENCES saes(id) ON DELETE CASCADE,
+     step INTEGER NOT NULL,
+     tokens INTEGER NOT NULL,
+     name TEXT NOT NULL,
+     value REAL,
+     PRIMARY KEY (sae_id, step, name)
+   ) WITHOUT ROWID;`,
+];
+
+/** The database file of the workspace folder `dir`. */
+export function workspaceDbPath(dir: string): string {
+  return join(dir, WORKSPACE_DB_FILE);
+}
+
+/** Open (creating and migrating as needed) the workspace database at `path`; ':memory:' works too. */
+export function openWorkspaceDb(path: string): WorkspaceDb {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, path);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return new WorkspaceDb(db);
+}
+
+/** Bring the schema up to WORKSPACE_DB_SCHEMA_VERSION (refusing a newer file), in one transaction. */
+function migrate(db: Database.Database, path: string): void {
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+    let version = row?.version ?? 0;
+    if (!row) db.prepare('INSERT INTO schema_version (version) VALUES (0)').run();
+    if (version > WORKSPACE_DB_SCHEMA_VERSION) {
+      throw new Error(`${path}: workspace database schema version ${version} is newer than this saelab's (${WORKSPACE_DB_SCHEMA_VERSION}); upgrade saelab`);
+    }
+    for (; version < WORKSPACE_DB_SCHEMA_VERSION; version++) db.exec(MIGRATIONS[version]!);
+    db.prepare('UPDATE schema_version SET version = ?').run(version);
+  }).immediate();
+}
+
+// A train-log row's metrics, under the names they have in the log.
+const LOG_METRICS = ['loss', 'mse', 'l1', 'auxK', 'l0', 'deadFraction', 'lr', 'tokensPerSecond', 'gradNorm'] as const;
+
+const finiteOrNull = (v: number | undefined | null): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+interface RunRow { id: number; created_at: string; updated_at: string; kind: string; name: string | null; config: string; status: RunStatus }
+interface SaeRow { id: number; run_id: number; sae_index: number | null; path: string | null; architecture: string; d_in: number; d_sae: number; hook: string | null; model: string | null; cfg: string }
+
+const toRun = (r: RunRow): RunRecord => ({ id: r.id, createdAt: r.created_at, updatedAt: r.updated_at, kind: r.kind, name: r.name, config: JSON.parse(r.config), status: r.status });
+const toSae = (r: SaeRow): SaeRecord => ({
+  id: r.id, runId: r.run_id, saeIndex: r.sae_index, path: r.path, architecture: r.architecture, dIn: r.d_in, dSae: r.d_sae, hook: r.hook, model: r.model, cfg: JSON.parse(r.cfg),
+});
+
+/** An open workspace database (see the file comment for the schema). Close it when done. */
+export class WorkspaceDb {
+  constructor(readonly db: Database.Database) {}
+
+  /** The schema version of the open file. */
+  schemaVersion(): number {
+    return (this.db.prepare('SELECT version FROM schema_version').get() as { version: number }).version;
+  }
+
+  /** Record a new run (status 'running' unless given); returns its id. */
+  insertRun(run: { kind: string; config: unknown; name?: string; status?: RunStatus; createdAt?: string }): number {
+    const now = run.createdAt ?? new Date().toISOString();
+    const r = this.db
+      .prepare('INSERT INTO runs (created_at, updated_at, kind, name, config, status) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(now, now, run.kind, run.name ?? null, JSON.stringify(run.config ?? null), run.status ?? 'running');
+    return Number(r.lastInsertRowid);
+  }
+
+  /** Set a run's status (and updated_at). */
+  setRunStatus(id: number, status: RunStatus): void {
+    const r = this.db.prepare('UPDATE runs SET status = ?, updated_at = ? WHERE id = ?').run(status, new Date().toISOString(), id);
+    if (r.changes !== 1) throw new Error(`workspace db: no run ${id}`);
+  }
+
+  /** One run, or null. */
+  getRun(id: number): RunRecord | null {
+    const r = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+    return r ? toRun(r) : null;
+  }
+
+  /** Runs, newest first, optionally of one kind. */
+  listRuns(filter: { kind?: string } = {}): RunRecord[] {
+    const rows = (filter.kind === undefined
+      ? this.db.prepare('SELECT * FROM runs ORDER BY id DESC').all()
+      : this.db.prepare('SELECT * FROM runs WHERE kind = ? ORDER BY id DESC').all(filter.kind)) as RunRow[];
+    return rows.map(toRun);
+  }
+
+  /** Record an SAE of a run; returns its id. */
+  insertSae(sae: { runId: number; saeIndex?: number; path?: string; architecture: string; dIn: number; dSae: number; hook?: string; model?: string; cfg: unknown }): number {
+    const r = this.db
+      .prepare('INSERT INTO saes (run_id, sae_index, path, architecture, d_in, d_sae, hook, model, cfg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(sae.runId, sae.saeIndex ?? null, sae.path ?? null, sae.architecture, sae.dIn, sae.dSae, sae.hook ?? null, sae.model ?? null, JSON.stringify(sae.cfg ?? null));
+    return Number(r.lastInsertRowid);
+  }
+
+  /** Set where an SAE's folder was written. */
+  setSaePath(id: number, path: string): void {
+    this.db.prepare('UPDATE saes SET path = ? WHERE id = ?').run(path, id);
+  }
+
+  /** One SAE, or null. */
+  getSae(id: number): SaeRecord | null {
+    const r = this.db.prepare('SELECT * FROM saes WHERE id = ?').get(id) as SaeRow | undefined;
+    return r ? toSae(r) : null;
+  }
+
+  /** The SAEs of a run, by sae_index then id. */
+  listSaes(runId: number): SaeRecord[] {
+    return (this.db.prepare('SELECT * FROM saes WHERE run_id = ? ORDER BY sae_index, id').all(runId) as SaeRow[]).map(toSae);
+  }
+
+  /** Insert (or replace, for the same sae/step/name) metric rows in one transaction. */
+  insertMetrics(rows: readonly MetricRow[]): void {
+    const stmt = this.db.prepare('INSERT OR REPLACE INTO train_metrics (sae_id, step, tokens, name, value) VALUES (?, ?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const r of rows) stmt.run(r.saeId, r.step, r.tokens, r.name, finiteOrNull(r.value));
+    })();
+  }
+
+  /** Insert trainer log rows; `saeIds[row.saeIndex]` is the saes.id of each row's SAE. */
+  insertTrainLogRows(saeIds: readonly number[], rows: readonly TrainLogRow[]): void {
+    const out: MetricRow[] = [];
+    for (const row of rows) {
+      const saeId = saeIds[row.saeIndex];
+      if (saeId === undefined) throw new Error(`workspace db: no SAE id for saeIndex ${row.saeIndex}`);
+      for (const name of LOG_METRICS) {
+        if (row[name] === undefined) continue;
+        out.push({ saeId, step: row.step, tokens: row.tokens, name, value: row[name]! });
+      }
+    }
+    this.insertMetrics(out);
+  }
+
+  /** Metric rows of an SAE by step then name, optionally one metric and a step range (inclusive). */
+  readMetrics(saeId: number, filter: { name?: string; fromStep?: number; toStep?: number } = {}): MetricRow[] {
+    const rows = this.db
+      .prepare(
+        `SELECT sae_id AS saeId, step, tokens, name, value FROM train_metrics
+         WHERE sae_id = ? AND (? IS NULL OR name = ?) AND step >= ? AND step <= ?
+         ORDER BY step, name`,
+      )
+      .all(saeId, filter.name ?? null, filter.name ?? null, filter.fromStep ?? -1, filter.toStep ?? Number.MAX_SAFE_INTEGER) as MetricRow[];
+    return rows;
+  }
+
+  /** The metric names recorded for an SAE, sorted. */
+  metricNames(saeId: number): string[] {
+    return (this.db.prepare('SELECT DISTINCT name FROM train_metrics WHERE sae_id = ? ORDER BY name').all(saeId) as { name: string }[]).map((r) => r.name);
+  }
+
+  /** Delete a run with its SAEs and metrics. */
+  deleteRun(id: number): void {
+    this.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
