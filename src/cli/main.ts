@@ -4,6 +4,9 @@
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerDevices } from './commands/devices.js';
+import { registerForward } from './commands/forward.js';
+import { registerGenerate } from './commands/generate.js';
+import { registerHarvest } from './commands/harvest.js';
 import { registerInspect } from './commands/inspect.js';
 import { isUserError } from './errors.js';
 import { SAELAB_VERSION } from '../version.js';
@@ -19,6 +22,9 @@ export function buildProgram(): Command {
   registerDevices(program);
   registerBench(program);
   registerInspect(program);
+  registerForward(program);
+  registerGenerate(program);
+  registerHarvest(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

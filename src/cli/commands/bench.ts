@@ -1,17 +1,21 @@
-// `saelab bench kernels`: kernel throughput on this machine (see BENCHMARKS.md for recorded runs).
+// `saelab bench kernels` and `saelab bench forward`: kernel throughput, and a GPT-2-small-shaped
+// forward as activation harvesting runs it, on this machine (see BENCHMARKS.md for recorded runs).
 
 import type { Command } from 'commander';
 import { benchKernels, type KernelBenchRow } from '../../compute/bench/kernelBench.js';
+import { benchForward, type ForwardBenchRow } from '../../model/forwardBench.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { emit, table } from '../output.js';
+import { intFlag } from './forward.js';
 
-function positiveInt(flag: string) {
-  return (s: string): number => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer (got '${s}')`);
+/** Parse `128,1024` into context lengths. */
+function parseCtxs(s: string): number[] {
+  return s.split(',').map((part) => {
+    const n = Number(part.trim());
+    if (!Number.isInteger(n) || n <= 0 || n > 1024) throw new UsageError(`--ctx expects context lengths in 1..1024, comma-separated (got '${part}')`);
     return n;
-  };
+  });
 }
 
 /** Parse `M,K,N;M,K,N` into shapes. */
@@ -33,9 +37,9 @@ export function registerBench(program: Command): void {
     .option('--json', 'print JSON')
     .option('--only <cases>', 'comma list of matmul,topk,cos')
     .option('--matmul <shapes>', 'matmul shapes MxKxN separated by ;')
-    .option('--cos-n <n>', 'directions per set for the cosine max', positiveInt('--cos-n'), 32768)
-    .option('--topk-rows <n>', 'rows for top-k', positiveInt('--topk-rows'), 4096)
-    .option('--min-ms <ms>', 'minimum time per case', positiveInt('--min-ms'), 1000)
+    .option('--cos-n <n>', 'directions per set for the cosine max', intFlag('--cos-n', 1), 32768)
+    .option('--topk-rows <n>', 'rows for top-k', intFlag('--topk-rows', 1), 4096)
+    .option('--min-ms <ms>', 'minimum time per case', intFlag('--min-ms', 1), 1000)
     .action(async (o: { device: string; json?: boolean; only?: string; matmul?: string; cosN: number; topkRows: number; minMs: number }) => {
       const only = o.only?.split(',').map((s) => s.trim());
       for (const c of only ?? []) if (!['matmul', 'topk', 'cos'].includes(c)) throw new UsageError(`--only: unknown case '${c}' (matmul, topk, cos)`);
@@ -53,5 +57,31 @@ export function registerBench(program: Command): void {
         console.log(table(['case', 'shape', 'ms', 'GFLOP/s', 'reps'], rows.map((r) => [r.case, r.shape, r.ms.toFixed(3), r.gflops === null ? '-' : r.gflops.toFixed(1), r.reps])));
       });
       device.destroy();
+    });
+  bench
+    .command('forward')
+    .description('GPT-2-small-shaped forward (random init) to blocks.L.hook_resid_pre, as activation harvesting runs it: tokens/s per context length')
+    .addOption(deviceOption())
+    .option('--json', 'print JSON')
+    .option('--ctx <lengths>', 'context lengths, comma-separated', parseCtxs, [128, 1024])
+    .option('--stop-at-layer <L>', 'stop at blocks.L.hook_resid_pre (layers 0..L-1 run)', intFlag('--stop-at-layer', 0), 8)
+    .option('--batch-tokens <n>', 'tokens per batch: batch = max(1, n / ctx), as torch_reference.py', intFlag('--batch-tokens', 1), 16384)
+    .option('--min-ms <ms>', 'minimum timed time per context length (at least 2 reps)', intFlag('--min-ms', 1), 2000)
+    .option('--vocab <n>', 'vocabulary size (sizes only the embedding table: a smaller one fits devices with small storage bindings)', intFlag('--vocab', 1), 50257)
+    .action(async (o: { device: string; json?: boolean; ctx: number[]; stopAtLayer: number; batchTokens: number; minMs: number; vocab: number }) => {
+      if (o.stopAtLayer > 11) throw new UsageError(`--stop-at-layer must be 0..11 for a 12-layer model (got ${o.stopAtLayer})`);
+      const device = await openDeviceFromFlag(o.device);
+      try {
+        const rows = await benchForward(device, {
+          ctxs: o.ctx, stopAtLayer: o.stopAtLayer, batchTokens: o.batchTokens, minMs: o.minMs, vocabSize: o.vocab,
+          onRow: o.json ? undefined : (r: ForwardBenchRow) => process.stderr.write(`  ctx ${r.ctx} x batch ${r.batch}: ${r.msPerBatch.toFixed(1)} ms, ${Math.round(r.tokensPerS)} tokens/s\n`),
+        });
+        emit(!!o.json, { device: device.describe(), date: new Date().toISOString(), batchTokens: o.batchTokens, rows }, () => {
+          console.log(`${device.describe()}: gpt2-small-shape forward to blocks.${o.stopAtLayer}.hook_resid_pre (fp32, vocab ${o.vocab})`);
+          console.log(table(['ctx', 'batch', 'ms/batch', 'tokens/s', 'reps'], rows.map((r) => [r.ctx, r.batch, r.msPerBatch.toFixed(1), Math.round(r.tokensPerS), r.reps])));
+        });
+      } finally {
+        device.destroy();
+      }
     });
 }
