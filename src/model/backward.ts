@@ -4,12 +4,14 @@
 // reverse, down to the hook. Objectives:
 //   next-token-ce   mean next-token cross-entropy over the B·(T−1) predicted tokens (HF `loss`)
 //   rewards         Σ_b c_b · rewards[b, label] (e.g. c = [1, −1]: reward[0] − reward[1])
+//   kl-to-clean     mean over the B·T positions of KL(P_clean ‖ P_this) in nats, P = softmax of logits
+//                   (end-to-end SAE training; the clean logits come from an unpatched forward)
 //   output-grad     any objective whose gradient w.r.t. the logits / rewards the caller supplies
-//                   (e.g. a KL to clean logits for end-to-end SAE training)
 // The hook's gradient is taken w.r.t. the value the forward went on with (after any hook function).
 
 import { crossEntropyBackward } from '../compute/ops/crossEntropy.js';
 import { addInPlace } from '../compute/ops/elementwise.js';
+import { klDivergenceBackward } from '../compute/ops/klDivergence.js';
 import { embeddingScatterAdd } from '../compute/ops/embedding.js';
 import { matmul } from '../compute/ops/matmul.js';
 import type { Tensor } from '../compute/tensor.js';
@@ -21,6 +23,7 @@ import { nextTokenTargets, type ForwardCache, type Transformer } from './transfo
 export type Objective =
   | { kind: 'next-token-ce' }
   | { kind: 'rewards'; coefficients: readonly number[]; label?: number }
+  | { kind: 'kl-to-clean'; cleanLogits: Tensor }
   | { kind: 'output-grad'; grad: Tensor };
 
 /** d(reward[0] − reward[1]): the preference margin of a chosen/rejected pair. */
@@ -70,6 +73,15 @@ function outputGrad(model: Transformer, cache: ForwardCache, objective: Objectiv
     const d = crossEntropyBackward(cache.logits, targets, 1 / (B * (T - 1)), -1);
     targets.dispose();
     return d;
+  }
+  if (objective.kind === 'kl-to-clean') {
+    if (!cache.logits) throw new ModelError('the kl-to-clean objective needs a causal LM (this model is a sequence classifier)');
+    const c = objective.cleanLogits;
+    if (c.shape.length !== 3 || c.shape.some((s, i) => s !== cache.logits!.shape[i])) {
+      throw new ModelError(`kl-to-clean objective: clean logits of shape [${c.shape}], the model's logits are [${cache.logits.shape}]`);
+    }
+    // d KL(P‖Q)/d logitsQ = (q − p), times 1/(B·T) for the mean over positions.
+    return klDivergenceBackward(c, cache.logits, 1 / (B * T), { withP: false }).dLogitsQ;
   }
   if (!cache.rewards) throw new ModelError('the rewards objective needs a sequence-classification model (this one is a causal LM)');
   const label = objective.label ?? 0;

@@ -12,6 +12,8 @@ import { SafetensorsFile } from '../../src/io/safetensors.js';
 import { Rng } from '../../src/compute/random.js';
 import { backward, NEXT_TOKEN_CE, REWARD_DIFF, type Objective } from '../../src/model/backward.js';
 import { meanNextTokenCE, Transformer } from '../../src/model/transformer.js';
+import { add } from '../../src/compute/ops/elementwise.js';
+import { klDivergence } from '../../src/compute/ops/klDivergence.js';
 import { listWeights } from '../../src/model/weights.js';
 import { gpuOrSkip } from '../helpers/gpu.js';
 import { ASSETS, needsAsset } from '../io/assets.js';
@@ -118,4 +120,35 @@ test('parameter gradients match finite differences of the forward (CPU, every fa
   await checkParamGrads('llama-tiny-random', ceOf, [...common, 'blocks.1.mlp.W_gate', 'embed'], NEXT_TOKEN_CE);
   await checkParamGrads('pythia-tiny-random', ceOf, [...common, 'blocks.0.attn.b_Q', 'blocks.1.mlp.b_in', 'blocks.1.ln2.b', 'unembed', 'embed'], NEXT_TOKEN_CE);
   await checkParamGrads('gpt2-rm-tiny-random', rewardDiffOf, [...common, 'blocks.0.attn.b_V', 'blocks.2.mlp.b_out', 'ln_final.b', 'score', 'embed', 'pos_embed'], REWARD_DIFF);
+});
+
+test('KL(clean ‖ patched) objective: its hook gradient matches finite differences of the KL', { skip: needsAsset('fixtures/gpt2-tiny-random') }, async () => {
+  const dir = join(ASSETS, 'fixtures/gpt2-tiny-random');
+  const g = await golden(dir);
+  const model = await Transformer.load(dir, cpu);
+  const hook = 'blocks.1.hook_resid_pre';
+  const clean = model.forward(g.ids, g.shape).logits!;
+  const rng = new Rng(11);
+  const n = g.shape[0] * g.shape[1] * model.config.dModel;
+  const delta = rng.normalArray(n, 0.5); // a patch big enough that the KL is well away from 0
+  const patched = (d: Float32Array, grad: boolean) =>
+    model.forward(g.ids, g.shape, { grad, hooks: { [hook]: (x) => add(x, cpu.fromArray(d, x.shape)) } });
+  const klOf = (d: Float32Array) => {
+    const kl = klDivergence(clean, patched(d, false).logits!).data as Float32Array;
+    return kl.reduce((s, v) => s + v, 0) / kl.length;
+  };
+  const r = patched(delta, true);
+  const { grad } = backward(model, r.cache!, { kind: 'kl-to-clean', cleanLogits: clean }, { to: hook, params: false });
+  const G = grad.data as Float32Array;
+  assert.ok(klOf(delta) > 1e-3, 'the patch moves the output');
+  assert.equal(klOf(new Float32Array(n)), 0, 'no patch: KL is exactly 0');
+  const u = rng.normalArray(n);
+  const un = Math.hypot(...u);
+  let expected = 0;
+  for (let i = 0; i < n; i++) expected += G[i]! * (u[i]! / un);
+  const eps = 1e-2;
+  const at = (s: number) => klOf(Float32Array.from(delta, (v, i) => v + (s * eps * u[i]!) / un));
+  const num = (at(1) - at(-1)) / (2 * eps);
+  assert.ok(Math.abs(num - expected) <= 2e-2 * Math.abs(expected) + 1e-6, `backward ⟨G, u⟩ = ${expected}, finite difference ${num}`);
+  r.cache!.dispose();
 });
