@@ -9,6 +9,7 @@ import {
   causalAttentionCpu,
   type AttentionDims,
 } from '../../src/compute/ops/attention.js';
+import { causalAttentionBackwardFastCpu, causalAttentionFastCpu } from '../../src/compute/ops/attentionFastCpu.js';
 import { Rng } from '../../src/compute/random.js';
 import { assertClose } from '../helpers/assertClose.js';
 import { dot, f64, numericGrad } from '../helpers/finiteDiff.js';
@@ -138,6 +139,106 @@ test('attention Tensor API: shapes, head counts, default scale', () => {
   assert.throws(() => causalAttentionBackward(q, kv, kv, out, cpu.zeros([1, 3, 4]), out, { nHeads: 4, nKvHeads: 2 }), /lse: expected shape/);
 });
 
+// Fast CPU path (sgemm on strided head views, f32) vs the float64 twin on the same f32 inputs.
+// Its sums are f32 sums (BLAS dot products over ≤ dHead or ≤ T terms; dk, dv accumulate with
+// beta = 1 over row blocks and the group's heads), so the bound is the WGSL one:
+//   out, lse: |Δ| ≤ 2e-6 + 1e-5·|x|;   dq, dk, dv: |Δ| ≤ 2e-6·sqrt(T·group) + 1e-5·|x|.
+type FastCase = readonly [B: number, T: number, nHeads: number, nKvHeads: number, dHead: number, sigma?: number, rowBlock?: number];
+
+interface AttnRun {
+  out: Float32Array;
+  lse: Float32Array;
+  dq: Float32Array;
+  dk: Float32Array;
+  dv: Float32Array;
+}
+
+function compareFastWithTwin(rng: Rng, c: FastCase): { fast: AttnRun; inputs: Float32Array[] } {
+  const [B, T, H, Hkv, D, sigma = 1, rowBlock] = c;
+  const what = `B=${B} T=${T} H=${H}/${Hkv} D=${D} σ=${sigma} rowBlock=${rowBlock ?? 'default'}`;
+  const d: AttentionDims = { B, T, nHeads: H, nKvHeads: Hkv, dHead: D, scale: 1 / Math.sqrt(D) };
+  const q = rng.normalArray(B * T * H * D, sigma);
+  const k = rng.normalArray(B * T * Hkv * D, sigma);
+  const v = rng.normalArray(B * T * Hkv * D);
+  const g = rng.normalArray(B * T * H * D);
+  const twin = { out: new Float32Array(q.length), lse: new Float32Array(B * H * T) };
+  causalAttentionCpu(q, k, v, d, twin.out, twin.lse);
+  const fast: AttnRun = {
+    out: new Float32Array(q.length).fill(NaN), // every element must be written
+    lse: new Float32Array(B * H * T).fill(NaN),
+    dq: new Float32Array(q.length).fill(NaN),
+    dk: new Float32Array(k.length).fill(NaN), // overwritten, not accumulated into
+    dv: new Float32Array(k.length).fill(NaN),
+  };
+  causalAttentionFastCpu(q, k, v, d, fast.out, fast.lse, rowBlock);
+  assertClose(fast.out, twin.out, { atol: 2e-6, rtol: 1e-5 }, `out ${what}`);
+  assertClose(fast.lse, twin.lse, { atol: 2e-6, rtol: 1e-5 }, `lse ${what}`);
+  // Both backwards run on the twin's out and lse, so that the backward is checked on its own.
+  const [dq, dk, dv] = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(k.length)];
+  causalAttentionBackwardCpu(q, k, v, twin.out, twin.lse, g, d, dq, dk, dv);
+  causalAttentionBackwardFastCpu(q, k, v, twin.out, twin.lse, g, d, fast.dq, fast.dk, fast.dv, rowBlock);
+  const tol = { atol: 2e-6 * Math.sqrt((T * H) / Hkv), rtol: 1e-5 };
+  assertClose(fast.dq, dq, tol, `dq ${what}`);
+  assertClose(fast.dk, dk, tol, `dk ${what}`);
+  assertClose(fast.dv, dv, tol, `dv ${what}`);
+  return { fast, inputs: [q, k, v, g] };
+}
+
+test('attention fast CPU path matches the float64 twin: T 1..300, GQA groups 1, 2, 4, dHead 8, 24, 64', () => {
+  const rng = new Rng(11);
+  const Ds = [8, 24, 64];
+  let i = 0;
+  for (const T of [1, 5, 37, 130, 300]) {
+    for (const group of [1, 2, 4]) {
+      const B = 1 + rng.int(3);
+      const Hkv = group === 4 ? 1 : 2;
+      compareFastWithTwin(rng, [B, T, Hkv * group, Hkv, Ds[i++ % 3]!]);
+    }
+  }
+});
+
+test('attention fast CPU path: row blocks of any size, wide scores, odd dHead', () => {
+  const rng = new Rng(12);
+  for (const c of [
+    [2, 37, 4, 2, 16, 1, 1], // one query row per block
+    [1, 130, 4, 1, 24, 1, 7], // blocks not dividing T
+    [3, 70, 2, 1, 7, 1, 16], // dHead not a multiple of 4
+    [1, 37, 4, 2, 16, 4], // σ = 4: scores spread ~16 wide
+    [2, 300, 2, 2, 64, 1, 1000], // one block holding all of T
+  ] as const satisfies readonly FastCase[]) compareFastWithTwin(rng, c);
+});
+
+test('attention fast CPU path: deterministic, and what the Tensor API runs on the CPU device', () => {
+  const rng = new Rng(13);
+  const [B, T, H, Hkv, D] = [2, 100, 4, 1, 16];
+  const { fast, inputs } = compareFastWithTwin(rng, [B, T, H, Hkv, D]);
+  const [q, k, v, g] = inputs as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const opts = { nHeads: H, nKvHeads: Hkv };
+  const [qt, kt, vt] = [cpu.fromArray(q, [B, T, H, D]), cpu.fromArray(k, [B, T, Hkv, D]), cpu.fromArray(v, [B, T, Hkv, D])];
+  const f = causalAttention(qt, kt, vt, opts);
+  assert.deepEqual(f.out.data, fast.out);
+  assert.deepEqual(f.lse.data, fast.lse);
+  // The fast run above took the twin's out and lse; run the backward twice on the fast ones.
+  const a = causalAttentionBackward(qt, kt, vt, f.out, f.lse, cpu.fromArray(g, [B, T, H, D]), opts);
+  const b = causalAttentionBackward(qt, kt, vt, f.out, f.lse, cpu.fromArray(g, [B, T, H, D]), opts);
+  assert.deepEqual(a.dq.data, b.dq.data);
+  assert.deepEqual(a.dk.data, b.dk.data);
+  assert.deepEqual(a.dv.data, b.dv.data);
+});
+
+test('attention fast CPU path: empty sizes and dHead 0', () => {
+  const d: AttentionDims = { B: 2, T: 3, nHeads: 2, nKvHeads: 1, dHead: 0, scale: 1 };
+  const lse = new Float32Array(12);
+  causalAttentionFastCpu(new Float32Array(0), new Float32Array(0), new Float32Array(0), d, new Float32Array(0), lse);
+  const want = new Float32Array(12);
+  causalAttentionCpu(new Float32Array(0), new Float32Array(0), new Float32Array(0), d, new Float32Array(0), want);
+  assertClose(lse, want, { atol: 1e-7, rtol: 1e-7 }, 'lse, dHead 0');
+  const e = new Float32Array(0);
+  causalAttentionFastCpu(e, e, e, { ...d, B: 0, dHead: 4 }, e, e);
+  causalAttentionFastCpu(e, e, e, { ...d, T: 0, dHead: 4 }, e, e);
+  causalAttentionBackwardFastCpu(e, e, e, e, e, e, { ...d, T: 0, dHead: 4 }, e, e, e);
+});
+
 // WGSL vs the twin on random inputs (q, k, v ~ N(0, σ²)): every sum in the kernels is an f32 sum
 // in one thread over ≤ T terms (the twin's in float64), and exp/log are a few ulp off, so
 //   out, lse: |Δ| ≤ 2e-6 + 1e-5·|x|;   dq, dk, dv: |Δ| ≤ 2e-6·sqrt(T·group) + 1e-5·|x|
@@ -166,8 +267,12 @@ async function compareWithTwin(rng: Rng, c: Case): Promise<void> {
   const va = rng.normalArray(B * T * Hkv * D);
   const ga = rng.normalArray(B * T * H * D);
   const [qc, kc, vc] = [cpu.fromArray(qa, [B, T, H, D]), cpu.fromArray(ka, [B, T, Hkv, D]), cpu.fromArray(va, [B, T, Hkv, D])];
-  const want = causalAttention(qc, kc, vc, opts);
-  const wantG = causalAttentionBackward(qc, kc, vc, want.out, want.lse, cpu.fromArray(ga, [B, T, H, D]), opts);
+  // The twin itself (the CPU device's causalAttention runs the fast path).
+  const d: AttentionDims = { B, T, nHeads: H, nKvHeads: Hkv, dHead: D, scale: 1 / Math.sqrt(D) };
+  const want = { out: { data: new Float32Array(qa.length) }, lse: { data: new Float32Array(B * H * T) } };
+  causalAttentionCpu(qa, ka, va, d, want.out.data, want.lse.data);
+  const wantG = { dq: { data: new Float32Array(qa.length) }, dk: { data: new Float32Array(ka.length) }, dv: { data: new Float32Array(ka.length) } };
+  causalAttentionBackwardCpu(qa, ka, va, want.out.data, want.lse.data, ga, d, wantG.dq.data, wantG.dk.data, wantG.dv.data);
   const [qg, kg, vg] = [gpu!.fromArray(qa, [B, T, H, D]), gpu!.fromArray(ka, [B, T, Hkv, D]), gpu!.fromArray(va, [B, T, Hkv, D])];
   const got = causalAttention(qg, kg, vg, opts);
   assertClose(await got.out.read(), want.out.data, { atol: 2e-6, rtol: 1e-5 }, `out ${what}`);

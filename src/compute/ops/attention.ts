@@ -10,10 +10,13 @@
 // Right-padded batches need no mask beyond the causal one: a real token at t only sees s ≤ t,
 // which are real too, so padding changes nothing for real tokens (the loss masks the pad rows).
 // On WebGPU every reduction has a fixed order per thread (no float atomics): deterministic.
+// On the CPU device the Tensor API runs the sgemm-based fast path (attentionFastCpu.ts); the
+// float64 twins below are the specification and the tests' oracle.
 
 import { assertDtype, assertSameDevice, assertShape, type Tensor } from '../tensor.js';
 import { DeviceLimitError, type WebGpuDevice } from '../webgpu/gpuDevice.js';
 import { ParamWriter } from '../webgpu/params.js';
+import { causalAttentionBackwardFastCpu, causalAttentionFastCpu } from './attentionFastCpu.js';
 import type { Floats } from './elementwise.js';
 import { bindingsWgsl, F32_LOWEST_WGSL, gpuOf, memoKernel, outputOn, pointwiseGrid, pointwiseWgsl } from './wgslGen.js';
 
@@ -488,7 +491,7 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   const out = outputOn(q, q.shape);
   const lse = outputOn(q, [dims.B, dims.nHeads, dims.T]);
   const dev = gpuOf(q);
-  if (!dev) causalAttentionCpu(f32(q), f32(k), f32(v), dims, f32(out), f32(lse));
+  if (!dev) causalAttentionFastCpu(f32(q), f32(k), f32(v), dims, f32(out), f32(lse));
   else attentionForwardGpu(dev, q, k, v, out, lse, dims);
   return { out, lse };
 }
@@ -512,7 +515,7 @@ export function causalAttentionBackward(
   const dk = outputOn(q, k.shape);
   const dv = outputOn(q, k.shape);
   const dev = gpuOf(q);
-  if (!dev) causalAttentionBackwardCpu(f32(q), f32(k), f32(v), f32(out), f32(lse), f32(dOut), dims, f32(dq), f32(dk), f32(dv));
+  if (!dev) causalAttentionBackwardFastCpu(f32(q), f32(k), f32(v), f32(out), f32(lse), f32(dOut), dims, f32(dq), f32(dk), f32(dv));
   else attentionBackwardGpu(dev, q, k, v, out, lse, dOut, dq, dk, dv, dims);
   return { dq, dk, dv };
 }
