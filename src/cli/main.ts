@@ -8,6 +8,7 @@ import { registerForward } from './commands/forward.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerHarvest } from './commands/harvest.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerTrain } from './commands/train.js';
 import { isUserError } from './errors.js';
 import { SAELAB_VERSION } from '../version.js';
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerForward(program);
   registerGenerate(program);
   registerHarvest(program);
+  registerTrain(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -1,0 +1,183 @@
+// `saelab train`: argument parsing over `trainRun` (src/sae/trainRun.ts), a progress bar, Ctrl-C as
+// a graceful stop (checkpoint, then `--resume` continues), and a --config JSON file whose keys are
+// the flags' names (`d-sae` or `dSae`); flags given on the command line win over the file.
+
+import { readFileSync } from 'node:fs';
+import type { Command, Option } from 'commander';
+import type { LrDecay } from '../../sae/schedule.js';
+import { parseNumberList, trainRun, TRAIN_DEFAULTS, type TrainRunOptions } from '../../sae/trainRun.js';
+import type { SaeArchitecture } from '../../sae/types.js';
+import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
+import { UsageError } from '../errors.js';
+import { emit } from '../output.js';
+import { startProgress, type Progress } from '../progress.js';
+
+/** `20M`, `500k`, `1e6` or a plain integer, for flag `flag`. */
+export function countFlag(flag: string) {
+  return (s: string): number => {
+    const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kKmMgG]?)\s*$/.exec(s);
+    const n = m ? Math.round(Number(m[1]) * ({ '': 1, k: 1e3, m: 1e6, g: 1e9 } as Record<string, number>)[m[2]!.toLowerCase()]!) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive whole number such as 500000, 500k, 2e6 or 20M (got '${s}')`);
+    return n;
+  };
+}
+
+function intFlag(flag: string, min: number) {
+  return (s: string): number => {
+    const n = Number(s);
+    if (!/^\s*\d+\s*$/.test(s) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be an integer ≥ ${min} (got '${s}')`);
+    return n;
+  };
+}
+
+function numFlag(flag: string, min: number) {
+  return (s: string): number => {
+    const n = Number(s);
+    if (s.trim() === '' || !Number.isFinite(n) || n < min) throw new UsageError(`${flag} must be a number ≥ ${min} (got '${s}')`);
+    return n;
+  };
+}
+
+function choice<T extends string>(flag: string, values: readonly T[]) {
+  return (s: string): T => {
+    if (!(values as readonly string[]).includes(s)) throw new UsageError(`${flag} must be one of ${values.join(', ')} (got '${s}')`);
+    return s as T;
+  };
+}
+
+function listFlag(flag: string, integer: boolean) {
+  return (s: string): number[] => {
+    try {
+      return parseNumberList(s, flag, integer);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  };
+}
+
+/** Fill options not given on the command line from a --config JSON object (keys: flag names or their camelCase). */
+export function applyConfigFile(cmd: Command, path: string): void {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--config ${path}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UsageError(`--config ${path}: expected a JSON object of flag names to values`);
+  const opts = cmd.options as readonly Option[];
+  for (const [key, value] of Object.entries(json as Record<string, unknown>)) {
+    const opt = opts.find((o) => o.attributeName() === key || o.long === `--${key}` || (o.negate && o.long === `--no-${key}`));
+    if (!opt || key === 'config') throw new UsageError(`--config ${path}: unknown key "${key}" (keys are the flag names, e.g. "d-sae", "seeds", "arch")`);
+    const name = opt.attributeName();
+    if (cmd.getOptionValueSource(name) === 'cli') continue; // the command line wins
+    let v: unknown;
+    if (opt.isBoolean()) {
+      if (typeof value !== 'boolean') throw new UsageError(`--config ${path}: "${key}" must be true or false`);
+      v = value;
+    } else {
+      const text = Array.isArray(value) ? value.join(',') : String(value);
+      v = opt.parseArg ? opt.parseArg(text, undefined) : text;
+    }
+    cmd.setOptionValueWithSource(name, v, 'config');
+  }
+}
+
+interface TrainFlags {
+  model?: string; hook?: string; data?: string; store?: string; arch: SaeArchitecture; k?: number; l1?: number; ks?: number[]; l1s?: number[];
+  dSae?: number; tokens: number; seeds: number[]; batchSize: number; lr: number; lrDecay: LrDecay; contextSize: number; out?: string; db?: string;
+  resume?: boolean; checkpointEvery: number; logEvery: number; bDecInit: 'zeros' | 'mean' | 'geometric_median'; decoderUnitNorm?: boolean;
+  normalize: boolean; sparsityTokens: number; harvestBatchSize: number; bufferBatches: number; dataSeed: number; textField: string;
+  prependBos: boolean; download?: boolean; device: string; json?: boolean; config?: string;
+}
+
+/** Register `saelab train`. */
+export function registerTrain(program: Command): void {
+  const D = TRAIN_DEFAULTS;
+  program
+    .command('train')
+    .description('train SAEs (seeds × ks or × l1s, one activation stream) on a hook of a model; saves SAELens folders, a JSONL log, the workspace db and resumable checkpoints')
+    .option('--model <model>', 'an HF model folder, a llama2.c .bin or a hub id (default: ../shared/assets/models/gpt2-corpus-tiny when present, else gpt2 from the HF cache/hub)')
+    .option('--hook <name>', 'hook to train on (default: blocks.⌊layers/2⌋.hook_resid_pre, i.e. blocks.3.hook_resid_pre for gpt2-corpus-tiny)')
+    .option('--data <path>', 'corpus file or folder (default: ../shared/assets/corpora/mixed-public-domain.txt.xz when present)')
+    .option('--store <dir>', 'train from a harvested activation store (saelab harvest) instead of streaming from the model')
+    .option('--arch <arch>', 'topk, standard (ReLU + L1) or batchtopk', choice('--arch', ['topk', 'standard', 'batchtopk'] as const), 'topk')
+    .option('--k <n>', `active latents per token for topk/batchtopk (default ${D.k})`, intFlag('--k', 1))
+    .option('--ks <list>', 'several k values, e.g. 16,32 (one SAE each per seed)', listFlag('--ks', true))
+    .option('--l1 <x>', `L1 coefficient for standard (default ${D.l1})`, numFlag('--l1', 0))
+    .option('--l1s <list>', 'several L1 coefficients, e.g. 1,5 (one SAE each per seed)', listFlag('--l1s', false))
+    .option('--d-sae <n>', 'latents per SAE (default 32 × d_in: 6144 for gpt2-corpus-tiny)', intFlag('--d-sae', 1))
+    .option('--tokens <n>', 'tokens to train on, e.g. 500k or 20M', countFlag('--tokens'), 20_000_000)
+    .option('--seeds <list>', 'SAE initialisation seeds, e.g. 0,1,2', listFlag('--seeds', true), [...D.seeds])
+    .option('--batch-size <n>', 'tokens per training step', intFlag('--batch-size', 1), D.batchSize)
+    .option('--lr <x>', 'Adam learning rate', numFlag('--lr', 0), D.lr)
+    .option('--lr-decay <kind>', 'none, linear (over the last 20% of steps) or cosine', choice('--lr-decay', ['none', 'linear', 'cosine'] as const), 'linear')
+    .option('--context-size <n>', 'tokens per window', intFlag('--context-size', 2), D.contextSize)
+    .option('--b-dec-init <how>', 'geometric_median (of the first batches, normalised), mean or zeros', choice('--b-dec-init', ['geometric_median', 'mean', 'zeros'] as const), D.bDecInit)
+    .option('--decoder-unit-norm', 'keep decoder rows at unit norm (default for topk and batchtopk)')
+    .option('--no-decoder-unit-norm', 'do not (default for standard, whose L1 is weighted by the decoder norms)')
+    .option('--no-normalize', 'do not scale activations to E‖x‖² = d_in (default: scale, factor in cfg.json)')
+    .option('--out <dir>', 'output folder: SAE folders, train-log.jsonl, checkpoints/, saelab.db')
+    .option('--db <file>', 'workspace database (default: <out>/saelab.db)')
+    .option('--resume', 'continue from the newest checkpoint in <out>/checkpoints (same options; replays the harvest up to it)')
+    .option('--checkpoint-every <n>', 'tokens between checkpoints, e.g. 2M', countFlag('--checkpoint-every'), D.checkpointEvery)
+    .option('--log-every <n>', 'steps between log rows', intFlag('--log-every', 1), D.logEvery)
+    .option('--sparsity-tokens <n>', 'sparsity.safetensors counts firings over the last this many tokens', countFlag('--sparsity-tokens'), D.sparsityTokens)
+    .option('--harvest-batch-size <n>', 'windows per model forward', intFlag('--harvest-batch-size', 1), D.harvestBatchSize)
+    .option('--buffer-batches <n>', 'shuffle buffer size in batches', intFlag('--buffer-batches', 2), D.bufferBatches)
+    .option('--data-seed <n>', 'seed of the shuffle (the same for every SAE)', intFlag('--data-seed', 0), D.dataSeed)
+    .option('--text-field <name>', 'the field holding the text in JSON lines', 'text')
+    .option('--no-prepend-bos', 'do not start each window with BOS')
+    .option('--download', 'allow downloading --model from the hub')
+    .option('--config <file>', 'a JSON file of options (keys as the flags: "d-sae", "seeds", …); flags override it')
+    .addOption(deviceOption())
+    .option('--json', 'print JSON')
+    .action(async (_o: TrainFlags, cmd: Command) => {
+      const o0 = cmd.opts<TrainFlags>();
+      if (o0.config) applyConfigFile(cmd, o0.config);
+      const o = cmd.opts<TrainFlags>();
+      if (!o.out) throw new UsageError('--out <dir> is required (where the SAEs, log and checkpoints go)');
+      const device = await openDeviceFromFlag(o.device, !!o.json);
+      const ac = new AbortController();
+      // Ctrl-C: finish the step, checkpoint, and exit; a second Ctrl-C kills at once.
+      const onSigint = () => {
+        if (ac.signal.aborted) process.exit(130);
+        process.stderr.write('\nsaelab: stopping after this step (checkpointing; Ctrl-C again to kill)\n');
+        ac.abort();
+      };
+      process.on('SIGINT', onSigint);
+      // Created at the first step, once the run knows its total (after the model, hook and first batches check out).
+      let bar = null as Progress | null;
+      const req: TrainRunOptions = {
+        device, model: o.model, hook: o.hook, data: o.data, store: o.store, arch: o.arch, k: o.k, ks: o.ks, l1: o.l1, l1s: o.l1s, dSae: o.dSae,
+        tokens: o.tokens, seeds: o.seeds, batchSize: o.batchSize, lr: o.lr, lrDecay: o.lrDecay, contextSize: o.contextSize, out: o.out, db: o.db,
+        resume: !!o.resume, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, bDecInit: o.bDecInit, decoderUnitNorm: o.decoderUnitNorm,
+        normalize: o.normalize, sparsityTokens: o.sparsityTokens, harvestBatchSize: o.harvestBatchSize, bufferBatches: o.bufferBatches,
+        dataSeed: o.dataSeed, textField: o.textField, prependBos: o.prependBos, download: o.download,
+      };
+      try {
+        const r = await trainRun(req, {
+          signal: ac.signal,
+          onProgress: (p) => {
+            bar ??= startProgress('train', p.totalTokens, { unit: 'tokens', quiet: !!o.json, fields: ['tokens_s', 'loss', 'L0', 'dead'] });
+            const f = (v: number | undefined, d: number) => (v === undefined ? '-' : v.toFixed(d));
+            bar.update(p.tokens, { tokens_s: Math.round(p.tokensPerSecond), loss: f(p.loss, 3), L0: f(p.l0, 1), dead: p.deadFraction === undefined ? '-' : `${(p.deadFraction * 100).toFixed(1)}%` });
+          },
+        });
+        bar?.stop();
+        emit(!!o.json, r, () => {
+          if (r.aborted) {
+            console.log(`stopped at step ${r.steps} of ${r.totalSteps}; checkpoint in ${r.out}/checkpoints — run the same command with --resume to continue`);
+            return;
+          }
+          const resumed = r.resumedFromStep > 0 ? ` (resumed at step ${r.resumedFromStep})` : '';
+          console.log(`${r.saes.length} SAE(s) on ${r.hook} of ${r.model}: ${r.tokens.toLocaleString('en-US')} tokens, ${r.steps} steps${resumed}, ${r.seconds.toFixed(1)} s, ${Math.round(r.tokensPerSecond).toLocaleString('en-US')} tokens/s (harvest + train)`);
+          for (const s of r.saes) console.log(`  ${s.path}  loss ${s.loss?.toFixed(4) ?? '-'}  L0 ${s.l0?.toFixed(1) ?? '-'}  dead ${s.deadFraction === null ? '-' : (s.deadFraction * 100).toFixed(1) + '%'}`);
+          console.log(`log ${r.logFile}, workspace db ${r.db} (run ${r.runId})`);
+        });
+      } finally {
+        bar?.stop();
+        process.off('SIGINT', onSigint);
+        device.destroy();
+      }
+    });
+}

@@ -1,0 +1,99 @@
+// `saelab train` as a user meets it: help, one-line exit-2 errors (unknown hook with a suggestion,
+// k > d_sae, an unwritable --out) that leave no SAE folder, and a tiny --json run on the shared
+// model and corpus (the defaults: no --model, no --data).
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const BIN = resolve('bin/saelab.js');
+const ASSETS = resolve('../shared/assets');
+const needsAssets = existsSync(join(ASSETS, 'models/gpt2-corpus-tiny')) && existsSync(join(ASSETS, 'corpora/mixed-public-domain.txt.xz')) ? false : 'needs ../shared/assets (gpt2-corpus-tiny and the shared corpus)';
+
+/** Run saelab; resolves with code, stdout, stderr (never rejects on a non-zero exit). */
+async function saelab(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [BIN, ...args], { timeout: 240_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** stderr without Dawn's own start-up warnings. */
+function userLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning:') && !l.includes('third_party/dawn'));
+}
+
+test('train --help shows the flags and exits 0', async () => {
+  const top = await saelab(['--help']);
+  assert.equal(top.code, 0);
+  assert.match(top.stdout, /\btrain\b/);
+  const r = await saelab(['train', '--help']);
+  assert.equal(r.code, 0);
+  for (const f of ['--arch', '--tokens', '--seeds', '--ks', '--l1s', '--store', '--config', '--resume', '--b-dec-init', '--checkpoint-every', '--device <kind>', '--json']) assert.ok(r.stdout.includes(f), f);
+});
+
+test('bad input exits 2 with one line and writes no SAE folder', { skip: needsAssets, timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'saelab-train-cli-'));
+  try {
+    const base = ['train', '--device', 'cpu', '--json', '--tokens', '1k', '--batch-size', '256', '--d-sae', '64'];
+    const hook = await saelab([...base, '--hook', 'blocks.2.hook_resid_pr', '--out', join(dir, 'a')]);
+    assert.equal(hook.code, 2);
+    assert.equal(userLines(hook.stderr).length, 1, hook.stderr);
+    assert.match(hook.stderr, /^saelab: unknown hook "blocks\.2\.hook_resid_pr": did you mean "blocks\.2\.hook_resid_pre"\?/);
+
+    const k = await saelab([...base, '--k', '65', '--out', join(dir, 'b')]);
+    assert.equal(k.code, 2);
+    assert.deepEqual(userLines(k.stderr), ['saelab: --k 65 is larger than --d-sae 64']);
+
+    writeFileSync(join(dir, 'file'), '');
+    const out = await saelab([...base, '--out', join(dir, 'file', 'x')]);
+    assert.equal(out.code, 2);
+    assert.equal(userLines(out.stderr).length, 1);
+    assert.match(out.stderr, /--out .*cannot write there/);
+
+    const arch = await saelab([...base, '--arch', 'jumprelu', '--out', join(dir, 'c')]);
+    assert.equal(arch.code, 2);
+    assert.equal(userLines(arch.stderr).length, 1);
+
+    assert.deepEqual(readdirSync(dir), ['file']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a tiny --json run with the default model and corpus', { skip: needsAssets, timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'saelab-train-cli-'));
+  try {
+    const cfg = join(dir, 'sae.json');
+    writeFileSync(cfg, JSON.stringify({ 'd-sae': 64, seeds: [0, 1], 'batch-size': 256, 'context-size': 32, tokens: '3k' }));
+    const out = join(dir, 'run');
+    const r = await saelab(['train', '--device', 'cpu', '--json', '--config', cfg, '--k', '8', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(r.stdout) as { hook: string; steps: number; tokensPerSecond: number; saes: { path: string; l0: number }[] };
+    assert.equal(rep.hook, 'blocks.3.hook_resid_pre');
+    assert.equal(rep.steps, 11);
+    assert.ok(rep.tokensPerSecond > 0);
+    assert.deepEqual(rep.saes.map((s) => s.path), [join(out, 'topk-k8-s0'), join(out, 'topk-k8-s1')]);
+    for (const s of rep.saes) {
+      const json = JSON.parse(readFileSync(join(s.path, 'cfg.json'), 'utf8')) as { k: number; d_sae: number; metadata: { hook_name: string; context_size: number } };
+      assert.equal(json.k, 8);
+      assert.equal(json.d_sae, 64);
+      assert.equal(json.metadata.hook_name, 'blocks.3.hook_resid_pre');
+      assert.equal(json.metadata.context_size, 32);
+      assert.ok(existsSync(join(s.path, 'sae_weights.safetensors')));
+      assert.ok(existsSync(join(s.path, 'sparsity.safetensors')));
+    }
+    assert.ok(existsSync(join(out, 'train-log.jsonl')));
+    assert.ok(existsSync(join(out, 'saelab.db')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
