@@ -40,3 +40,11 @@ export * from './model/index.js';
 export { geluErf, geluErfBackward } from './compute/ops/geluErf.js';
 export { causalAttention, causalAttentionBackward } from './compute/ops/attention.js';
 export { rope, ropeBackward } from './compute/ops/rope.js';
+
+// data: sources, packing, harvesting, activation store
+export * from './data/index.js';
+
+// sae: architectures, files, trainer, `saelab train`'s library function
+export * from './sae/index.js';
+export { trainSaes } from './sae/trainer.js';
+export { openWorkspaceDb } from './io/workspaceDb.js';

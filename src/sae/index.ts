@@ -10,3 +10,4 @@ export { ActivationNormalizer, estimateNormScalingFactor, NORM_SCALING_FACTOR_KE
 export { saveSae, loadSae, saeCfgJson, cfgFromSaeLens, writeFolderAtomic, SaeFileError, SAE_CFG_FILE, SAE_WEIGHTS_FILE, SAE_SPARSITY_FILE, type LoadedSae, type SaveSaeOptions, type SaeRunMetadata } from './saeFiles.js';
 export { importSparsify, importDictionaryLearning } from './importSparsify.js';
 export { scatterRows, scaleRows, mapSae, updateThreshold, type SaeMap } from './saeKernels.js';
+export { trainRun, TRAIN_DEFAULTS, type TrainRunReport } from './trainRun.js';

@@ -32,7 +32,7 @@ import { resolveModel } from '../io/resolveModel.js';
 import { parseHook } from '../model/hooks.js';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizers/index.js';
 import { Transformer } from '../model/transformer.js';
-import { openWorkspaceDb, workspaceDbPath, type WorkspaceDb } from '../report/workspaceDb.js';
+import { openWorkspaceDb, workspaceDbPath, type WorkspaceDb } from '../io/workspaceDb.js';
 import { SAELAB_VERSION } from '../version.js';
 import { latestCheckpoint, readCheckpointState } from './checkpoint.js';
 import { initSae } from './initSae.js';

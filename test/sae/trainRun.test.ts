@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { cpu } from '../../src/compute/cpu/cpuDevice.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
-import { openWorkspaceDb } from '../../src/report/workspaceDb.js';
+import { openWorkspaceDb } from '../../src/io/workspaceDb.js';
 import { loadSae } from '../../src/sae/saeFiles.js';
 import { readTrainLog } from '../../src/sae/trainLog.js';
 import { trainRun, type TrainRunOptions } from '../../src/sae/trainRun.js';

@@ -14,7 +14,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { TrainLogRow } from '../sae/trainLog.js';
 
 export const WORKSPACE_DB_SCHEMA_VERSION = 1;
 /** The database's file name inside a workspace folder. */
@@ -138,6 +137,9 @@ const toSae = (r: SaeRow): SaeRecord => ({
 });
 
 /** An open workspace database (see the file comment for the schema). Close it when done. */
+/** A trainer log row as the database sees it: step, tokens, which SAE, and named numbers. */
+export type LoggedRow = { step: number; tokens: number; saeIndex: number } & { [K in (typeof LOG_METRICS)[number]]?: number };
+
 export class WorkspaceDb {
   constructor(readonly db: Database.Database) {}
 
@@ -207,8 +209,8 @@ export class WorkspaceDb {
     })();
   }
 
-  /** Insert trainer log rows; `saeIds[row.saeIndex]` is the saes.id of each row's SAE. */
-  insertTrainLogRows(saeIds: readonly number[], rows: readonly TrainLogRow[]): void {
+  /** Insert trainer log rows (the trainer's TrainLogRow fits this shape: io does not import sae); `saeIds[row.saeIndex]` is the saes.id of each row's SAE. */
+  insertTrainLogRows(saeIds: readonly number[], rows: readonly LoggedRow[]): void {
     const out: MetricRow[] = [];
     for (const row of rows) {
       const saeId = saeIds[row.saeIndex];

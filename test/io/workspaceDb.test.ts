@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openWorkspaceDb, WORKSPACE_DB_SCHEMA_VERSION, workspaceDbPath } from '../../src/report/workspaceDb.js';
+import { openWorkspaceDb, WORKSPACE_DB_SCHEMA_VERSION, workspaceDbPath } from '../../src/io/workspaceDb.js';
 import type { TrainLogRow } from '../../src/sae/trainLog.js';
 
 async function withDb(fn: (path: string) => void | Promise<void>): Promise<void> {
