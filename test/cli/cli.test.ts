@@ -1,33 +1,14 @@
 // The CLI as a user meets it: help, exit codes, one-line errors, --json.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { saelab, userLines } from '../helpers/cli.js';
 
-const run = promisify(execFile);
-const BIN = resolve('bin/saelab.js');
 const ASSETS = resolve('../shared/assets');
 const needsAssets = existsSync(ASSETS) ? false : 'needs ../shared/assets';
-
-/** Run saelab; resolves with code, stdout, stderr (never rejects on a non-zero exit). */
-async function saelab(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 120_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
-
-/** stderr without Dawn's own start-up warnings (its C++ logging, not ours). */
-function userLines(stderr: string): string[] {
-  return stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning:') && !l.includes('third_party/dawn'));
-}
 
 test('--help lists the commands and exits 0', async () => {
   const r = await saelab(['--help']);

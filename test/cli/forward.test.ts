@@ -3,28 +3,14 @@
 // model's greedy path, exit 2 with one line on bad input, seeded sampling.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { saelab } from '../helpers/cli.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
 import { SAELAB_VERSION } from '../../src/version.js';
 import { ASSETS, needsAsset, tempDir } from '../io/assets.js';
 
-const run = promisify(execFile);
-const BIN = resolve('bin/saelab.js');
-
-/** Run saelab; resolves with code, stdout, stderr (never rejects on a non-zero exit). */
-async function saelab(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { timeout: 120_000, maxBuffer: 64 << 20 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 /** The error lines saelab printed (its own, not the device line or notes). */
 function errorLines(stderr: string): string[] {

@@ -3,33 +3,14 @@
 // model and corpus (the defaults: no --model, no --data).
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { saelab, userLines } from '../helpers/cli.js';
 
-const run = promisify(execFile);
-const BIN = resolve('bin/saelab.js');
 const ASSETS = resolve('../shared/assets');
 const needsAssets = existsSync(join(ASSETS, 'models/gpt2-corpus-tiny')) && existsSync(join(ASSETS, 'corpora/mixed-public-domain.txt.xz')) ? false : 'needs ../shared/assets (gpt2-corpus-tiny and the shared corpus)';
-
-/** Run saelab; resolves with code, stdout, stderr (never rejects on a non-zero exit). */
-async function saelab(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { timeout: 240_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
-
-/** stderr without Dawn's own start-up warnings. */
-function userLines(stderr: string): string[] {
-  return stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning:') && !l.includes('third_party/dawn'));
-}
 
 test('train --help shows the flags and exits 0', async () => {
   const top = await saelab(['--help']);

@@ -7,7 +7,7 @@ import { benchForward, type ForwardBenchRow } from '../../model/forwardBench.js'
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { emit, table } from '../output.js';
-import { intFlag } from './forward.js';
+import { intFlag } from '../flags.js';
 
 /** Parse `128,1024` into context lengths. */
 function parseCtxs(s: string): number[] {

@@ -15,6 +15,7 @@ import { loadTokenizer, type Tokenizer } from '../../model/tokenizers/index.js';
 import { SAELAB_VERSION } from '../../version.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
+import { intFlag } from '../flags.js';
 import { emit, table } from '../output.js';
 
 /** A model with its tokenizer (null when the model has none and none was needed). */
@@ -166,15 +167,6 @@ export async function runForward(opened: OpenedModel, ids: Int32Array, opts: { h
     report.out = opts.out;
   }
   return report;
-}
-
-/** A commander parser for an integer flag ≥ `min` (a UsageError otherwise). */
-export function intFlag(flag: string, min: number) {
-  return (s: string): number => {
-    const n = Number(s);
-    if (s.trim() === '' || !Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be ${min === 1 ? 'a positive integer' : `an integer ≥ ${min}`} (got '${s}')`);
-    return n;
-  };
 }
 
 /** Register `saelab forward`. */

@@ -7,7 +7,8 @@ import { generate, textStream, type GenerateResult } from '../../model/generate.
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { emit } from '../output.js';
-import { inputIds, intFlag, openModel, type OpenedModel } from './forward.js';
+import { intFlag } from '../flags.js';
+import { inputIds, openModel, type OpenedModel } from './forward.js';
 
 export interface GenerateRequest {
   prompt: string;

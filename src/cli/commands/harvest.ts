@@ -10,6 +10,7 @@ import type { StoreDtype } from '../../data/storeManifest.js';
 import { readDocuments } from '../../data/textSource.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
+import { intFlag, countFlag, choice } from '../flags.js';
 import { emit } from '../output.js';
 import { startProgress } from '../progress.js';
 import { openModel, type OpenedModel } from './forward.js';
@@ -82,29 +83,6 @@ export async function runHarvest(opened: OpenedModel, req: HarvestRequest): Prom
   };
 }
 
-function intFlag(flag: string, min: number) {
-  return (s: string): number => {
-    const n = Number(s);
-    if (!/^\d+$/.test(s.trim()) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be an integer ≥ ${min} (got '${s}')`);
-    return n;
-  };
-}
-
-/** `--tokens 1e6`, `2M`, `500k` or a plain integer. */
-function tokensFlag(s: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kKmMgG]?)\s*$/.exec(s);
-  const n = m ? Number(m[1]) * ({ '': 1, k: 1e3, m: 1e6, g: 1e9 } as Record<string, number>)[m[2]!.toLowerCase()]! : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--tokens must be a positive whole number such as 100000, 1e6 or 2M (got '${s}')`);
-  return n;
-}
-
-function choice<T extends string>(flag: string, values: readonly T[]) {
-  return (s: string): T => {
-    if (!(values as readonly string[]).includes(s)) throw new UsageError(`${flag} must be one of ${values.join(', ')} (got '${s}')`);
-    return s as T;
-  };
-}
-
 /** `--doc-separator`: backslash escapes (\n, \t, \\) so a blank line can be given as "\n\n"; 'none' for one document per file. */
 function separatorFlag(s: string): string | null {
   if (s === 'none' || s === '') return null;
@@ -119,7 +97,7 @@ export function registerHarvest(program: Command): void {
     .requiredOption('--model <model>', 'an HF model folder (with its tokenizer), a llama2.c .bin, or a hub id in the HF cache')
     .requiredOption('--hooks <names>', 'comma-separated hook names, e.g. blocks.3.hook_resid_post,blocks.4.hook_resid_post (one forward serves all)')
     .requiredOption('--data <path>', 'a corpus file or folder: .txt/.md (split on --doc-separator) or .jsonl/.json lines, each optionally .gz/.xz')
-    .requiredOption('--tokens <n>', 'activation rows (kept token positions) to store, e.g. 1e6 or 2M', tokensFlag)
+    .requiredOption('--tokens <n>', 'activation rows (kept token positions) to store, e.g. 1e6 or 2M', countFlag('--tokens'))
     .requiredOption('--out <dir>', 'the store folder (created; an existing store there is resumed)')
     .option('--context-size <n>', 'tokens per window', intFlag('--context-size', 2), 128)
     .option('--dtype <dtype>', 'f32 or bf16 (half the disk, ~3 significant digits)', choice('--dtype', ['f32', 'bf16'] as const), 'f32')

@@ -9,41 +9,9 @@ import { parseNumberList, trainRun, TRAIN_DEFAULTS, type TrainRunOptions } from 
 import type { SaeArchitecture } from '../../sae/types.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
+import { intFlag, numFlag, countFlag, choice } from '../flags.js';
 import { emit } from '../output.js';
 import { startProgress, type Progress } from '../progress.js';
-
-/** `20M`, `500k`, `1e6` or a plain integer, for flag `flag`. */
-export function countFlag(flag: string) {
-  return (s: string): number => {
-    const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kKmMgG]?)\s*$/.exec(s);
-    const n = m ? Math.round(Number(m[1]) * ({ '': 1, k: 1e3, m: 1e6, g: 1e9 } as Record<string, number>)[m[2]!.toLowerCase()]!) : NaN;
-    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive whole number such as 500000, 500k, 2e6 or 20M (got '${s}')`);
-    return n;
-  };
-}
-
-function intFlag(flag: string, min: number) {
-  return (s: string): number => {
-    const n = Number(s);
-    if (!/^\s*\d+\s*$/.test(s) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be an integer ≥ ${min} (got '${s}')`);
-    return n;
-  };
-}
-
-function numFlag(flag: string, min: number) {
-  return (s: string): number => {
-    const n = Number(s);
-    if (s.trim() === '' || !Number.isFinite(n) || n < min) throw new UsageError(`${flag} must be a number ≥ ${min} (got '${s}')`);
-    return n;
-  };
-}
-
-function choice<T extends string>(flag: string, values: readonly T[]) {
-  return (s: string): T => {
-    if (!(values as readonly string[]).includes(s)) throw new UsageError(`${flag} must be one of ${values.join(', ')} (got '${s}')`);
-    return s as T;
-  };
-}
 
 function listFlag(flag: string, integer: boolean) {
   return (s: string): number[] => {
