@@ -1,9 +1,12 @@
-// `saelab bench kernels` and `saelab bench forward`: kernel throughput, and a GPT-2-small-shaped
-// forward as activation harvesting runs it, on this machine (see BENCHMARKS.md for recorded runs).
+// `saelab bench kernels`, `saelab bench forward` and `saelab bench sae`: kernel throughput, a
+// GPT-2-small-shaped forward as activation harvesting runs it, and one full SAE training step, on
+// this machine (see BENCHMARKS.md for recorded runs).
 
 import type { Command } from 'commander';
 import { benchKernels, type KernelBenchRow } from '../../compute/bench/kernelBench.js';
 import { benchForward, type ForwardBenchRow } from '../../model/forwardBench.js';
+import { benchSae, DEFAULT_SAE_BENCH_CASES, type SaeBenchCase, type SaeBenchRow } from '../../sae/saeBench.js';
+import type { SaeArchitecture } from '../../sae/types.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { emit, table } from '../output.js';
@@ -24,6 +27,24 @@ function parseShapes(s: string): [number, number, number][] {
     const dims = part.split(/[x,]/).map(Number);
     if (dims.length !== 3 || dims.some((d) => !Number.isInteger(d) || d <= 0)) throw new UsageError(`--matmul expects MxKxN[;MxKxN…] (got '${part}')`);
     return dims as [number, number, number];
+  });
+}
+
+/** Parse `topk,standard` into SAE architectures. */
+function parseArchs(s: string): SaeArchitecture[] {
+  return s.split(',').map((part) => {
+    const a = part.trim();
+    if (a !== 'topk' && a !== 'standard' && a !== 'batchtopk') throw new UsageError(`--arch expects topk, standard or batchtopk, comma-separated (got '${part}')`);
+    return a;
+  });
+}
+
+/** Parse `24576,98304` into latent counts. */
+function parseDSaes(s: string): number[] {
+  return s.split(',').map((part) => {
+    const n = Number(part.trim());
+    if (!/^\s*\d+\s*$/.test(part) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--d-sae expects positive integers, comma-separated (got '${part}')`);
+    return n;
   });
 }
 
@@ -79,6 +100,40 @@ export function registerBench(program: Command): void {
         emit(!!o.json, { device: device.describe(), date: new Date().toISOString(), batchTokens: o.batchTokens, rows }, () => {
           console.log(`${device.describe()}: gpt2-small-shape forward to blocks.${o.stopAtLayer}.hook_resid_pre (fp32, vocab ${o.vocab})`);
           console.log(table(['ctx', 'batch', 'ms/batch', 'tokens/s', 'reps'], rows.map((r) => [r.ctx, r.batch, r.msPerBatch.toFixed(1), Math.round(r.tokensPerS), r.reps])));
+        });
+      } finally {
+        device.destroy();
+      }
+    });
+  bench
+    .command('sae')
+    .description('one full SAE training step (forward, backward, Adam on all params, decoder renorm for topk) on random data: ms/step and tokens/s. Default cases as torch_reference.py --only sae: topk at 24576 and 98304 latents, standard at 24576; --arch/--d-sae give every combination')
+    .addOption(deviceOption())
+    .option('--json', 'print JSON')
+    .option('--arch <archs>', 'architectures, comma-separated (topk, standard, batchtopk)', parseArchs)
+    .option('--d-sae <ns>', 'latent counts, comma-separated', parseDSaes)
+    .option('--d-in <n>', 'input width', intFlag('--d-in', 1), 768)
+    .option('--batch <n>', 'tokens per step', intFlag('--batch', 1), 4096)
+    .option('--k <n>', 'active latents per token (topk, batchtopk)', intFlag('--k', 1), 32)
+    .option('--min-ms <ms>', 'minimum timed time per case (at least 1 step, after 1 warm-up step)', intFlag('--min-ms', 1), 2000)
+    .action(async (o: { device: string; json?: boolean; arch?: SaeArchitecture[]; dSae?: number[]; dIn: number; batch: number; k: number; minMs: number }) => {
+      let cases: SaeBenchCase[];
+      if (!o.arch && !o.dSae) cases = [...DEFAULT_SAE_BENCH_CASES];
+      else {
+        const archs = o.arch ?? ['topk', 'standard'];
+        const dSaes = o.dSae ?? [24576];
+        cases = archs.flatMap((arch) => dSaes.map((dSae) => ({ arch, dSae })));
+      }
+      for (const c of cases) if (c.arch !== 'standard' && o.k > c.dSae) throw new UsageError(`--k (${o.k}) must be at most --d-sae (${c.dSae})`);
+      const device = await openDeviceFromFlag(o.device);
+      try {
+        const rows = await benchSae(device, {
+          cases, dIn: o.dIn, batch: o.batch, k: o.k, minMs: o.minMs,
+          onRow: o.json ? undefined : (r: SaeBenchRow) => process.stderr.write(`  ${r.case} d_sae ${r.dSae}: ${r.msPerStep.toFixed(1)} ms/step, ${Math.round(r.tokensPerS)} tokens/s\n`),
+        });
+        emit(!!o.json, { device: device.describe(), date: new Date().toISOString(), rows }, () => {
+          console.log(`${device.describe()}: SAE training step (fp32, d_in ${o.dIn}, batch ${o.batch}; forward + backward + Adam + decoder renorm where on)`);
+          console.log(table(['case', 'd_sae', 'k', 'ms/step', 'tokens/s', 'reps'], rows.map((r) => [r.case, r.dSae, r.k ?? '-', r.msPerStep.toFixed(1), Math.round(r.tokensPerS), r.reps])));
         });
       } finally {
         device.destroy();

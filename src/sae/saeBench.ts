@@ -1,0 +1,165 @@
+// `saelab bench sae`: the time of one full SAE training step on random data — forward, backward,
+// Adam on every param with a gradient (W_enc, b_enc, W_dec, b_dec) and, where the decoder is kept
+// at unit norm (TopK, BatchTopK), the gradient projection before and the row renormalisation after
+// the update — the same cases as ../shared/bench/torch_reference.py's `sae.topk` / `sae.relu_l1`
+// (d_in 768, batch 4096, k 32), so ms/step and tokens/s (= batch / step time) compare directly.
+//
+// The step is the trainer's (src/sae/trainer.ts `trainStep`, which is not exported), done here in
+// the same order with the same functions: sae.step → removeParallelGrad → adamwUpdate per param →
+// normalizeRowsInPlace → updateTokensSinceFired; without logging (no read-back) and without
+// gradient clipping (off by default in training). Unlike the torch reference, the TopK step also
+// computes the AuxK term (zero here: nothing is dead on random data after one step, but the kernels run).
+
+import type { Device } from '../compute/device.js';
+import { adamwUpdate } from '../compute/ops/adamw.js';
+import { Rng } from '../compute/random.js';
+import type { Tensor } from '../compute/tensor.js';
+import { updateTokensSinceFired } from './deadFeatures.js';
+import { normalizeRowsInPlace, removeParallelGrad } from './decoderNorm.js';
+import { initSae } from './initSae.js';
+import type { SaeArchitecture, SaeConfig, SaeModel, SaeParams } from './types.js';
+
+export interface SaeBenchCase {
+  arch: SaeArchitecture;
+  dSae: number;
+}
+
+export interface SaeBenchRow {
+  /** torch_reference.py's case name: sae.topk, sae.relu_l1 (standard) or sae.batchtopk. */
+  case: string;
+  arch: SaeArchitecture;
+  precision: 'fp32';
+  dIn: number;
+  dSae: number;
+  batch: number;
+  /** TopK/BatchTopK k; null for standard. */
+  k: number | null;
+  /** Whether the step projected W_dec's gradient and renormalised its rows (TopK/BatchTopK). */
+  decoderUnitNorm: boolean;
+  msPerStep: number;
+  tokensPerS: number;
+  /** Timed steps (after one untimed warm-up step). */
+  reps: number;
+}
+
+export interface SaeBenchOptions {
+  /** Cases to time; default DEFAULT_SAE_BENCH_CASES. */
+  cases?: SaeBenchCase[];
+  /** Input width (default 768, GPT-2 small's residual stream). */
+  dIn?: number;
+  /** Tokens per step (default 4096). */
+  batch?: number;
+  /** TopK/BatchTopK k (default 32). */
+  k?: number;
+  /** standard's L1 coefficient (default 5, as torch_reference.py and TRAIN_DEFAULTS). */
+  l1Coefficient?: number;
+  /** Adam learning rate (default 1e-4, as torch_reference.py; the value does not change the time). */
+  lr?: number;
+  /** Minimum timed milliseconds per case (reps grow until reached; at least 1 rep). Default 2000. */
+  minMs?: number;
+  /** Most timed reps per case (default 1000). */
+  maxReps?: number;
+  seed?: number;
+  onRow?: (row: SaeBenchRow) => void;
+}
+
+/** torch_reference.py --only sae's shapes: TopK (k 32) at 24,576 and 98,304 latents, standard at 24,576. */
+export const DEFAULT_SAE_BENCH_CASES: readonly SaeBenchCase[] = [
+  { arch: 'topk', dSae: 24576 },
+  { arch: 'topk', dSae: 98304 },
+  { arch: 'standard', dSae: 24576 },
+];
+
+const CASE_NAMES: Record<SaeArchitecture, string> = { topk: 'sae.topk', standard: 'sae.relu_l1', batchtopk: 'sae.batchtopk' };
+
+// The trainer's order of params (Adam updates run in this order).
+const PARAM_NAMES: readonly (keyof SaeParams)[] = ['W_enc', 'b_enc', 'W_dec', 'b_dec', 'threshold'];
+
+interface BenchState {
+  m: Partial<Record<keyof SaeParams, Tensor>>;
+  v: Partial<Record<keyof SaeParams, Tensor>>;
+  tokensSinceFired: Tensor;
+  step: number;
+}
+
+/** One training step as the trainer does it (no logging, no clipping); queues device work only. */
+function trainStepOnce(sae: SaeModel, st: BenchState, x: Tensor, lr: number, l1Coefficient: number): void {
+  const res = sae.step(x, { tokensSinceFired: st.tokensSinceFired, l1Coefficient });
+  try {
+    if (sae.cfg.decoderUnitNorm && res.grads.W_dec) removeParallelGrad(res.grads.W_dec, sae.params.W_dec);
+    st.step++;
+    for (const k of PARAM_NAMES) {
+      const g = res.grads[k];
+      if (!g) continue;
+      adamwUpdate(sae.params[k]!, g, st.m[k]!, st.v[k]!, { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: st.step });
+    }
+    if (sae.cfg.decoderUnitNorm) normalizeRowsInPlace(sae.params.W_dec);
+    updateTokensSinceFired(st.tokensSinceFired, res.firedCounts, x.shape[0]!);
+  } finally {
+    res.dispose();
+  }
+}
+
+/** Time one full training step per case on `device`; one row per case. */
+export async function benchSae(device: Device, opts: SaeBenchOptions = {}): Promise<SaeBenchRow[]> {
+  const dIn = opts.dIn ?? 768;
+  const batch = opts.batch ?? 4096;
+  const k = opts.k ?? 32;
+  const l1Coefficient = opts.l1Coefficient ?? 5;
+  const lr = opts.lr ?? 1e-4;
+  const minMs = opts.minMs ?? 2000;
+  const maxReps = opts.maxReps ?? 1000;
+  const seed = opts.seed ?? 0;
+  const cases = opts.cases ?? DEFAULT_SAE_BENCH_CASES;
+  for (const c of cases) {
+    if (!Number.isInteger(c.dSae) || c.dSae < 1) throw new Error(`benchSae: dSae must be a positive integer, got ${c.dSae}`);
+    if (c.arch !== 'standard' && !(k >= 1 && k <= c.dSae)) throw new Error(`benchSae: k must be in 1..dSae (${c.dSae}), got ${k}`);
+  }
+  const x = device.fromArray(new Rng(seed + 1).normalArray(batch * dIn), [batch, dIn]);
+  const rows: SaeBenchRow[] = [];
+  try {
+    for (const c of cases) {
+      const cfg: SaeConfig = {
+        architecture: c.arch, dIn, dSae: c.dSae, applyBDecToInput: true,
+        // As training defaults (TRAIN_DEFAULTS.decoderUnitNorm): on for topk/batchtopk, off for standard.
+        decoderUnitNorm: c.arch !== 'standard',
+        normalizeActivations: 'none', seed,
+        ...(c.arch === 'standard' ? { l1Coefficient } : { k }),
+      };
+      const sae = await initSae(cfg, device);
+      const st: BenchState = { m: {}, v: {}, tokensSinceFired: device.zeros([c.dSae]), step: 0 };
+      for (const name of PARAM_NAMES) {
+        const p = sae.params[name];
+        if (!p) continue;
+        st.m[name] = device.zeros(p.shape);
+        st.v[name] = device.zeros(p.shape);
+      }
+      try {
+        trainStepOnce(sae, st, x, lr, l1Coefficient); // warm-up: pipelines compiled, buffer pool filled
+        await device.sync();
+        let reps = 0;
+        const t0 = performance.now();
+        let elapsed = 0;
+        while (reps < 1 || (elapsed < minMs && reps < maxReps)) {
+          trainStepOnce(sae, st, x, lr, l1Coefficient);
+          await device.sync();
+          reps++;
+          elapsed = performance.now() - t0;
+        }
+        const ms = elapsed / reps;
+        const row: SaeBenchRow = {
+          case: CASE_NAMES[c.arch], arch: c.arch, precision: 'fp32', dIn, dSae: c.dSae, batch,
+          k: c.arch === 'standard' ? null : k, decoderUnitNorm: cfg.decoderUnitNorm,
+          msPerStep: ms, tokensPerS: batch / (ms / 1000), reps,
+        };
+        rows.push(row);
+        opts.onRow?.(row);
+      } finally {
+        for (const t of [...Object.values(sae.params), ...Object.values(st.m), ...Object.values(st.v), st.tokensSinceFired]) t?.dispose();
+      }
+    }
+  } finally {
+    x.dispose();
+  }
+  return rows;
+}

@@ -1,0 +1,34 @@
+// `bench sae`'s library function on tiny sizes on CPU: one row per case, positive finite speeds.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cpu } from '../../src/compute/cpu/cpuDevice.js';
+import { benchSae } from '../../src/sae/saeBench.js';
+
+test('benchSae: a full training step per architecture on tiny sizes (CPU)', async () => {
+  const seen: string[] = [];
+  const rows = await benchSae(cpu, {
+    cases: [{ arch: 'topk', dSae: 64 }, { arch: 'standard', dSae: 64 }, { arch: 'batchtopk', dSae: 64 }],
+    dIn: 16, batch: 32, k: 4, minMs: 1,
+    onRow: (r) => seen.push(r.case),
+  });
+  assert.deepEqual(rows.map((r) => r.case), ['sae.topk', 'sae.relu_l1', 'sae.batchtopk']);
+  assert.deepEqual(seen, ['sae.topk', 'sae.relu_l1', 'sae.batchtopk']);
+  for (const r of rows) {
+    assert.ok(Number.isFinite(r.tokensPerS) && r.tokensPerS > 0, `${r.case}: tokens/s ${r.tokensPerS}`);
+    assert.ok(Number.isFinite(r.msPerStep) && r.msPerStep > 0, `${r.case}: ms/step ${r.msPerStep}`);
+    assert.ok(r.reps >= 1);
+    assert.equal(r.dSae, 64);
+    assert.equal(r.dIn, 16);
+    assert.equal(r.batch, 32);
+    assert.ok(Math.abs(r.tokensPerS - 32 / (r.msPerStep / 1000)) < 1e-6 * r.tokensPerS);
+  }
+  assert.equal(rows[0]!.k, 4);
+  assert.equal(rows[1]!.k, null);
+  assert.equal(rows[0]!.decoderUnitNorm, true);
+  assert.equal(rows[1]!.decoderUnitNorm, false);
+});
+
+test('benchSae: rejects k above d_sae', async () => {
+  await assert.rejects(benchSae(cpu, { cases: [{ arch: 'topk', dSae: 8 }], dIn: 4, batch: 4, k: 16, minMs: 1 }), /k must be in/);
+});
