@@ -1,11 +1,12 @@
-// `saelab train` as a library function: several SAEs (the cross product of seeds × ks or × L1
-// coefficients) trained from ONE activation stream, then saved as SAELens folders.
+// `saelab train` as a library function: several SAEs (the cross product of seeds × widths × ks or
+// × L1 coefficients) trained from ONE activation stream, then saved as SAELens folders.
 //
 //   text corpus → tokenize + pack → model forward (harvest one hook) → shuffle buffer → batches
 //   (or: an activation store's seeded shuffled batches)
 //   → × norm_scaling_factor (expected_average_only_in: E‖x‖² = d_in, estimated on the first batches)
 //   → trainSaes (every batch to every SAE) → checkpoints, train-log.jsonl, workspace SQLite
-//   → DIR/<arch>-k<k>-s<seed> | DIR/standard-l1<l1>-s<seed> (cfg.json, weights, sparsity)
+//   → DIR/<arch>-k<k>-s<seed> | DIR/standard-l1<l1>-s<seed> (cfg.json, weights, sparsity);
+//     with several widths: DIR/<arch>-k<k>-d<d_sae>-s<seed> | DIR/standard-l1<l1>-d<d_sae>-s<seed>
 //
 // Resume: the batch stream is a deterministic function of the options (corpus order, packing, the
 // model's forward, a seeded shuffle buffer), so a resumed run rebuilds it from the start and the
@@ -71,7 +72,9 @@ export interface TrainRunOptions {
   l1s?: number[];
   l1?: number;
   seeds?: number[];
+  /** Latents per SAE; `dSaes` sweeps several widths (one SAE per width per k/l1 per seed). Give one or the other. */
   dSae?: number;
+  dSaes?: number[];
   /** Tokens to train on (rounded down to whole batches). */
   tokens: number;
   batchSize?: number;
@@ -163,6 +166,7 @@ export interface TrainedSaeReport {
   path: string;
   architecture: SaeArchitecture;
   seed: number;
+  dSae: number;
   k?: number;
   l1Coefficient?: number;
   loss: number | null;
@@ -176,7 +180,10 @@ export interface TrainRunReport {
   model: string;
   hook: string;
   dIn: number;
+  /** The width of the SAEs (the first of `dSaes` when several were swept). */
   dSae: number;
+  /** Every width swept, in order. */
+  dSaes: number[];
   source: 'stream' | 'store';
   steps: number;
   totalSteps: number;
@@ -235,27 +242,38 @@ export function defaultHook(nLayers: number): string {
   return `blocks.${Math.floor(nLayers / 2)}.hook_resid_pre`;
 }
 
-/** The SAE configs of a sweep, in (seed, k | l1) order: seed-major, as saved. */
-export function sweepConfigs(o: { arch: SaeArchitecture; dIn: number; dSae: number; seeds: number[]; ks: number[]; l1s: number[]; decoderUnitNorm: boolean; normalize: boolean; deadTokensThreshold?: number }): SaeConfig[] {
+/**
+ * The SAE configs of a sweep, in (seed, d_sae, k | l1) order: seed-major, as saved. The widths are
+ * `dSaes` when given, else the single `dSae`.
+ */
+export function sweepConfigs(o: { arch: SaeArchitecture; dIn: number; dSae?: number; dSaes?: number[]; seeds: number[]; ks: number[]; l1s: number[]; decoderUnitNorm: boolean; normalize: boolean; deadTokensThreshold?: number }): SaeConfig[] {
+  const widths = o.dSaes ?? (o.dSae !== undefined ? [o.dSae] : []);
+  if (widths.length === 0) throw new TrainRunError('sweepConfigs: no d_sae given (dSae or dSaes)');
   const out: SaeConfig[] = [];
   for (const seed of o.seeds) {
     const variants = o.arch === 'standard' ? o.l1s.map((l1) => ({ l1Coefficient: l1 })) : o.ks.map((k) => ({ k }));
-    for (const v of variants) {
-      const cfg: SaeConfig = {
-        architecture: o.arch, dIn: o.dIn, dSae: o.dSae, applyBDecToInput: true, decoderUnitNorm: o.decoderUnitNorm,
-        normalizeActivations: o.normalize ? 'expected_average_only_in' : 'none', seed, ...v,
-      };
-      if (o.deadTokensThreshold !== undefined) cfg.deadTokensThreshold = o.deadTokensThreshold;
-      out.push(cfg);
+    for (const dSae of widths) {
+      for (const v of variants) {
+        const cfg: SaeConfig = {
+          architecture: o.arch, dIn: o.dIn, dSae, applyBDecToInput: true, decoderUnitNorm: o.decoderUnitNorm,
+          normalizeActivations: o.normalize ? 'expected_average_only_in' : 'none', seed, ...v,
+        };
+        if (o.deadTokensThreshold !== undefined) cfg.deadTokensThreshold = o.deadTokensThreshold;
+        out.push(cfg);
+      }
     }
   }
   return out;
 }
 
-/** The folder name of an SAE of a sweep: `<arch>-k<k>-s<seed>` or `standard-l1<l1>-s<seed>`. */
-export function saeFolderName(cfg: SaeConfig): string {
+/**
+ * The folder name of an SAE of a sweep: `<arch>-k<k>-s<seed>` or `standard-l1<l1>-s<seed>`; with
+ * `withWidth` (a sweep over several widths) the width goes before the seed: `topk-k32-d6144-s0`.
+ */
+export function saeFolderName(cfg: SaeConfig, withWidth = false): string {
   const v = cfg.architecture === 'standard' ? `l1${cfg.l1Coefficient}` : `k${cfg.k}`;
-  return `${cfg.architecture}-${v}-s${cfg.seed}`;
+  const d = withWidth ? `-d${cfg.dSae}` : '';
+  return `${cfg.architecture}-${v}${d}-s${cfg.seed}`;
 }
 
 /** The first non-finite value of a host array, as [index, value], or null. */
@@ -407,6 +425,12 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
   if (arch !== 'standard') ks.forEach((k) => posInt(k, '--k'));
   if (arch === 'standard' && l1s.some((x) => !(Number.isFinite(x) && x >= 0))) throw new TrainRunError(`--l1 must be a non-negative number (got ${l1s.join(',')})`);
   if (!(lr > 0 && Number.isFinite(lr))) throw new TrainRunError(`--lr must be a positive number (got ${lr})`);
+  if (opts.dSae !== undefined && opts.dSaes !== undefined) throw new TrainRunError('give --d-sae (one width) or --d-saes (several), not both');
+  if (opts.dSaes !== undefined) {
+    if (opts.dSaes.length === 0) throw new TrainRunError('--d-saes must list at least one width');
+    opts.dSaes.forEach((d) => posInt(d, '--d-saes'));
+    if (new Set(opts.dSaes).size !== opts.dSaes.length) throw new TrainRunError(`--d-saes must be distinct (got ${opts.dSaes.join(',')})`);
+  }
   const totalSteps = Math.floor(opts.tokens / batchSize);
   if (totalSteps < 1) throw new TrainRunError(`--tokens ${opts.tokens} is less than one batch of ${batchSize}`);
   const out = resolve(opts.out);
@@ -456,11 +480,13 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
   }
   metadata.saelab_version = SAELAB_VERSION;
 
-  const dSae = opts.dSae ?? D.dSaeMultiple * dIn;
+  const dSaes = opts.dSaes ?? [opts.dSae ?? D.dSaeMultiple * dIn];
+  const dSae = dSaes[0]!;
+  const dSaeFlag = opts.dSaes !== undefined ? '--d-saes' : '--d-sae';
   let createdDirs: string[] = [];
   try {
-    posInt(dSae, '--d-sae');
-    if (arch !== 'standard') for (const k of ks) if (k > dSae) throw new TrainRunError(`--k ${k} is larger than --d-sae ${dSae}`);
+    for (const d of dSaes) posInt(d, dSaeFlag);
+    if (arch !== 'standard') for (const d of dSaes) for (const k of ks) if (k > d) throw new TrainRunError(`--k ${k} is larger than ${dSaeFlag === '--d-sae' ? '--d-sae' : '--d-saes width'} ${d}`);
     createdDirs = await checkWritable(out);
   } catch (e) {
     model?.dispose();
@@ -468,11 +494,11 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
   }
 
   const cfgs = sweepConfigs({
-    arch, dIn, dSae, seeds, ks, l1s, normalize: opts.normalize ?? true,
+    arch, dIn, dSaes, seeds, ks, l1s, normalize: opts.normalize ?? true,
     decoderUnitNorm: opts.decoderUnitNorm ?? D.decoderUnitNorm(arch), deadTokensThreshold: opts.deadTokensThreshold,
   });
-  const names = cfgs.map(saeFolderName);
-  if (new Set(names).size !== names.length) throw new TrainRunError(`two SAEs of the sweep would share a folder (${names.join(', ')}): make --ks/--l1s/--seeds distinct`);
+  const names = cfgs.map((c) => saeFolderName(c, dSaes.length > 1));
+  if (new Set(names).size !== names.length) throw new TrainRunError(`two SAEs of the sweep would share a folder (${names.join(', ')}): make --ks/--l1s/--seeds/--d-saes distinct`);
 
   // ---- one deterministic batch stream (host arrays), its first batches also fixing scale and b_dec ----
   const dataSeed = opts.dataSeed ?? D.dataSeed;
@@ -584,7 +610,7 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
       }
     }
     db = openWorkspaceDb(dbPath);
-    const runConfig = { ...opts, device: opts.device.kind, out, hook, model: modelName, dIn, dSae, totalSteps, normScalingFactor: factor, saelabVersion: SAELAB_VERSION };
+    const runConfig = { ...opts, device: opts.device.kind, out, hook, model: modelName, dIn, dSae, dSaes, totalSteps, normScalingFactor: factor, saelabVersion: SAELAB_VERSION };
     const reuse = priorRun?.runId !== undefined ? db.getRun(priorRun.runId) : null;
     let saeIds: number[];
     if (reuse && reuse.kind === 'train' && db.listSaes(reuse.id).length === cfgs.length) {
@@ -593,13 +619,13 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
       saeIds = db.listSaes(runId).map((s) => s.id);
     } else {
       runId = db.insertRun({ kind: 'train', config: runConfig, name: `${arch} ${hook}` });
-      saeIds = cfgs.map((cfg, i) => db!.insertSae({ runId, saeIndex: i, architecture: cfg.architecture, dIn, dSae, hook, model: modelName, cfg }));
+      saeIds = cfgs.map((cfg, i) => db!.insertSae({ runId, saeIndex: i, architecture: cfg.architecture, dIn, dSae: cfg.dSae, hook, model: modelName, cfg }));
     }
 
     // Firing counts over the last sparsityTokens tokens (only the part of that window this invocation trains).
     const sparsitySteps = Math.max(1, Math.min(totalSteps, Math.ceil((opts.sparsityTokens ?? D.sparsityTokens) / batchSize)));
     const countFrom = totalSteps - sparsitySteps;
-    const accs = cfgs.map(() => opts.device.zeros([dSae]));
+    const accs = cfgs.map((c) => opts.device.zeros([c.dSae]));
     let countedTokens = 0;
     let current = resumedFromStep;
     const counting = () => current >= countFrom;
@@ -636,7 +662,7 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     const dataSeconds = (performance.now() - tData) / 1000;
     const trainedTokens = res.tokens - resumedTokens;
     const report: TrainRunReport = {
-      out, model: modelName, hook, dIn, dSae, source: store ? 'store' : 'stream', steps: res.step, totalSteps, tokens: res.tokens,
+      out, model: modelName, hook, dIn, dSae, dSaes, source: store ? 'store' : 'stream', steps: res.step, totalSteps, tokens: res.tokens,
       normScalingFactor: (opts.normalize ?? true) ? factor : null, resumedFromStep, aborted: res.aborted, seconds,
       tokensPerSecond: dataSeconds > 0 ? trainedTokens / dataSeconds : 0, db: dbPath, runId, logFile, saes: [],
     };
@@ -653,7 +679,7 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
       await saveSae(path, cfg, saes[i]!.params, { metadata, normScalingFactor: cfg.normalizeActivations === 'expected_average_only_in' ? factor : undefined, firingFrequency: freq, device: opts.device.kind === 'webgpu' ? 'cuda' : 'cpu' });
       db.setSaePath(saeIds[i]!, path);
       const row = res.lastRows.find((r) => r.saeIndex === i) ?? lastRows.find((r) => r.saeIndex === i);
-      const rep: TrainedSaeReport = { index: i, path, architecture: cfg.architecture, seed: cfg.seed, loss: row?.loss ?? null, mse: row?.mse ?? null, l0: row?.l0 ?? null, deadFraction: row?.deadFraction ?? null };
+      const rep: TrainedSaeReport = { index: i, path, architecture: cfg.architecture, seed: cfg.seed, dSae: cfg.dSae, loss: row?.loss ?? null, mse: row?.mse ?? null, l0: row?.l0 ?? null, deadFraction: row?.deadFraction ?? null };
       if (cfg.k !== undefined) rep.k = cfg.k;
       if (cfg.l1Coefficient !== undefined) rep.l1Coefficient = cfg.l1Coefficient;
       report.saes.push(rep);

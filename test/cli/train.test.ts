@@ -18,7 +18,7 @@ test('train --help shows the flags and exits 0', async () => {
   assert.match(top.stdout, /\btrain\b/);
   const r = await saelab(['train', '--help']);
   assert.equal(r.code, 0);
-  for (const f of ['--arch', '--tokens', '--seeds', '--ks', '--l1s', '--store', '--config', '--resume', '--b-dec-init', '--checkpoint-every', '--device <kind>', '--json']) assert.ok(r.stdout.includes(f), f);
+  for (const f of ['--arch', '--tokens', '--seeds', '--ks', '--l1s', '--d-saes', '--store', '--config', '--resume', '--b-dec-init', '--checkpoint-every', '--device <kind>', '--json']) assert.ok(r.stdout.includes(f), f);
 });
 
 test('bad input exits 2 with one line and writes no SAE folder', { skip: needsAssets, timeout: 240_000 }, async () => {
@@ -74,6 +74,46 @@ test('a tiny --json run with the default model and corpus', { skip: needsAssets,
     }
     assert.ok(existsSync(join(out, 'train-log.jsonl')));
     assert.ok(existsSync(join(out, 'saelab.db')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--d-sae and --d-saes together exit 2 with one line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'saelab-train-cli-'));
+  try {
+    const r = await saelab(['train', '--device', 'cpu', '--json', '--d-sae', '64', '--d-saes', '32,64', '--out', join(dir, 'a')]);
+    assert.equal(r.code, 2);
+    assert.deepEqual(userLines(r.stderr), ['saelab: give --d-sae (one width) or --d-saes (several), not both']);
+    // The same through --config ("d-saes" in the file, --d-sae on the command line).
+    const cfg = join(dir, 'sae.json');
+    writeFileSync(cfg, JSON.stringify({ 'd-saes': [32, 64] }));
+    const c = await saelab(['train', '--device', 'cpu', '--json', '--config', cfg, '--d-sae', '64', '--out', join(dir, 'b')]);
+    assert.equal(c.code, 2);
+    assert.equal(userLines(c.stderr).length, 1, c.stderr);
+    assert.match(c.stderr, /not both/);
+    assert.deepEqual(readdirSync(dir), ['sae.json']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a tiny --json run sweeping two widths from --config "d-saes"', { skip: needsAssets, timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'saelab-train-cli-'));
+  try {
+    const cfg = join(dir, 'sae.json');
+    writeFileSync(cfg, JSON.stringify({ 'd-saes': [32, 64], 'batch-size': 256, 'context-size': 32, tokens: '1k' }));
+    const out = join(dir, 'run');
+    const r = await saelab(['train', '--device', 'cpu', '--json', '--config', cfg, '--k', '8', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(r.stdout) as { dSaes: number[]; saes: { path: string; dSae: number }[] };
+    assert.deepEqual(rep.dSaes, [32, 64]);
+    assert.deepEqual(rep.saes.map((s) => s.path), [join(out, 'topk-k8-d32-s0'), join(out, 'topk-k8-d64-s0')]);
+    for (const [i, d] of [32, 64].entries()) {
+      const json = JSON.parse(readFileSync(join(rep.saes[i]!.path, 'cfg.json'), 'utf8')) as { d_sae: number; k: number };
+      assert.equal(json.d_sae, d);
+      assert.equal(json.k, 8);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

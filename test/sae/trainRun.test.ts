@@ -4,7 +4,7 @@
 // ends bit-identical to an uninterrupted one; bad input fails before any SAE folder exists.
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cpu } from '../../src/compute/cpu/cpuDevice.js';
@@ -12,7 +12,7 @@ import { SafetensorsFile } from '../../src/io/safetensors.js';
 import { openWorkspaceDb } from '../../src/io/workspaceDb.js';
 import { loadSae } from '../../src/sae/saeFiles.js';
 import { readTrainLog } from '../../src/sae/trainLog.js';
-import { trainRun, type TrainRunOptions } from '../../src/sae/trainRun.js';
+import { saeFolderName, sweepConfigs, trainRun, type TrainRunOptions } from '../../src/sae/trainRun.js';
 import { writeActivationStore } from '../../src/data/activationStore.js';
 import { packSettings, packTokens } from '../../src/data/packTokens.js';
 import { readDocuments } from '../../src/data/textSource.js';
@@ -193,6 +193,68 @@ test('from an activation store: trains, records the store in cfg.json; a divergi
       (e: Error) => e.name === 'DataError' && /non-finite loss .* at step \d+ for SAE standard-l11-s0 at hook blocks\.1\.hook_resid_post/.test(e.message),
     );
     assert.equal(existsSync(join(out, 'standard-l11-s0')), false);
+  } finally {
+    cleanup();
+  }
+});
+
+test('sweepConfigs: the cross product of seeds × widths × ks (or l1s), seed-major; folder names carry the width only when asked', () => {
+  const base = { dIn: 8, seeds: [0, 1], ks: [2, 4], l1s: [1, 5], decoderUnitNorm: true, normalize: true };
+  const topk = sweepConfigs({ ...base, arch: 'topk', dSaes: [16, 32] });
+  assert.deepEqual(topk.map((c) => [c.seed, c.dSae, c.k]), [
+    [0, 16, 2], [0, 16, 4], [0, 32, 2], [0, 32, 4],
+    [1, 16, 2], [1, 16, 4], [1, 32, 2], [1, 32, 4],
+  ]);
+  assert.ok(topk.every((c) => c.architecture === 'topk' && c.dIn === 8 && c.l1Coefficient === undefined));
+  assert.deepEqual(topk.slice(0, 4).map((c) => saeFolderName(c, true)), ['topk-k2-d16-s0', 'topk-k4-d16-s0', 'topk-k2-d32-s0', 'topk-k4-d32-s0']);
+  assert.equal(new Set(topk.map((c) => saeFolderName(c, true))).size, 8);
+  assert.equal(saeFolderName(topk[0]!), 'topk-k2-s0');
+
+  const std = sweepConfigs({ ...base, arch: 'standard', seeds: [3], dSaes: [16, 32, 64] });
+  assert.deepEqual(std.map((c) => [c.dSae, c.l1Coefficient]), [[16, 1], [16, 5], [32, 1], [32, 5], [64, 1], [64, 5]]);
+  assert.equal(saeFolderName(std[5]!, true), 'standard-l15-d64-s3');
+
+  // The single-width form is unchanged.
+  const one = sweepConfigs({ ...base, arch: 'batchtopk', dSae: 24 });
+  assert.deepEqual(one.map((c) => [c.seed, c.dSae, c.k]), [[0, 24, 2], [0, 24, 4], [1, 24, 2], [1, 24, 4]]);
+});
+
+test('two widths from one stream: two folders, each with its d_sae in cfg.json and W_enc [d_in, d_sae]', { skip, timeout: 120_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const out = join(dir, 'widths');
+    const r = await trainRun({
+      device: cpu, model: MODEL, data: CORPUS, hook: 'blocks.1.hook_resid_post', arch: 'topk', k: 8, dSaes: [48, 96], seeds: [0],
+      tokens: 4 * 256, batchSize: 256, lr: 1e-3, contextSize: 32, bufferBatches: 2, logEvery: 2, checkpointEvery: 1e9, sparsityTokens: 512, out,
+    });
+    assert.equal(r.steps, 4);
+    assert.deepEqual(r.dSaes, [48, 96]);
+    assert.deepEqual(r.saes.map((s) => s.path), [join(out, 'topk-k8-d48-s0'), join(out, 'topk-k8-d96-s0')]);
+    assert.deepEqual(r.saes.map((s) => s.dSae), [48, 96]);
+    for (const [i, d] of [48, 96].entries()) {
+      const path = r.saes[i]!.path;
+      const json = JSON.parse(readFileSync(join(path, 'cfg.json'), 'utf8')) as { d_sae: number; d_in: number; k: number };
+      assert.equal(json.d_sae, d);
+      assert.equal(json.k, 8);
+      const loaded = await loadSae(path, cpu);
+      assert.equal(loaded.cfg.dSae, d);
+      assert.deepEqual(loaded.params.W_enc.shape, [r.dIn, d]);
+      assert.deepEqual(loaded.params.W_dec.shape, [d, r.dIn]);
+      assert.equal(loaded.sparsity!.length, d);
+    }
+    const db = openWorkspaceDb(r.db);
+    try {
+      assert.deepEqual(db.listSaes(r.runId).map((s) => s.dSae), [48, 96]);
+    } finally {
+      db.close();
+    }
+
+    // k must fit every width; --d-sae and --d-saes together are refused; both before any SAE folder.
+    const bad = join(dir, 'bad');
+    const base: TrainRunOptions = { device: cpu, model: MODEL, data: CORPUS, arch: 'topk', tokens: 1024, batchSize: 256, out: bad };
+    await assert.rejects(trainRun({ ...base, k: 40, dSaes: [64, 32] }), (e: Error) => e.name === 'UsageError' && /--k 40 is larger than --d-saes width 32/.test(e.message));
+    await assert.rejects(trainRun({ ...base, dSae: 64, dSaes: [32, 64] }), (e: Error) => e.name === 'UsageError' && /not both/.test(e.message));
+    assert.equal(existsSync(bad) && readdirSync(bad).some((n) => n.startsWith('topk')), false);
   } finally {
     cleanup();
   }

@@ -1,6 +1,7 @@
 // `saelab train`: argument parsing over `trainRun` (src/sae/trainRun.ts), a progress bar, Ctrl-C as
 // a graceful stop (checkpoint, then `--resume` continues), and a --config JSON file whose keys are
 // the flags' names (`d-sae` or `dSae`); flags given on the command line win over the file.
+// Widths: `--d-sae N` trains one width, `--d-saes A,B` sweeps several (folders then carry `-d<width>`).
 
 import { readFileSync } from 'node:fs';
 import type { Command, Option } from 'commander';
@@ -52,7 +53,7 @@ export function applyConfigFile(cmd: Command, path: string): void {
 
 interface TrainFlags {
   model?: string; hook?: string; data?: string; store?: string; arch: SaeArchitecture; k?: number; l1?: number; ks?: number[]; l1s?: number[];
-  dSae?: number; tokens: number; seeds: number[]; batchSize: number; lr: number; lrDecay: LrDecay; contextSize: number; out?: string; db?: string;
+  dSae?: number; dSaes?: number[]; tokens: number; seeds: number[]; batchSize: number; lr: number; lrDecay: LrDecay; contextSize: number; out?: string; db?: string;
   resume?: boolean; checkpointEvery: number; logEvery: number; bDecInit: 'zeros' | 'mean' | 'geometric_median'; decoderUnitNorm?: boolean;
   normalize: boolean; sparsityTokens: number; harvestBatchSize: number; bufferBatches: number; dataSeed: number; textField: string;
   prependBos: boolean; download?: boolean; device: string; json?: boolean; config?: string;
@@ -63,7 +64,7 @@ export function registerTrain(program: Command): void {
   const D = TRAIN_DEFAULTS;
   program
     .command('train')
-    .description('train SAEs (seeds × ks or × l1s, one activation stream) on a hook of a model; saves SAELens folders, a JSONL log, the workspace db and resumable checkpoints')
+    .description('train SAEs (seeds × widths × ks or × l1s, one activation stream) on a hook of a model; saves SAELens folders, a JSONL log, the workspace db and resumable checkpoints')
     .option('--model <model>', 'an HF model folder, a llama2.c .bin or a hub id (default: ../shared/assets/models/gpt2-corpus-tiny when present, else gpt2 from the HF cache/hub)')
     .option('--hook <name>', 'hook to train on (default: blocks.⌊layers/2⌋.hook_resid_pre, i.e. blocks.3.hook_resid_pre for gpt2-corpus-tiny)')
     .option('--data <path>', 'corpus file or folder (default: ../shared/assets/corpora/mixed-public-domain.txt.xz when present)')
@@ -74,6 +75,7 @@ export function registerTrain(program: Command): void {
     .option('--l1 <x>', `L1 coefficient for standard (default ${D.l1})`, numFlag('--l1', 0))
     .option('--l1s <list>', 'several L1 coefficients, e.g. 1,5 (one SAE each per seed)', listFlag('--l1s', false))
     .option('--d-sae <n>', 'latents per SAE (default 32 × d_in: 6144 for gpt2-corpus-tiny)', intFlag('--d-sae', 1))
+    .option('--d-saes <list>', 'several widths, e.g. 1536,6144 (one SAE each per k/l1 per seed; folders named like topk-k32-d6144-s0); not with --d-sae', listFlag('--d-saes', true))
     .option('--tokens <n>', 'tokens to train on, e.g. 500k or 20M', countFlag('--tokens'), 20_000_000)
     .option('--seeds <list>', 'SAE initialisation seeds, e.g. 0,1,2', listFlag('--seeds', true), [...D.seeds])
     .option('--batch-size <n>', 'tokens per training step', intFlag('--batch-size', 1), D.batchSize)
@@ -104,6 +106,7 @@ export function registerTrain(program: Command): void {
       if (o0.config) applyConfigFile(cmd, o0.config);
       const o = cmd.opts<TrainFlags>();
       if (!o.out) throw new UsageError('--out <dir> is required (where the SAEs, log and checkpoints go)');
+      if (o.dSae !== undefined && o.dSaes !== undefined) throw new UsageError('give --d-sae (one width) or --d-saes (several), not both');
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const ac = new AbortController();
       // Ctrl-C: finish the step, checkpoint, and exit; a second Ctrl-C kills at once.
@@ -116,7 +119,7 @@ export function registerTrain(program: Command): void {
       // Created at the first step, once the run knows its total (after the model, hook and first batches check out).
       let bar = null as Progress | null;
       const req: TrainRunOptions = {
-        device, model: o.model, hook: o.hook, data: o.data, store: o.store, arch: o.arch, k: o.k, ks: o.ks, l1: o.l1, l1s: o.l1s, dSae: o.dSae,
+        device, model: o.model, hook: o.hook, data: o.data, store: o.store, arch: o.arch, k: o.k, ks: o.ks, l1: o.l1, l1s: o.l1s, dSae: o.dSae, dSaes: o.dSaes,
         tokens: o.tokens, seeds: o.seeds, batchSize: o.batchSize, lr: o.lr, lrDecay: o.lrDecay, contextSize: o.contextSize, out: o.out, db: o.db,
         resume: !!o.resume, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, bDecInit: o.bDecInit, decoderUnitNorm: o.decoderUnitNorm,
         normalize: o.normalize, sparsityTokens: o.sparsityTokens, harvestBatchSize: o.harvestBatchSize, bufferBatches: o.bufferBatches,
