@@ -2,10 +2,9 @@
 // WGSL kernel. Forward: y = f(x). Backward: dx = dy * f'(x), recomputing from the saved input x.
 // gelu is the tanh form GPT-2 uses ("gelu_new"); silu is x·σ(x).
 
-import { assertDtype, assertSameDevice, assertShape, Tensor } from '../tensor.js';
-import { u32Params } from '../webgpu/params.js';
+import type { Tensor } from '../tensor.js';
 import type { Floats } from './elementwise.js';
-import { gpuOf, outputOn, pointwiseGrid, pointwiseWgsl } from './wgslGen.js';
+import { pointwiseWgsl, runPointwise, runPointwiseBackward } from './wgslGen.js';
 
 export type Activation = 'relu' | 'gelu' | 'silu';
 
@@ -104,57 +103,34 @@ const SILU_BACKWARD_WGSL = backwardWgsl('g * (sigmoid(v) + v * dsigmoid(v))', SI
 
 // ---- dispatch --------------------------------------------------------------------------------
 
-/** Run a forward twin or kernel: y = f(x), same shape. */
-function forward(x: Tensor, label: string, twin: (x: Float32Array, y: Float32Array) => void, code: string): Tensor {
-  assertDtype(x, 'f32', label);
-  const y = outputOn(x, x.shape);
-  const dev = gpuOf(x);
-  if (!dev) twin(x.data as Float32Array, y.data as Float32Array);
-  else dev.dispatch({ label, code, buffers: [x, y], params: u32Params(x.numel), workgroups: pointwiseGrid(x.numel) });
-  return y;
-}
-
-/** Run a backward twin or kernel: dx = dy ⊙ f'(x), same shape. */
-function backward(x: Tensor, dy: Tensor, label: string, twin: (x: Float32Array, dy: Float32Array, dx: Float32Array) => void, code: string): Tensor {
-  assertSameDevice(x, dy);
-  assertDtype(x, 'f32', label);
-  assertDtype(dy, 'f32', label);
-  assertShape(dy, x.shape, `${label} dy`);
-  const dx = outputOn(x, x.shape);
-  const dev = gpuOf(x);
-  if (!dev) twin(x.data as Float32Array, dy.data as Float32Array, dx.data as Float32Array);
-  else dev.dispatch({ label, code, buffers: [x, dy, dx], params: u32Params(x.numel), workgroups: pointwiseGrid(x.numel) });
-  return dx;
-}
-
 /** relu(x), same shape. */
 export function relu(x: Tensor): Tensor {
-  return forward(x, 'relu', reluCpu, RELU_WGSL);
+  return runPointwise(x, 'relu', reluCpu, RELU_WGSL);
 }
 
 /** Gradient of relu: dx = dy ⊙ [x > 0]. */
 export function reluBackward(x: Tensor, dy: Tensor): Tensor {
-  return backward(x, dy, 'relu_backward', reluBackwardCpu, RELU_BACKWARD_WGSL);
+  return runPointwiseBackward(x, dy, 'relu_backward', reluBackwardCpu, RELU_BACKWARD_WGSL);
 }
 
 /** gelu_new(x) (tanh form, as in GPT-2), same shape. */
 export function gelu(x: Tensor): Tensor {
-  return forward(x, 'gelu', geluCpu, GELU_WGSL);
+  return runPointwise(x, 'gelu', geluCpu, GELU_WGSL);
 }
 
 /** Gradient of gelu_new: dx = dy ⊙ gelu'(x). */
 export function geluBackward(x: Tensor, dy: Tensor): Tensor {
-  return backward(x, dy, 'gelu_backward', geluBackwardCpu, GELU_BACKWARD_WGSL);
+  return runPointwiseBackward(x, dy, 'gelu_backward', geluBackwardCpu, GELU_BACKWARD_WGSL);
 }
 
 /** silu(x) = x·σ(x), same shape. */
 export function silu(x: Tensor): Tensor {
-  return forward(x, 'silu', siluCpu, SILU_WGSL);
+  return runPointwise(x, 'silu', siluCpu, SILU_WGSL);
 }
 
 /** Gradient of silu: dx = dy ⊙ σ(x)·(1 + x·(1 − σ(x))). */
 export function siluBackward(x: Tensor, dy: Tensor): Tensor {
-  return backward(x, dy, 'silu_backward', siluBackwardCpu, SILU_BACKWARD_WGSL);
+  return runPointwiseBackward(x, dy, 'silu_backward', siluBackwardCpu, SILU_BACKWARD_WGSL);
 }
 
 /** The named activation's forward. */

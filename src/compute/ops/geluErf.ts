@@ -8,10 +8,9 @@
 // The coefficients are computed here, at load, from the float64 twin, so the two cannot drift
 // apart; in f32 the kernel is within ~1e-7 of Φ.
 
-import { assertDtype, assertSameDevice, assertShape, type Tensor } from '../tensor.js';
-import { u32Params } from '../webgpu/params.js';
+import type { Tensor } from '../tensor.js';
 import type { Floats } from './elementwise.js';
-import { gpuOf, outputOn, pointwiseGrid, pointwiseWgsl } from './wgslGen.js';
+import { pointwiseWgsl, runPointwise, runPointwiseBackward } from './wgslGen.js';
 
 // ---- float64 erf -------------------------------------------------------------------------------
 
@@ -145,23 +144,10 @@ const BACKWARD_WGSL = pointwiseWgsl(
 
 /** Exact (erf) GELU, same shape. */
 export function geluErf(x: Tensor): Tensor {
-  assertDtype(x, 'f32', 'geluErf');
-  const y = outputOn(x, x.shape);
-  const dev = gpuOf(x);
-  if (!dev) geluErfCpu(x.data as Float32Array, y.data as Float32Array);
-  else dev.dispatch({ label: 'gelu_erf', code: FORWARD_WGSL, buffers: [x, y], params: u32Params(x.numel), workgroups: pointwiseGrid(x.numel) });
-  return y;
+  return runPointwise(x, 'gelu_erf', geluErfCpu, FORWARD_WGSL);
 }
 
 /** Gradient of the exact GELU: dx = dy ⊙ (Φ(x) + x·φ(x)), from the saved input x. */
 export function geluErfBackward(x: Tensor, dy: Tensor): Tensor {
-  assertSameDevice(x, dy);
-  assertDtype(x, 'f32', 'geluErfBackward x');
-  assertDtype(dy, 'f32', 'geluErfBackward dy');
-  assertShape(dy, x.shape, 'geluErfBackward dy');
-  const dx = outputOn(x, x.shape);
-  const dev = gpuOf(x);
-  if (!dev) geluErfBackwardCpu(x.data as Float32Array, dy.data as Float32Array, dx.data as Float32Array);
-  else dev.dispatch({ label: 'gelu_erf_backward', code: BACKWARD_WGSL, buffers: [x, dy, dx], params: u32Params(x.numel), workgroups: pointwiseGrid(x.numel) });
-  return dx;
+  return runPointwiseBackward(x, dy, 'gelu_erf_backward', geluErfBackwardCpu, BACKWARD_WGSL);
 }

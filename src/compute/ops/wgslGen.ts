@@ -6,7 +6,7 @@
 // scheduling, so results are the same run to run and need no float atomics.
 
 import { cpu } from '../cpu/cpuDevice.js';
-import type { DType, Tensor } from '../tensor.js';
+import { assertDtype, assertSameDevice, assertShape, type DType, type Tensor } from '../tensor.js';
 import type { WebGpuDevice } from '../webgpu/gpuDevice.js';
 import { flatIndexWgsl, grid1d, u32Params } from '../webgpu/params.js';
 
@@ -253,4 +253,33 @@ export function outputOn(like: Tensor, shape: readonly number[], dtype: DType = 
 /** `t`'s device when it is the GPU (record the kernel there), or null on the CPU (run the twin). */
 export function gpuOf(t: Tensor): WebGpuDevice | null {
   return t.device.kind === 'cpu' ? null : (t.device as WebGpuDevice);
+}
+
+/** Run a pointwise forward, y = f(x) (same shape): its CPU twin, or its `pointwiseWgsl` kernel. */
+export function runPointwise(x: Tensor, label: string, twin: (x: Float32Array, y: Float32Array) => void, code: string): Tensor {
+  assertDtype(x, 'f32', label);
+  const y = outputOn(x, x.shape);
+  const dev = gpuOf(x);
+  if (!dev) twin(x.data as Float32Array, y.data as Float32Array);
+  else dev.dispatch({ label, code, buffers: [x, y], params: u32Params(x.numel), workgroups: pointwiseGrid(x.numel) });
+  return y;
+}
+
+/** Run a pointwise backward, dx = dy ⊙ f'(x) (same shape), from the saved input x. */
+export function runPointwiseBackward(
+  x: Tensor,
+  dy: Tensor,
+  label: string,
+  twin: (x: Float32Array, dy: Float32Array, dx: Float32Array) => void,
+  code: string,
+): Tensor {
+  assertSameDevice(x, dy);
+  assertDtype(x, 'f32', label);
+  assertDtype(dy, 'f32', label);
+  assertShape(dy, x.shape, `${label} dy`);
+  const dx = outputOn(x, x.shape);
+  const dev = gpuOf(x);
+  if (!dev) twin(x.data as Float32Array, dy.data as Float32Array, dx.data as Float32Array);
+  else dev.dispatch({ label, code, buffers: [x, dy, dx], params: u32Params(x.numel), workgroups: pointwiseGrid(x.numel) });
+  return dx;
 }
