@@ -145,3 +145,28 @@ export function meanL0(fired: Tensor, N: number): Tensor {
   s.dispose();
   return l0;
 }
+
+/**
+ * The end of every architecture's step: encoder gradients from d(pre-activations) `dpre`, firing
+ * counts and L0, and the result. Disposes `dpre`, `rec.dxhat`, `f`, and `xin` unless it is `x`.
+ */
+export function finishStep(
+  p: SaeParams,
+  cfg: SaeConfig,
+  x: Tensor,
+  xin: Tensor,
+  f: Tensor,
+  rec: Reconstruction,
+  dpre: Tensor,
+  extra: { l1?: Tensor; auxK?: Tensor },
+  lossOf: (v: { mse: number; l1?: number; auxK?: number }) => number,
+): SaeStepResult {
+  const enc = encoderGrads(p, cfg, xin, dpre, rec.dxhat);
+  dpre.dispose();
+  rec.dxhat.dispose();
+  if (xin !== x) xin.dispose();
+  const fired = firedCounts(f);
+  f.dispose();
+  const l0 = meanL0(fired, x.shape[0]!);
+  return stepResult({ W_enc: enc.W_enc, b_enc: enc.b_enc, W_dec: rec.dW_dec, b_dec: enc.b_dec }, fired, { mse: rec.mse, l0, ...extra }, lossOf);
+}

@@ -10,7 +10,7 @@ import { relu } from '../compute/ops/activations.js';
 import { addScaledInPlace, mul, scale } from '../compute/ops/elementwise.js';
 import { sumColumns, sumRows } from '../compute/ops/reductions.js';
 import type { Tensor } from '../compute/tensor.js';
-import { decodeDense, encoderGrads, encoderInput, firedCounts, maskedByActive, meanL0, preActivations, reconstruction, stepResult, total } from './saeCommon.js';
+import { decodeDense, encoderInput, finishStep, maskedByActive, preActivations, reconstruction, total } from './saeCommon.js';
 import { mapSae, scaleRows } from './saeKernels.js';
 import type { SaeConfig, SaeModel, SaeParams, SaeStepContext, SaeStepResult } from './types.js';
 
@@ -78,14 +78,7 @@ export class StandardSae implements SaeModel {
 
     const dpre = maskedByActive(f, rec.df);
     rec.df.dispose();
-    const enc = encoderGrads(p, this.cfg, xin, dpre, rec.dxhat);
-    dpre.dispose();
-    rec.dxhat.dispose();
-    if (xin !== x) xin.dispose();
-    const fired = firedCounts(f);
-    f.dispose();
-    const l0 = meanL0(fired, N);
-    return stepResult({ W_enc: enc.W_enc, b_enc: enc.b_enc, W_dec: rec.dW_dec, b_dec: enc.b_dec }, fired, { mse: rec.mse, l0, l1 }, (v) => v.mse + lambda * (v.l1 ?? 0));
+    return finishStep(p, this.cfg, x, xin, f, rec, dpre, { l1 }, (v) => v.mse + lambda * (v.l1 ?? 0));
   }
 }
 

@@ -15,7 +15,7 @@ import { addInPlace, mul, mulInPlace, scale, scaleInPlace, sub } from '../comput
 import { matmul } from '../compute/ops/matmul.js';
 import { topkRows } from '../compute/ops/topk.js';
 import type { Tensor } from '../compute/tensor.js';
-import { decodeDense, encoderGrads, encoderInput, firedCounts, maskedByActive, meanL0, preActivations, reconstruction, stepResult, sumSquaredDiff, total } from './saeCommon.js';
+import { decodeDense, encoderInput, finishStep, maskedByActive, preActivations, reconstruction, sumSquaredDiff, total } from './saeCommon.js';
 import { mapSae, scatterRows } from './saeKernels.js';
 import type { SaeConfig, SaeModel, SaeParams, SaeStepContext, SaeStepResult } from './types.js';
 
@@ -116,7 +116,6 @@ export class TopKSae implements SaeModel {
 
 /** The step shared by TopK and BatchTopK: `activate` turns pre-activations into f. */
 export function sparseStep(p: SaeParams, cfg: SaeConfig, x: Tensor, ctx: SaeStepContext, activate: (pre: Tensor) => Tensor): SaeStepResult {
-  const N = x.shape[0]!;
   const xin = encoderInput(p, cfg, x);
   const pre = preActivations(p, xin); // [N, dSae]
   const f = activate(pre);
@@ -129,13 +128,6 @@ export function sparseStep(p: SaeParams, cfg: SaeConfig, x: Tensor, ctx: SaeStep
   rec.df.dispose();
   addInPlace(dpre, aux.dpre);
   aux.dpre.dispose();
-  const enc = encoderGrads(p, cfg, xin, dpre, rec.dxhat);
-  dpre.dispose();
-  rec.dxhat.dispose();
-  if (xin !== x) xin.dispose();
-  const fired = firedCounts(f);
-  f.dispose();
-  const l0 = meanL0(fired, N);
   const alpha = cfg.auxKCoefficient ?? AUXK_DEFAULTS.auxKCoefficient;
-  return stepResult({ W_enc: enc.W_enc, b_enc: enc.b_enc, W_dec: rec.dW_dec, b_dec: enc.b_dec }, fired, { mse: rec.mse, l0, auxK: aux.auxK }, (v) => v.mse + alpha * (v.auxK ?? 0));
+  return finishStep(p, cfg, x, xin, f, rec, dpre, { auxK: aux.auxK }, (v) => v.mse + alpha * (v.auxK ?? 0));
 }
