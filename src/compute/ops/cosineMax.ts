@@ -215,6 +215,18 @@ fn better(va: f32, ia: u32, vb: f32, ib: u32) -> bool {
   return va > vb || (va == vb && ia < ib);
 }
 
+// The best (value bits, index) of the 16 partials redV/redI[t·16 …] (workgroup memory).
+fn best16(t: u32) -> vec2u {
+  var bv = redV[t * 16u];
+  var bi = redI[t * 16u];
+  for (var s = 1u; s < 16u; s++) {
+    let v = redV[t * 16u + s];
+    let i = redI[t * 16u + s];
+    if (better(v, i, bv, bi)) { bv = v; bi = i; }
+  }
+  return vec2u(bitcast<u32>(bv), bi);
+}
+
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let tx = lid.x;
@@ -258,13 +270,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     workgroupBarrier();
     // The tile's column bests: reduce across the 16 threads sharing each column.
     if (t < 64u && j0 + t < p.m) {
-      var bv = redV[t * 16u];
-      var bi = redI[t * 16u];
-      for (var s = 1u; s < 16u; s++) {
-        let v = redV[t * 16u + s];
-        let i = redI[t * 16u + s];
-        if (better(v, i, bv, bi)) { bv = v; bi = i; }
-      }
+      let best = best16(t);
+      let bv = bitcast<f32>(best.x);
+      let bi = best.y;
       let o = ((i0 - p.row0) / 64u * p.m + j0 + t) * 2u;
       colP[o] = bitcast<u32>(bv);
       colP[o + 1u] = bi;
@@ -277,13 +285,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   workgroupBarrier();
   let local = i0 - p.row0 + t;
   if (t < 64u && i0 + t < p.n && local < p.chunkRows) {
-    var bv = redV[t * 16u];
-    var bi = redI[t * 16u];
-    for (var s = 1u; s < 16u; s++) {
-      let v = redV[t * 16u + s];
-      let i = redI[t * 16u + s];
-      if (better(v, i, bv, bi)) { bv = v; bi = i; }
-    }
+    let best = best16(t);
+    let bv = bitcast<f32>(best.x);
+    let bi = best.y;
     let o = (split * p.chunkRows + local) * 2u;
     rowP[o] = bitcast<u32>(bv);
     rowP[o + 1u] = bi;
