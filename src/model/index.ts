@@ -40,3 +40,4 @@ export {
   type ForwardCache,
 } from './transformer.js';
 export { backward, NEXT_TOKEN_CE, REWARD_DIFF, type Objective, type BackwardOptions, type BackwardResult } from './backward.js';
+export { openModel, type OpenedModel } from './openModel.js';

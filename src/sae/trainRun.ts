@@ -29,9 +29,9 @@ import { harvestActivations, planHooks } from '../data/harvest.js';
 import { packSettings, packTokens, type PackSettings } from '../data/packTokens.js';
 import { ShuffleBuffer } from '../data/shuffleBuffer.js';
 import { readDocuments } from '../data/textSource.js';
-import { resolveModel } from '../io/resolveModel.js';
 import { parseHook } from '../model/hooks.js';
-import { loadTokenizer, type Tokenizer } from '../model/tokenizers/index.js';
+import { openModel } from '../model/openModel.js';
+import type { Tokenizer } from '../model/tokenizers/index.js';
 import { Transformer } from '../model/transformer.js';
 import { openWorkspaceDb, workspaceDbPath, type WorkspaceDb } from '../io/workspaceDb.js';
 import { SAELAB_VERSION } from '../version.js';
@@ -457,20 +457,19 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     } else {
       const spec = opts.model ?? defaultModel();
       const download = opts.download ?? (opts.model === undefined && spec === 'gpt2');
-      const path = await resolveModel(spec, { download });
       modelName = existsSync(spec) ? resolve(spec) : spec;
       dataPath = opts.data ?? defaultData();
       if (!dataPath) throw new TrainRunError('no --data given and the shared corpus ../shared/assets/corpora/mixed-public-domain.txt.xz is not here: pass --data FILE_OR_FOLDER');
       dataPath = resolve(dataPath);
       if (!existsSync(dataPath)) throw new DataError(`${dataPath}: no such file or folder`);
-      model = await Transformer.load(path, opts.device);
+      const opened = await openModel(spec, opts.device, { download, needTokenizer: true });
+      model = opened.model;
+      tok = opened.tokenizer!;
       hook = opts.hook ?? defaultHook(model.config.nLayers);
       const point = parseHook(hook, model.config); // unknown hook: a ModelError with "did you mean"
       planHooks(model, [hook]);
       dIn = model.config.dModel;
       if (contextSize > model.config.nCtx) throw new TrainRunError(`--context-size ${contextSize} is longer than the model's context of ${model.config.nCtx} tokens`);
-      // A llama2.c checkpoint keeps its tokenizer beside the .bin.
-      tok = await loadTokenizer(path.endsWith('.bin') ? dirname(path) : path);
       packing = packSettings({ contextSize, prependBos: opts.prependBos ?? true }, tok);
       metadata = { model_name: modelName, hook_name: hook, hook_layer: point.layer, context_size: contextSize, dataset_path: dataPath, prepend_bos: packing.prependBos, exclude_special_tokens: packing.excludeSpecial };
     }

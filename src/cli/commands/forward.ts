@@ -3,51 +3,17 @@
 // safetensors file under their hook names: the quickest look inside a model, and a way to hand
 // activations to other tools.
 
-import { dirname } from 'node:path';
-import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Device } from '../../compute/device.js';
 import type { Tensor } from '../../compute/tensor.js';
-import { resolveModel } from '../../io/resolveModel.js';
 import { writeSafetensors, type TensorToWrite } from '../../io/safetensorsWrite.js';
-import { Transformer } from '../../model/transformer.js';
-import { loadTokenizer, type Tokenizer } from '../../model/tokenizers/index.js';
+import { openModel, type OpenedModel } from '../../model/openModel.js';
+import type { Tokenizer } from '../../model/tokenizers/index.js';
 import { SAELAB_VERSION } from '../../version.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { intFlag } from '../flags.js';
 import { emit, table } from '../output.js';
-
-/** A model with its tokenizer (null when the model has none and none was needed). */
-export interface OpenedModel {
-  model: Transformer;
-  tokenizer: Tokenizer | null;
-  /** The resolved path (a folder or a llama2.c .bin). */
-  path: string;
-}
-
-/**
- * Resolve and load a model (a folder, a llama2.c .bin next to its tokenizer, or a hub id from the HF
- * cache — downloaded only with `download`) and its tokenizer. Without `needTokenizer`, a missing or
- * unreadable tokenizer is reported through `note` and left null.
- */
-export async function openModel(spec: string, device: Device, opts: { download?: boolean; needTokenizer?: boolean; note?: (line: string) => void } = {}): Promise<OpenedModel> {
-  const path = await resolveModel(spec, { download: opts.download ?? false });
-  const model = await Transformer.load(path, device);
-  // A llama2.c checkpoint keeps its tokenizer (tok512.bin / tokenizer.bin) beside it.
-  const tokDir = (await stat(path)).isFile() ? dirname(path) : path;
-  let tokenizer: Tokenizer | null = null;
-  try {
-    tokenizer = await loadTokenizer(tokDir);
-  } catch (e) {
-    if (opts.needTokenizer) {
-      model.dispose();
-      throw e;
-    }
-    opts.note?.(`note: no usable tokenizer beside the model, so token ids only (${(e as Error).message})`);
-  }
-  return { model, tokenizer, path };
-}
 
 /** Parse `--ids 1,2,3` into token ids. */
 export function parseIds(s: string): number[] {

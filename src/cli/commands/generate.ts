@@ -8,7 +8,8 @@ import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { emit } from '../output.js';
 import { intFlag } from '../flags.js';
-import { inputIds, openModel, type OpenedModel } from './forward.js';
+import { openModel, type OpenedModel } from '../../model/openModel.js';
+import { inputIds } from './forward.js';
 
 export interface GenerateRequest {
   prompt: string;

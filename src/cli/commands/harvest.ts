@@ -13,7 +13,7 @@ import { UsageError } from '../errors.js';
 import { intFlag, countFlag, choice } from '../flags.js';
 import { emit } from '../output.js';
 import { startProgress } from '../progress.js';
-import { openModel, type OpenedModel } from './forward.js';
+import { openModel, type OpenedModel } from '../../model/openModel.js';
 
 export interface HarvestRequest {
   hooks: string[];
