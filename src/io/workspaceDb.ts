@@ -15,7 +15,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 
-export const WORKSPACE_DB_SCHEMA_VERSION = 1;
 /** The database's file name inside a workspace folder. */
 export const WORKSPACE_DB_FILE = 'saelab.db';
 
@@ -53,7 +52,7 @@ export interface MetricRow {
   value: number | null;
 }
 
-// Migration i takes the schema from version i to i + 1.
+// Migration i takes the schema from version i to i + 1 (append new ones; never edit an old one).
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE runs (
      id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -86,6 +85,9 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (sae_id, step, name)
    ) WITHOUT ROWID;`,
 ];
+
+/** The schema version this saelab writes: one more than the migrations applied to an empty file. */
+export const WORKSPACE_DB_SCHEMA_VERSION = MIGRATIONS.length;
 
 /** The database file of the workspace folder `dir`. */
 export function workspaceDbPath(dir: string): string {
