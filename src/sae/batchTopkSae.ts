@@ -11,7 +11,7 @@ import { topkRows } from '../compute/ops/topk.js';
 import type { Tensor } from '../compute/tensor.js';
 import { decodeDense, encoderInput, preActivations } from './saeCommon.js';
 import { scatterRows, updateThreshold } from './saeKernels.js';
-import { sparseStep } from './topkSae.js';
+import { denseCodeStep } from './topkSae.js';
 import type { SaeConfig, SaeModel, SaeParams, SaeStepContext, SaeStepResult } from './types.js';
 
 /** Running-mean factor of the inference threshold. */
@@ -63,6 +63,6 @@ export class BatchTopKSae implements SaeModel {
 
   /** Training: batch top-k activations, loss = MSE + α·AuxK; updates θ in place. */
   step(x: Tensor, ctx: SaeStepContext): SaeStepResult {
-    return sparseStep(this.params, this.cfg, x, ctx, (pre) => batchTopkActivations(pre, this.cfg.k!, (kept) => updateThreshold(kept, this.params.threshold!, THRESHOLD_BETA)));
+    return denseCodeStep(this.params, this.cfg, x, ctx, (pre) => batchTopkActivations(pre, this.cfg.k!, (kept) => updateThreshold(kept, this.params.threshold!, THRESHOLD_BETA)));
   }
 }

@@ -7,8 +7,8 @@
 // The step is the trainer's (src/sae/trainer.ts `trainStep`, which is not exported), done here in
 // the same order with the same functions: sae.step → removeParallelGrad → adamwUpdate per param →
 // normalizeRowsInPlace → updateTokensSinceFired; without logging (no read-back) and without
-// gradient clipping (off by default in training). Unlike the torch reference, the TopK step also
-// computes the AuxK term (zero here: nothing is dead on random data after one step, but the kernels run).
+// gradient clipping (off by default in training). The TopK step is saelab's sparse one (topkSae.ts;
+// the torch reference decodes densely); like it, no AuxK runs, since nothing can be dead yet.
 
 import type { Device } from '../compute/device.js';
 import { adamwUpdate } from '../compute/ops/adamw.js';
@@ -84,7 +84,9 @@ interface BenchState {
 
 /** One training step as the trainer does it (no logging, no clipping); queues device work only. */
 function trainStepOnce(sae: SaeModel, st: BenchState, x: Tensor, lr: number, l1Coefficient: number): void {
-  const res = sae.step(x, { tokensSinceFired: st.tokensSinceFired, l1Coefficient });
+  // tokensSeen as in training: within the first deadTokensThreshold tokens no latent can be dead,
+  // so AuxK is skipped (torch_reference's TopK has no AuxK either).
+  const res = sae.step(x, { tokensSinceFired: st.tokensSinceFired, l1Coefficient, tokensSeen: st.step * x.shape[0]! });
   try {
     if (sae.cfg.decoderUnitNorm && res.grads.W_dec) removeParallelGrad(res.grads.W_dec, sae.params.W_dec);
     st.step++;

@@ -1,90 +1,53 @@
 // The TopK SAE (Gao et al. 2024): only the k largest pre-activations of each token survive (ReLU'd).
-//   pre = (x − b_dec)·W_enc + b_enc      [N, dSae]
-//   f   = ReLU(TopK_k(pre)), 0 elsewhere [N, dSae]
-//   x̂   = f·W_dec + b_dec                [N, dIn]
-//   L   = mean_t Σ_j (x̂ − x)² + α·AuxK
-// AuxK (the paper's form, same units as the MSE so α = 1/32 keeps its meaning): with the residual
-// e = x − x̂ held constant (stop-gradient) and ê = ReLU(TopK_auxK(pre restricted to dead latents))·W_dec
-// (no bias), AuxK = mean_t ‖ê_t − e_t‖², and 0 when no latent is dead. A latent is dead when
-// tokensSinceFired ≥ deadTokensThreshold.
-// Backward: dpre = (dx̂·W_decᵀ) ⊙ [f > 0] + (dê·W_decᵀ) ⊙ [f_aux > 0]: the encoder gradient flows
-// only through the selected entries (the rest of dpre is exactly 0).
+//   pre = (x − b_dec)·W_enc + b_enc      [N, dSae]  (dense: the one full-width product of a step)
+//   f   = ReLU(TopK_k(pre))              k picks per token (values [N, k], latents [N, k])
+//   x̂   = f·W_dec + b_dec                [N, dIn]   (sparse: only the picked W_dec rows are read)
+//   L   = mean_t Σ_j (x̂ − x)² + α·AuxK   (auxK.ts)
+// Backward, on the picks only: dv = dx̂·W_dec[pick]ᵀ masked by v > 0; dW_dec rows of picked latents
+// (Σ over their tokens of v·dx̂, other rows exactly 0); dW_enc columns of picked latents (Σ of
+// dv·xin); db_enc = Σ dv. So the step costs one dense matmul plus O(N·k·dIn), not five dense ones.
+// Adam still updates every W_dec row (silent rows' moments decay), as PyTorch's Adam would.
+// `denseCodeStep` is the same maths with [N, dSae] codes: BatchTopK uses it (its picks per token
+// vary), and the tests use it as the oracle for the sparse step.
 
 import { relu } from '../compute/ops/activations.js';
-import { addInPlace, mul, mulInPlace, scale, scaleInPlace, sub } from '../compute/ops/elementwise.js';
+import { addInPlace, mul, scale, sub, subInPlace } from '../compute/ops/elementwise.js';
 import { matmul } from '../compute/ops/matmul.js';
+import { sumColumns } from '../compute/ops/reductions.js';
 import { topkRows } from '../compute/ops/topk.js';
 import type { Tensor } from '../compute/tensor.js';
-import { decodeDense, encoderInput, finishStep, maskedByActive, preActivations, reconstruction, sumSquaredDiff, total } from './saeCommon.js';
+import { auxKDense, auxKMayApply, auxKSparse, AUXK_DEFAULTS } from './auxK.js';
+import { decodeDense, encoderInput, finishStep, maskedByActive, meanL0, preActivations, reconstruction, stepResult, total } from './saeCommon.js';
 import { mapSae, scatterRows } from './saeKernels.js';
+import { bucketRowSums, bucketSums, latentBuckets, sparseDecode, sparseRowDots, type SparseCode } from './sparseCode.js';
 import type { SaeConfig, SaeModel, SaeParams, SaeStepContext, SaeStepResult } from './types.js';
 
-/** Defaults of the AuxK loss (Gao et al.: k_aux 512, α 1/32, dead after 10M tokens). */
-export const AUXK_DEFAULTS = { auxK: 512, auxKCoefficient: 1 / 32, deadTokensThreshold: 10_000_000 } as const;
+export { AUXK_DEFAULTS };
+
+/** The picks ReLU(TopK_k(pre)) of pre [N, dSae]. */
+export function topkCode(pre: Tensor, k: number): SparseCode {
+  const dSae = pre.shape[pre.shape.length - 1]!;
+  const tk = topkRows(pre, Math.min(k, dSae));
+  const values = relu(tk.values);
+  tk.values.dispose();
+  return { values, indices: tk.indices, dSae };
+}
 
 /** f = ReLU(TopK_k(pre)) scattered back to [N, dSae]. */
 export function topkActivations(pre: Tensor, k: number): Tensor {
-  const dSae = pre.shape[pre.shape.length - 1]!;
-  const tk = topkRows(pre, Math.min(k, dSae));
-  const v = relu(tk.values);
-  tk.values.dispose();
-  const f = scatterRows(v, tk.indices, dSae);
-  v.dispose();
-  tk.indices.dispose();
+  const code = topkCode(pre, k);
+  const f = scatterRows(code.values, code.indices, code.dSae);
+  code.values.dispose();
+  code.indices.dispose();
   return f;
 }
 
-/** The AuxK loss's value ([1], already × α·[any dead]) and its contributions to dW_dec and dpre. */
-export interface AuxKTerm {
-  auxK: Tensor;
-  /** [N, dSae] to add to dpre. */
-  dpre: Tensor;
+/** A zero [1] on x's device (the AuxK value when it is skipped). */
+function zeroScalar(x: Tensor): Tensor {
+  return x.device.zeros([1]);
 }
 
-/** AuxK forward and backward; adds faᵀ·dê into dW_dec in place. See the file comment for the maths. */
-export function auxKTerm(p: SaeParams, cfg: SaeConfig, x: Tensor, xhat: Tensor, pre: Tensor, ctx: SaeStepContext, dW_dec: Tensor): AuxKTerm {
-  const N = x.shape[0]!;
-  const dSae = cfg.dSae;
-  const kAux = Math.min(cfg.auxK ?? AUXK_DEFAULTS.auxK, dSae);
-  const alpha = cfg.auxKCoefficient ?? AUXK_DEFAULTS.auxKCoefficient;
-  const cut = cfg.deadTokensThreshold ?? AUXK_DEFAULTS.deadTokensThreshold;
-  const dead = mapSae('ge', ctx.tokensSinceFired, cut); // [dSae] 1 = dead
-  const alive = mapSae('lt', ctx.tokensSinceFired, cut);
-  const penalty = scale(alive, -1e30); // alive latents never win the aux top-k (and ReLU to 0)
-  alive.dispose();
-  const preDead = mul(pre, dead); // [N, dSae]
-  addInPlace(preDead, penalty);
-  penalty.dispose();
-  const fa = topkActivations(preDead, kAux);
-  preDead.dispose();
-  const numDead = total(dead);
-  dead.dispose();
-  const anyDead = mapSae('gt', numDead, 0.5); // [1]
-  numDead.dispose();
-
-  const ehat = matmul(fa, p.W_dec); // [N, dIn]
-  const e = sub(x, xhat); // constant residual
-  const sq = sumSquaredDiff(ehat, e);
-  const auxK = scale(sq, 1 / N);
-  sq.dispose();
-  mulInPlace(auxK, anyDead);
-
-  const de = sub(ehat, e); // dL/dê = α·[any]·2(ê − e)/N
-  ehat.dispose();
-  e.dispose();
-  scaleInPlace(de, (2 * alpha) / N);
-  mulInPlace(de, anyDead);
-  anyDead.dispose();
-  matmul(fa, de, { transA: true, out: dW_dec, accumulate: true });
-  const dfa = matmul(de, p.W_dec, { transB: true }); // [N, dSae]
-  de.dispose();
-  const dpre = maskedByActive(fa, dfa);
-  dfa.dispose();
-  fa.dispose();
-  return { auxK, dpre };
-}
-
-/** A TopK SAE with the AuxK dead-latent loss. */
+/** A TopK SAE with the AuxK dead-latent loss, trained on its sparse code. */
 export class TopKSae implements SaeModel {
   constructor(
     readonly cfg: SaeConfig,
@@ -93,41 +56,104 @@ export class TopKSae implements SaeModel {
     if (!(Number.isInteger(cfg.k) && cfg.k! >= 1 && cfg.k! <= cfg.dSae)) throw new Error(`topk SAE: k must be an integer in [1, ${cfg.dSae}] (got ${cfg.k})`);
   }
 
-  /** f = ReLU(TopK_k((x − b_dec)·W_enc + b_enc)): [N, dIn] → [N, dSae]. */
-  encode(x: Tensor): Tensor {
+  /** The picks for inputs x [N, dIn]. */
+  encodeSparse(x: Tensor): SparseCode {
     const xin = encoderInput(this.params, this.cfg, x);
     const pre = preActivations(this.params, xin);
     if (xin !== x) xin.dispose();
-    const f = topkActivations(pre, this.cfg.k!);
+    const code = topkCode(pre, this.cfg.k!);
     pre.dispose();
+    return code;
+  }
+
+  /** f = ReLU(TopK_k((x − b_dec)·W_enc + b_enc)): [N, dIn] → [N, dSae]. */
+  encode(x: Tensor): Tensor {
+    const code = this.encodeSparse(x);
+    const f = scatterRows(code.values, code.indices, code.dSae);
+    code.values.dispose();
+    code.indices.dispose();
     return f;
   }
 
-  /** x̂ = f·W_dec + b_dec (dense). */
+  /** x̂ = f·W_dec + b_dec (dense f). */
   decode(f: Tensor): Tensor {
     return decodeDense(this.params, f);
   }
 
-  /** Loss = MSE + α·AuxK with gradients of all four parameters. */
+  /** Loss = MSE + α·AuxK with gradients of all four parameters, through the sparse code. */
   step(x: Tensor, ctx: SaeStepContext): SaeStepResult {
-    return sparseStep(this.params, this.cfg, x, ctx, (pre) => topkActivations(pre, this.cfg.k!));
+    return topkSparseStep(this.params, this.cfg, x, ctx);
   }
 }
 
-/** The step shared by TopK and BatchTopK: `activate` turns pre-activations into f. */
-export function sparseStep(p: SaeParams, cfg: SaeConfig, x: Tensor, ctx: SaeStepContext, activate: (pre: Tensor) => Tensor): SaeStepResult {
+/** The TopK step on picks (see the file comment). */
+export function topkSparseStep(p: SaeParams, cfg: SaeConfig, x: Tensor, ctx: SaeStepContext): SaeStepResult {
+  const N = x.shape[0]!;
+  const xin = encoderInput(p, cfg, x);
+  const pre = preActivations(p, xin); // [N, dSae]
+  const code = topkCode(pre, cfg.k!);
+  const xhat = sparseDecode(code, p.W_dec, p.b_dec); // [N, dIn]
+
+  const r = sub(xhat, x);
+  const r2 = mul(r, r);
+  const sum = total(r2);
+  r2.dispose();
+  const mse = scale(sum, 1 / N);
+  sum.dispose();
+  const dxhat = scale(r, 2 / N);
+  r.dispose();
+
+  const buckets = latentBuckets(code.indices, cfg.dSae);
+  const dW_dec = bucketRowSums(buckets, code.values, dxhat); // [dSae, dIn]
+  const dv = sparseRowDots(dxhat, p.W_dec, code.indices); // [N, k]
+  const dpre = maskedByActive(code.values, dv);
+  dv.dispose();
+  const dW_enc = bucketRowSums(buckets, dpre, xin, { transposed: true }); // [dIn, dSae]
+  const db_enc = bucketSums(buckets, dpre); // [dSae]
+  dpre.dispose();
+  const on = mapSae('gt', code.values, 0);
+  const fired = bucketSums(buckets, on);
+  on.dispose();
+  buckets.dispose();
+  code.values.dispose();
+  code.indices.dispose();
+
+  const auxK = auxKMayApply(cfg, ctx) ? auxKSparse(p, cfg, x, xhat, xin, pre, ctx, { dW_dec, dW_enc, db_enc }, topkCode) : zeroScalar(x);
+  xhat.dispose();
+  pre.dispose();
+  if (xin !== x) xin.dispose();
+
+  // b_dec: through x̂ directly, and (when applied to the input) through every pre-activation.
+  const db_dec = sumColumns(dxhat);
+  dxhat.dispose();
+  if (cfg.applyBDecToInput) {
+    const viaInput = matmul(p.W_enc, db_enc.reshape([cfg.dSae, 1])); // [dIn, 1]
+    subInPlace(db_dec, viaInput.reshape([viaInput.numel]));
+    viaInput.dispose();
+  }
+  const l0 = meanL0(fired, N);
+  const alpha = cfg.auxKCoefficient ?? AUXK_DEFAULTS.auxKCoefficient;
+  return stepResult({ W_enc: dW_enc, b_enc: db_enc, W_dec: dW_dec, b_dec: db_dec }, fired, { mse, l0, auxK }, (v) => v.mse + alpha * (v.auxK ?? 0));
+}
+
+/** The step on dense codes, shared by BatchTopK (and the TopK oracle): `activate` turns pre-activations into f [N, dSae]. */
+export function denseCodeStep(p: SaeParams, cfg: SaeConfig, x: Tensor, ctx: SaeStepContext, activate: (pre: Tensor) => Tensor): SaeStepResult {
   const xin = encoderInput(p, cfg, x);
   const pre = preActivations(p, xin); // [N, dSae]
   const f = activate(pre);
   const xhat = decodeDense(p, f);
   const rec = reconstruction(p, x, f, xhat);
-  const aux = auxKTerm(p, cfg, x, xhat, pre, ctx, rec.dW_dec);
-  xhat.dispose();
-  pre.dispose();
   const dpre = maskedByActive(f, rec.df);
   rec.df.dispose();
-  addInPlace(dpre, aux.dpre);
-  aux.dpre.dispose();
+  let auxK: Tensor;
+  if (auxKMayApply(cfg, ctx)) {
+    const aux = auxKDense(p, cfg, x, xhat, pre, ctx, rec.dW_dec, topkActivations);
+    addInPlace(dpre, aux.dpre);
+    aux.dpre.dispose();
+    auxK = aux.auxK;
+  } else auxK = zeroScalar(x);
+  xhat.dispose();
+  pre.dispose();
   const alpha = cfg.auxKCoefficient ?? AUXK_DEFAULTS.auxKCoefficient;
-  return finishStep(p, cfg, x, xin, f, rec, dpre, { auxK: aux.auxK }, (v) => v.mse + alpha * (v.auxK ?? 0));
+  return finishStep(p, cfg, x, xin, f, rec, dpre, { auxK }, (v) => v.mse + alpha * (v.auxK ?? 0));
 }

@@ -144,6 +144,7 @@ export async function trainSaes(o: TrainOptions): Promise<TrainResult> {
             gradClip: o.gradClip ?? 0,
             logging,
             deadThreshold: threshold(i),
+            tokensSeen: tokens,
           });
           if (r) pending.push({ i, row: { saeIndex: i, ...r, lr } });
         }
@@ -194,13 +195,15 @@ interface StepOptions {
   gradClip: number;
   logging: boolean;
   deadThreshold: number;
+  /** Tokens trained on before this step. */
+  tokensSeen: number;
 }
 
 type StepNumbers = Pick<TrainLogRow, 'loss' | 'mse' | 'l1' | 'auxK' | 'l0' | 'deadFraction' | 'gradNorm'>;
 
 /** One optimiser step of one SAE on x; returns its numbers when logging. */
 async function trainStep(sae: SaeModel, st: SaeTrainState, x: Tensor, so: StepOptions): Promise<StepNumbers | null> {
-  const res = sae.step(x, { tokensSinceFired: st.tokensSinceFired, l1Coefficient: so.l1 });
+  const res = sae.step(x, { tokensSinceFired: st.tokensSinceFired, l1Coefficient: so.l1, tokensSeen: so.tokensSeen });
   try {
     const named: [keyof SaeParams, Tensor][] = [];
     for (const k of PARAM_NAMES) {

@@ -75,6 +75,8 @@ export interface SaeStepContext {
   tokensSinceFired: Tensor;
   /** The L1 coefficient after warm-up, for `standard`. */
   l1Coefficient: number;
+  /** Tokens trained on before this step (lets AuxK skip its work while no latent can be dead yet). */
+  tokensSeen?: number;
 }
 
 /** An SAE architecture: the maths, device-agnostic (written with src/compute ops). */

@@ -8,6 +8,7 @@ import type { Device } from '../../src/compute/device.js';
 import { Rng } from '../../src/compute/random.js';
 import { createSae, geometricMedian, initSae } from '../../src/sae/initSae.js';
 import { ActivationNormalizer } from '../../src/sae/normalize.js';
+import { denseCodeStep, topkActivations, topkSparseStep } from '../../src/sae/topkSae.js';
 import type { SaeConfig, SaeParams, SaeStepContext } from '../../src/sae/types.js';
 import { assertClose } from '../helpers/assertClose.js';
 import { numericGrad } from '../helpers/finiteDiff.js';
@@ -258,5 +259,32 @@ test('CPU and WebGPU steps agree (every architecture)', { skip }, async () => {
       if (a.stats[k] !== undefined) assertClose([b.stats[k]!], [a.stats[k]!], { atol: 1e-4, rtol: 1e-4 }, `${architecture} ${k}`);
     }
     assert.ok((a.stats.auxK ?? 1) > 0, 'some latents are dead, so AuxK is positive');
+  }
+});
+
+test('topk: the sparse step equals the dense-code step (gradients, stats, firing), with and without AuxK', async () => {
+  const N = 40;
+  const dIn = 12;
+  const dSae = 96;
+  for (const [applyBDecToInput, tokensSeen] of [[true, undefined], [false, 10_000], [true, 10]] as const) {
+    const cfg: SaeConfig = {
+      architecture: 'topk', dIn, dSae, k: 6, auxK: 10, auxKCoefficient: 1 / 32, deadTokensThreshold: 1000,
+      applyBDecToInput, decoderUnitNorm: false, normalizeActivations: 'none', seed: 3,
+    };
+    const rng = new Rng(21);
+    const h = randomHost(rng, dIn, dSae);
+    const x = cpu.fromArray(rng.normalArray(N * dIn), [N, dIn]);
+    const tsf = cpu.fromArray(Float32Array.from({ length: dSae }, (_, i) => (i % 4 === 0 ? 5000 : 0)), [dSae]);
+    const ctx = { tokensSinceFired: tsf, l1Coefficient: 0, tokensSeen };
+    const p = toParams(h, cpu, dIn, dSae);
+    const sparse = topkSparseStep(p, cfg, x, ctx);
+    const dense = denseCodeStep(p, cfg, x, ctx, (pre) => topkActivations(pre, cfg.k!));
+    for (const k of ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const) assertClose(sparse.grads[k]!.data, dense.grads[k]!.data, { atol: 1e-5, rtol: 1e-4 }, `d${k}`);
+    assert.deepEqual(Array.from(sparse.firedCounts.data), Array.from(dense.firedCounts.data));
+    const [s, d] = [await sparse.stats(), await dense.stats()];
+    for (const k of ['loss', 'mse', 'l0', 'auxK'] as const) assertClose([s[k]!], [d[k]!], { atol: 1e-6, rtol: 1e-5 }, k);
+    // Before deadTokensThreshold tokens no latent can be dead: the aux term is skipped (exactly 0).
+    if (tokensSeen === 10) assert.equal(s.auxK, 0);
+    else assert.ok(s.auxK! > 0, 'a quarter of the latents are dead');
   }
 });
