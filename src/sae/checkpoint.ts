@@ -1,6 +1,6 @@
 // Training checkpoints. One folder per checkpoint, `step-<8 digits>/`, holding per SAE
 // `sae-<i>.safetensors` (params under their SAELens names, Adam moments as `adam_m.<name>` /
-// `adam_v.<name>`, `tokens_since_fired`) and `state.json` (step, tokens, configs, the caller's
+// `adam_v.<name>`, `tokens_since_fired`, `fired_count`) and `state.json` (step, tokens, configs, the caller's
 // batch-source state) written last. The folder is built under a hidden temp name and renamed into
 // place, so a checkpoint either exists complete or not at all; the newest complete one is `latest`.
 // The trainer has no randomness of its own: params, moments, counts and the step (which fixes the
@@ -26,6 +26,8 @@ export interface SaeTrainState {
   v: Record<string, Tensor>;
   /** [dSae] tokens since each latent fired. */
   tokensSinceFired: Tensor;
+  /** [dSae] firings summed over the counted steps (for sparsity.safetensors). */
+  firedCount: Tensor;
 }
 
 /** The JSON part of a checkpoint. */
@@ -35,6 +37,8 @@ export interface CheckpointState {
   step: number;
   tokens: number;
   totalSteps: number;
+  /** Tokens whose firings are in each SAE's fired_count (absent in older checkpoints: 0). */
+  firingTokens?: number;
   saes: { file: string; cfg: SaeConfig }[];
   /** Whatever the batch source needs to resume (JSON), when it is not a pure function of the step. */
   batchState?: unknown;
@@ -77,7 +81,7 @@ export async function latestCheckpoint(dir: string): Promise<string | null> {
 export async function saveCheckpoint(
   dir: string,
   states: readonly SaeTrainState[],
-  info: { step: number; tokens: number; totalSteps: number; batchState?: unknown },
+  info: { step: number; tokens: number; totalSteps: number; firingTokens?: number; batchState?: unknown },
   keep = 2,
 ): Promise<string> {
   await mkdir(dir, { recursive: true });
@@ -126,6 +130,7 @@ export async function loadCheckpoint(path: string, states: readonly SaeTrainStat
     const f = await SafetensorsFile.open(join(path, state.saes[i]!.file));
     try {
       for (const [name, t] of namedTensors(s)) {
+        if (name === 'fired_count' && !f.has(name)) continue; // older checkpoints: counting restarts (stays 0)
         if (!f.has(name)) throw new Error(`checkpoint ${path}: SAE ${i} lacks tensor ${name}`);
         const data = await f.readF32(name);
         if (data.length !== t.numel) throw new Error(`checkpoint ${path}: SAE ${i} tensor ${name} has ${data.length} values, expected ${t.numel}`);
@@ -145,6 +150,7 @@ function namedTensors(s: SaeTrainState): [string, Tensor][] {
   for (const [k, t] of Object.entries(s.m)) out.push([`adam_m.${k}`, t]);
   for (const [k, t] of Object.entries(s.v)) out.push([`adam_v.${k}`, t]);
   out.push(['tokens_since_fired', s.tokensSinceFired]);
+  out.push(['fired_count', s.firedCount]);
   return out;
 }
 

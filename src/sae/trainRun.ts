@@ -359,21 +359,6 @@ async function* streamBatches(model: Transformer, tok: Tokenizer, o: { data: str
   }
 }
 
-/** Wrap an SAE so that its firing counts are summed into `acc` while `counting()` says so (sparsity.safetensors). */
-function countingSae(sae: SaeModel, acc: Tensor, counting: () => boolean): SaeModel {
-  return {
-    cfg: sae.cfg,
-    params: sae.params,
-    encode: (x) => sae.encode(x),
-    decode: (f) => sae.decode(f),
-    step: (x: Tensor, ctx: SaeStepContext): SaeStepResult => {
-      const r = sae.step(x, ctx);
-      if (counting()) addInPlace(acc, r.firedCounts);
-      return r;
-    },
-  };
-}
-
 /** Parse a list like "0,1,2" of numbers (a TrainRunError naming `what` otherwise). */
 export function parseNumberList(s: string, what: string, integer = true): number[] {
   const parts = s.split(',').map((p) => p.trim()).filter((p) => p !== '');
@@ -621,20 +606,15 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
       saeIds = cfgs.map((cfg, i) => db!.insertSae({ runId, saeIndex: i, architecture: cfg.architecture, dIn, dSae: cfg.dSae, hook, model: modelName, cfg }));
     }
 
-    // Firing counts over the last sparsityTokens tokens (only the part of that window this invocation trains).
+    // Firing counts over the last sparsityTokens tokens; the trainer keeps them in its checkpoints, so
+    // a resumed run's sparsity covers the whole window.
     const sparsitySteps = Math.max(1, Math.min(totalSteps, Math.ceil((opts.sparsityTokens ?? D.sparsityTokens) / batchSize)));
     const countFrom = totalSteps - sparsitySteps;
-    const accs = cfgs.map((c) => opts.device.zeros([c.dSae]));
-    let countedTokens = 0;
-    let current = resumedFromStep;
-    const counting = () => current >= countFrom;
-    const wrapped = saes.map((s, i) => countingSae(s, accs[i]!, counting));
 
     let lastRows: TrainLogRow[] = [];
     const tStart = performance.now();
-    let prevTokens = resumedTokens;
     const res = await trainSaes({
-      saes: wrapped, batches: deviceBatches(), totalSteps, lr, gradClip: opts.gradClip,
+      saes, batches: deviceBatches(), totalSteps, lr, gradClip: opts.gradClip, countFiringFrom: countFrom,
       schedule: { decay: opts.lrDecay ?? 'linear', warmupSteps: opts.lrWarmupSteps ?? 0, l1WarmupSteps: arch === 'standard' ? Math.floor(totalSteps * 0.05) : 0 },
       deadTokensThreshold: opts.deadTokensThreshold, logEvery, logFile,
       checkpointEvery: ckSteps, checkpointDir, keepCheckpoints: opts.keepCheckpoints ?? D.keepCheckpoints, resume: !!opts.resume,
@@ -647,10 +627,6 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
         lastRows = lastRows.filter((r) => r.saeIndex !== row.saeIndex).concat(row);
       },
       onStep: (s, tokens) => {
-        // `current` is still the 0-based index of the step just taken: count its tokens if counted.
-        if (current >= countFrom) countedTokens += tokens - prevTokens;
-        prevTokens = tokens;
-        current = s;
         const secs = (performance.now() - tStart) / 1000;
         const mean = (k: 'loss' | 'l0' | 'deadFraction') => (lastRows.length ? lastRows.reduce((a, r) => a + r[k], 0) / lastRows.length : undefined);
         ctl.onProgress?.({ step: s, totalSteps, tokens, totalTokens: totalSteps * batchSize, tokensPerSecond: secs > 0 ? (tokens - resumedTokens) / secs : 0, loss: mean('loss'), l0: mean('l0'), deadFraction: mean('deadFraction') });
@@ -667,13 +643,12 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     };
     if (res.aborted) {
       status = 'aborted';
-      for (const a of accs) a.dispose();
       return report;
     }
     for (let i = 0; i < cfgs.length; i++) {
       const cfg = cfgs[i]!;
-      const counts = (await accs[i]!.read()) as Float32Array;
-      const freq = Float32Array.from(counts, (c) => (countedTokens > 0 ? c / countedTokens : 0));
+      const counts = (await res.states[i]!.firedCount.read()) as Float32Array;
+      const freq = Float32Array.from(counts, (c) => (res.firingTokens > 0 ? c / res.firingTokens : 0));
       const path = join(out, names[i]!);
       await saveSae(path, cfg, saes[i]!.params, { metadata, normScalingFactor: cfg.normalizeActivations === 'expected_average_only_in' ? factor : undefined, firingFrequency: freq, device: opts.device.kind === 'webgpu' ? 'cuda' : 'cpu' });
       db.setSaePath(saeIds[i]!, path);
@@ -683,7 +658,7 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
       if (cfg.l1Coefficient !== undefined) rep.l1Coefficient = cfg.l1Coefficient;
       report.saes.push(rep);
     }
-    for (const a of accs) a.dispose();
+    for (const st of res.states) for (const t of [st.tokensSinceFired, st.firedCount, ...Object.values(st.m), ...Object.values(st.v)]) t.dispose();
     for (const s of saes) for (const p of Object.values(s.params) as (Tensor | undefined)[]) p?.dispose();
     status = 'done';
     return report;

@@ -9,7 +9,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { adamwUpdate } from '../compute/ops/adamw.js';
-import { mul, scaleInPlace } from '../compute/ops/elementwise.js';
+import { addInPlace, mul, scaleInPlace } from '../compute/ops/elementwise.js';
 import { sumRows } from '../compute/ops/reductions.js';
 import { rowsCols, type Tensor } from '../compute/tensor.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type SaeTrainState } from './checkpoint.js';
@@ -62,6 +62,8 @@ export interface TrainOptions {
   keepBatches?: boolean;
   /** Stop after the current step. */
   signal?: AbortSignal;
+  /** Sum each SAE's firing counts over steps ≥ this (0-based; default: none) into its state's firedCount, kept in checkpoints. */
+  countFiringFrom?: number;
 }
 
 export interface TrainResult {
@@ -76,6 +78,8 @@ export interface TrainResult {
   states: SaeTrainState[];
   /** The last log row of each SAE (empty before the first log). */
   lastRows: TrainLogRow[];
+  /** Tokens of the steps whose firing counts are in each state's firedCount (resumed runs included). */
+  firingTokens: number;
 }
 
 // Fixed order, so that Adam updates (and anything else per param) run in the same order every run.
@@ -100,6 +104,7 @@ export async function trainSaes(o: TrainOptions): Promise<TrainResult> {
   const states = o.saes.map(newTrainState);
   let step = 0;
   let tokens = 0;
+  let firingTokens = 0;
   let resumedFrom: string | null = null;
   if (o.resume) {
     const latest = await latestCheckpoint(o.checkpointDir!);
@@ -107,16 +112,18 @@ export async function trainSaes(o: TrainOptions): Promise<TrainResult> {
       const st = await loadCheckpoint(latest, states);
       step = st.step;
       tokens = st.tokens;
+      firingTokens = st.firingTokens ?? 0;
       resumedFrom = latest;
     }
   }
+  const countFrom = o.countFiringFrom ?? Infinity;
   // A fresh run starts a fresh log; a resumed one drops rows the lost steps had written.
   if (o.logFile) await truncateTrainLog(o.logFile, step);
 
   const nextBatch = batchReader(o.batches, step);
   const threshold = (i: number) => o.deadTokensThreshold ?? o.saes[i]!.cfg.deadTokensThreshold ?? DEFAULT_DEAD_TOKENS_THRESHOLD;
   const save = () =>
-    saveCheckpoint(o.checkpointDir!, states, { step, tokens, totalSteps: o.totalSteps, batchState: o.batchState?.() }, o.keepCheckpoints ?? 2);
+    saveCheckpoint(o.checkpointDir!, states, { step, tokens, totalSteps: o.totalSteps, firingTokens, batchState: o.batchState?.() }, o.keepCheckpoints ?? 2);
   let lastRows: TrainLogRow[] = [];
   let lastLogTime = performance.now();
   let lastLogTokens = tokens;
@@ -145,12 +152,14 @@ export async function trainSaes(o: TrainOptions): Promise<TrainResult> {
             logging,
             deadThreshold: threshold(i),
             tokensSeen: tokens,
+            countFiring: step >= countFrom,
           });
           if (r) pending.push({ i, row: { saeIndex: i, ...r, lr } });
         }
       } finally {
         if (!o.keepBatches) x.dispose();
       }
+      if (step >= countFrom) firingTokens += nTok;
       step++;
       tokens += nTok;
       if (logging) {
@@ -172,7 +181,7 @@ export async function trainSaes(o: TrainOptions): Promise<TrainResult> {
   } finally {
     await nextBatch.close();
   }
-  return { step, tokens, aborted, resumedFrom, states, lastRows };
+  return { step, tokens, aborted, resumedFrom, states, lastRows, firingTokens };
 }
 
 /** Adam moments (zeros) for every param and a zero tokens-since-fired vector, on the params' device. */
@@ -186,7 +195,7 @@ function newTrainState(sae: SaeModel): SaeTrainState {
     v[k] = p.device.zeros(p.shape);
   }
   const dev = sae.params.W_enc.device;
-  return { cfg: sae.cfg, params: sae.params, m, v, tokensSinceFired: dev.zeros([sae.cfg.dSae]) };
+  return { cfg: sae.cfg, params: sae.params, m, v, tokensSinceFired: dev.zeros([sae.cfg.dSae]), firedCount: dev.zeros([sae.cfg.dSae]) };
 }
 
 interface StepOptions {
@@ -197,6 +206,8 @@ interface StepOptions {
   deadThreshold: number;
   /** Tokens trained on before this step. */
   tokensSeen: number;
+  /** Add this step's firing counts to the state's firedCount. */
+  countFiring: boolean;
 }
 
 type StepNumbers = Pick<TrainLogRow, 'loss' | 'mse' | 'l1' | 'auxK' | 'l0' | 'deadFraction' | 'gradNorm'>;
@@ -223,6 +234,7 @@ async function trainStep(sae: SaeModel, st: SaeTrainState, x: Tensor, so: StepOp
     for (const [k, g] of named) adamwUpdate(sae.params[k]!, g, st.m[k]!, st.v[k]!, so.adam);
     if (sae.cfg.decoderUnitNorm) normalizeRowsInPlace(sae.params.W_dec);
     updateTokensSinceFired(st.tokensSinceFired, res.firedCounts, x.shape[0]!);
+    if (so.countFiring) addInPlace(st.firedCount, res.firedCounts);
     if (!so.logging) return null;
     const stats = await res.stats();
     const tsf = await st.tokensSinceFired.device.read(st.tokensSinceFired);

@@ -107,7 +107,7 @@ test('checkpoint contents: tensors by name, state.json, configs; incomplete fold
     assert.deepEqual(state.saes.map((s) => s.cfg), cfgs());
     const f = await SafetensorsFile.open(join(path, 'sae-0.safetensors'));
     try {
-      assert.deepEqual(f.names(), ['W_dec', 'W_enc', 'adam_m.W_dec', 'adam_m.W_enc', 'adam_m.b_dec', 'adam_m.b_enc', 'adam_v.W_dec', 'adam_v.W_enc', 'adam_v.b_dec', 'adam_v.b_enc', 'b_dec', 'b_enc', 'tokens_since_fired']);
+      assert.deepEqual(f.names(), ['W_dec', 'W_enc', 'adam_m.W_dec', 'adam_m.W_enc', 'adam_m.b_dec', 'adam_m.b_enc', 'adam_v.W_dec', 'adam_v.W_enc', 'adam_v.b_dec', 'adam_v.b_enc', 'b_dec', 'b_enc', 'fired_count', 'tokens_since_fired']);
       assert.deepEqual(await f.readF32('W_dec'), saes[0]!.params.W_dec.data);
       assert.deepEqual(f.info('W_enc').shape, [D_IN, 16]);
     } finally {

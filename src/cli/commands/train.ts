@@ -55,7 +55,7 @@ interface TrainFlags {
   model?: string; hook?: string; data?: string; store?: string; arch: SaeArchitecture; k?: number; l1?: number; ks?: number[]; l1s?: number[];
   dSae?: number; dSaes?: number[]; tokens: number; seeds: number[]; batchSize: number; lr: number; lrDecay: LrDecay; contextSize: number; out?: string; db?: string;
   resume?: boolean; checkpointEvery: number; logEvery: number; bDecInit: 'zeros' | 'mean' | 'geometric_median'; decoderUnitNorm?: boolean;
-  normalize: boolean; sparsityTokens: number; harvestBatchSize: number; bufferBatches: number; dataSeed: number; textField: string;
+  normalize: boolean; sparsityTokens: number; deadTokens?: number; harvestBatchSize: number; bufferBatches: number; dataSeed: number; textField: string;
   prependBos: boolean; download?: boolean; device: string; json?: boolean; config?: string;
 }
 
@@ -92,6 +92,7 @@ export function registerTrain(program: Command): void {
     .option('--checkpoint-every <n>', 'tokens between checkpoints, e.g. 2M', countFlag('--checkpoint-every'), D.checkpointEvery)
     .option('--log-every <n>', 'steps between log rows', intFlag('--log-every', 1), D.logEvery)
     .option('--sparsity-tokens <n>', 'sparsity.safetensors counts firings over the last this many tokens', countFlag('--sparsity-tokens'), D.sparsityTokens)
+    .option('--dead-tokens <n>', 'a latent is dead after this many tokens without firing (AuxK, dead fraction), e.g. 10M (default 10M)', countFlag('--dead-tokens'))
     .option('--harvest-batch-size <n>', 'windows per model forward', intFlag('--harvest-batch-size', 1), D.harvestBatchSize)
     .option('--buffer-batches <n>', 'shuffle buffer size in batches', intFlag('--buffer-batches', 2), D.bufferBatches)
     .option('--data-seed <n>', 'seed of the shuffle (the same for every SAE)', intFlag('--data-seed', 0), D.dataSeed)
@@ -122,7 +123,7 @@ export function registerTrain(program: Command): void {
         device, model: o.model, hook: o.hook, data: o.data, store: o.store, arch: o.arch, k: o.k, ks: o.ks, l1: o.l1, l1s: o.l1s, dSae: o.dSae, dSaes: o.dSaes,
         tokens: o.tokens, seeds: o.seeds, batchSize: o.batchSize, lr: o.lr, lrDecay: o.lrDecay, contextSize: o.contextSize, out: o.out, db: o.db,
         resume: !!o.resume, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, bDecInit: o.bDecInit, decoderUnitNorm: o.decoderUnitNorm,
-        normalize: o.normalize, sparsityTokens: o.sparsityTokens, harvestBatchSize: o.harvestBatchSize, bufferBatches: o.bufferBatches,
+        normalize: o.normalize, sparsityTokens: o.sparsityTokens, deadTokensThreshold: o.deadTokens, harvestBatchSize: o.harvestBatchSize, bufferBatches: o.bufferBatches,
         dataSeed: o.dataSeed, textField: o.textField, prependBos: o.prependBos, download: o.download,
       };
       try {
