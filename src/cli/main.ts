@@ -3,6 +3,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
+import { registerCompare } from './commands/compare.js';
 import { registerDevices } from './commands/devices.js';
 import { registerForward } from './commands/forward.js';
 import { registerGenerate } from './commands/generate.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerGenerate(program);
   registerHarvest(program);
   registerTrain(program);
+  registerCompare(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
