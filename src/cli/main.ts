@@ -4,12 +4,14 @@
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerCompare } from './commands/compare.js';
+import { registerDashboard } from './commands/dashboard.js';
 import { registerDevices } from './commands/devices.js';
 import { registerForward } from './commands/forward.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerHarvest } from './commands/harvest.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerTrain } from './commands/train.js';
+import { registerServe } from './commands/serve.js';
 import { isUserError } from './errors.js';
 import { SAELAB_VERSION } from '../version.js';
 
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
   registerHarvest(program);
   registerTrain(program);
   registerCompare(program);
+  registerDashboard(program);
+  registerServe(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -84,6 +84,41 @@ const MIGRATIONS: readonly string[] = [
      value REAL,
      PRIMARY KEY (sae_id, step, name)
    ) WITHOUT ROWID;`,
+  // Feature dashboards (saelab dashboard; src/io/dashboardDb.ts, docs/workspace-db.md).
+  `CREATE TABLE dashboards (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     sae_id INTEGER REFERENCES saes(id) ON DELETE SET NULL,
+     sae_path TEXT NOT NULL,
+     model TEXT NOT NULL,
+     hook TEXT NOT NULL,
+     data TEXT NOT NULL,
+     d_sae INTEGER NOT NULL,
+     tokens INTEGER NOT NULL,
+     config TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed'))
+   );
+   CREATE TABLE dashboard_features (
+     dashboard_id INTEGER NOT NULL REFERENCES dashboards(id) ON DELETE CASCADE,
+     feature INTEGER NOT NULL,
+     fires INTEGER NOT NULL,
+     density REAL NOT NULL,
+     max_act REAL NOT NULL,
+     mean_act REAL NOT NULL,
+     data TEXT NOT NULL,
+     PRIMARY KEY (dashboard_id, feature)
+   ) WITHOUT ROWID;
+   CREATE INDEX dashboard_features_density ON dashboard_features(dashboard_id, density DESC, feature);
+   CREATE INDEX dashboard_features_max_act ON dashboard_features(dashboard_id, max_act DESC, feature);`,
+  // SAE evaluations (saelab eval; src/eval/evalDb.ts, docs/workspace-db.md): one saes row per
+  // evaluated SAE under a runs row of kind 'eval', and its metrics by spec name (docs/metrics.md).
+  `CREATE TABLE eval_metrics (
+     sae_id INTEGER NOT NULL REFERENCES saes(id) ON DELETE CASCADE,
+     name TEXT NOT NULL,
+     value REAL,
+     PRIMARY KEY (sae_id, name)
+   ) WITHOUT ROWID;`,
 ];
 
 /** The schema version this saelab writes: one more than the migrations applied to an empty file. */

@@ -1,0 +1,66 @@
+// The web UI's files. The front end is plain TypeScript DOM code under src/server/ui/, compiled by
+// the normal `tsc` build into dist/src/server/ui/*.js and loaded by the browser as native ES
+// modules: no bundler step, no framework, nothing from a CDN. Only names of the form `name.js`
+// (letters, digits, - and _) directly in that folder are served, so no path reaches anything else.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UI_STYLE } from './uiStyle.js';
+
+/** The page: the app's module and stylesheet, nothing inline (the CSP forbids inline scripts). */
+export const INDEX_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>saelab</title>
+<link rel="stylesheet" href="/ui/style.css">
+<script type="module" src="/ui/main.js"></script>
+</head>
+<body>
+<header><a href="#/" class="brand">saelab</a><nav><a href="#/">workspace</a></nav></header>
+<main id="app"><p class="muted">loading…</p></main>
+</body>
+</html>
+`;
+
+/** The nearest folder above `from` with a package.json named saelab, or null. */
+function packageRoot(from: string): string | null {
+  let dir = from;
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'saelab') return dir;
+      } catch {
+        // keep looking
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+/** The folder of the compiled UI modules: ./ui beside this module when built, else the package's dist/src/server/ui. */
+export function uiDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  if (existsSync(join(here, 'ui', 'main.js'))) return join(here, 'ui');
+  const root = packageRoot(here);
+  return root ? join(root, 'dist', 'src', 'server', 'ui') : join(here, 'ui');
+}
+
+const UI_NAME = /^[A-Za-z0-9_-]+\.js$/;
+
+/** A UI file by name: [content type, body], or null when there is no such file. */
+export async function uiFile(dir: string, name: string): Promise<[string, Buffer] | null> {
+  if (name === 'style.css') return ['text/css; charset=utf-8', Buffer.from(UI_STYLE, 'utf8')];
+  if (!UI_NAME.test(name)) return null;
+  try {
+    return ['text/javascript; charset=utf-8', await readFile(join(dir, name))];
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,18 @@
+// Calls to the server's JSON API. Errors come back as { error } with a status; they are thrown as
+// one-line Errors for the views to show.
+
+/** GET a JSON document. */
+export async function getJson<T>(path: string): Promise<T> {
+  return answer<T>(await fetch(path, { headers: { accept: 'application/json' } }));
+}
+
+/** POST a JSON body, get a JSON document. */
+export async function postJson<T>(path: string, body: unknown): Promise<T> {
+  return answer<T>(await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+}
+
+async function answer<T>(r: Response): Promise<T> {
+  const v = (await r.json().catch(() => null)) as { error?: string } | null;
+  if (!r.ok) throw new Error(v?.error ?? `HTTP ${r.status}`);
+  return v as T;
+}

@@ -1,0 +1,41 @@
+// The shapes of the API's answers, as the UI reads them (src/server/workspaceApi.ts writes them).
+
+import type { ExampleJson, FeatureData, FeatureRow } from '../../io/dashboardDb.js';
+
+export interface DashboardInfo {
+  id: number; saeId: number | null; saePath: string; saeName: string; model: string; hook: string; data: string;
+  dSae: number; tokens: number; status: string; createdAt: string; contextSize: number | null; features?: number;
+}
+
+export interface SaeInfo {
+  id: number; path: string | null; name: string; architecture: string; dIn: number; dSae: number; hook: string | null; model: string | null;
+  lastStep: number | null; lastTokens: number | null; train: Record<string, number | null>; eval: Record<string, number | null>; dashboards: number[];
+}
+
+export interface RunInfo {
+  id: number; kind: string; name: string | null; status: string; createdAt: string; updatedAt: string; saes: SaeInfo[];
+}
+
+export interface WorkspaceInfo {
+  runs: RunInfo[];
+  dashboards: DashboardInfo[];
+}
+
+export interface ReportFileInfo {
+  path: string; kind: 'json' | 'svg' | 'png'; bytes: number; modified: string;
+}
+
+export interface FeaturePage extends FeatureRow {
+  dashboard: { id: number; dSae: number; tokens: number; hook: string; saePath: string };
+  data: FeatureData;
+}
+
+export interface FeatureListPage {
+  dashboard: number; order: string; offset: number; total: number; features: (FeatureRow & { top: ExampleJson | null })[];
+}
+
+export interface TextAnswer {
+  tokens: { text: string; special: boolean; features: { feature: number; act: number }[] }[];
+  features: { feature: number; maxAct: number; count: number }[];
+  truncated: boolean;
+}
