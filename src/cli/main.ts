@@ -6,6 +6,7 @@ import { registerBench } from './commands/bench.js';
 import { registerCompare } from './commands/compare.js';
 import { registerDashboard } from './commands/dashboard.js';
 import { registerDevices } from './commands/devices.js';
+import { registerEval } from './commands/eval.js';
 import { registerForward } from './commands/forward.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerHarvest } from './commands/harvest.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerDashboard(program);
   registerServe(program);
+  registerEval(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

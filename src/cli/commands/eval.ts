@@ -1,0 +1,107 @@
+// `saelab eval`: argument parsing over `evalRun` (src/eval/evalRun.ts), then the SVG plots
+// (firing-density histogram per SAE, CE increase per position) and a table or --json. Several
+// --sae folders in one call share the clean (and ablation) forward passes.
+
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { evalRun, type EvalRunReport } from '../../eval/evalRun.js';
+import { writeFileAtomic } from '../../io/atomicWrite.js';
+import { densityHistogramSvg } from '../../report/densityHistogram.js';
+import { ceIncreaseByPositionSvg } from '../../report/positionPlot.js';
+import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
+import { UsageError } from '../errors.js';
+import { countFlag, intFlag, numFlag } from '../flags.js';
+import { emit, table } from '../output.js';
+import { startProgress, type Progress } from '../progress.js';
+
+interface EvalFlags {
+  sae: string[]; model?: string; data?: string; hook?: string; tokens: number; skipTokens: number; contextSize?: number; batchSize: number;
+  denseThreshold: number; out?: string; db?: string; prependBos: boolean; textField: string; download?: boolean; device: string; json?: boolean;
+}
+
+/** A label as a file-name stem. */
+function stem(label: string): string {
+  return label.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+/** Write the plots of a report into `out`; returns the paths by SAE label and the shared plot. */
+export async function writeEvalPlots(r: EvalRunReport, out: string): Promise<{ density: Record<string, string>; ceIncreaseByPosition: string | null }> {
+  await mkdir(out, { recursive: true });
+  const density: Record<string, string> = {};
+  for (const s of r.saes) {
+    const p = join(out, `${stem(s.label)}-density.svg`);
+    await writeFileAtomic(p, densityHistogramSvg({ label: s.label, log10Frequencies: s.log10Frequencies, tokens: s.metrics.tokens, deadCount: s.metrics.dead_count }));
+    density[s.label] = p;
+  }
+  let ce: string | null = null;
+  if (r.head === 'lm') {
+    ce = join(out, 'ce-increase-by-position.svg');
+    await writeFileAtomic(ce, ceIncreaseByPositionSvg(r.saes));
+  }
+  return { density, ceIncreaseByPosition: ce };
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Register `saelab eval`. */
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('evaluate SAEs spliced into a model on held-out text: the metrics of docs/metrics.md (L0, MSE, FVU, CE loss recovered, KL, …), SVG plots and a workspace-db row')
+    .requiredOption('--sae <dir>', 'an SAE folder (SAELens, sparsify or dictionary_learning); repeat for several SAEs (they share the clean forward passes)', collect)
+    .option('--model <model>', "model folder or hub id (default: the SAE's metadata.model_name when it exists, else ../shared/assets/models/gpt2-corpus-tiny)")
+    .option('--data <path>', 'held-out text (file or folder; for a reward model, JSONL preference pairs {chosen, rejected}) (default: the shared corpus)')
+    .option('--hook <name>', "hook to splice every SAE into (default: each SAE's metadata.hook_name)")
+    .option('--tokens <n>', 'evaluated tokens (BOS and padding not counted), e.g. 20k', countFlag('--tokens'), 16_384)
+    .option('--skip-tokens <n>', 'skip this many stream tokens (reward model: pairs) of the data first, e.g. the text the SAEs trained on', intFlag('--skip-tokens', 0), 0)
+    .option('--context-size <n>', "tokens per window (default: the SAE's metadata.context_size, else 128)", intFlag('--context-size', 2))
+    .option('--batch-size <n>', 'windows per forward', intFlag('--batch-size', 1), 8)
+    .option('--dense-threshold <x>', 'a latent firing on more than this fraction of tokens is dense', numFlag('--dense-threshold', 0), 0.1)
+    .option('--out <dir>', 'folder for the SVG plots (default: <folder of the first SAE>/eval)')
+    .option('--db <file>', 'workspace database (default: <folder of the first SAE>/saelab.db)')
+    .option('--no-prepend-bos', 'do not start each window with BOS')
+    .option('--text-field <name>', 'the field holding the text in JSON lines', 'text')
+    .option('--download', 'allow downloading --model from the hub')
+    .addOption(deviceOption())
+    .option('--json', 'print JSON (metrics by their docs/metrics.md names)')
+    .action(async (_o: EvalFlags, cmd: Command) => {
+      const o = cmd.opts<EvalFlags>();
+      if (o.sae.length === 0) throw new UsageError('--sae <dir> is required');
+      const device = await openDeviceFromFlag(o.device, !!o.json);
+      let bar: Progress | null = null;
+      try {
+        const r = await evalRun({
+          device, saes: o.sae, model: o.model, data: o.data, hook: o.hook, tokens: o.tokens, skipTokens: o.skipTokens, contextSize: o.contextSize,
+          batchSize: o.batchSize, denseThreshold: o.denseThreshold, db: o.db, prependBos: o.prependBos, textField: o.textField, download: o.download,
+          onProgress: (done, total) => {
+            bar ??= startProgress('eval', total, { unit: 'batches', quiet: !!o.json });
+            bar.update(done);
+          },
+        });
+        (bar as Progress | null)?.stop();
+        const out = resolve(o.out ?? join(dirname(resolve(o.sae[0]!)), 'eval'));
+        const plots = await writeEvalPlots(r, out);
+        const json = {
+          spec: 'docs/metrics.md', model: r.model, data: r.data, head: r.head, tokens: r.tokens, windows: r.windows, contextSize: r.contextSize, skipTokens: r.skipTokens,
+          seconds: r.seconds, db: r.db, runId: r.runId, plots: { ceIncreaseByPosition: plots.ceIncreaseByPosition },
+          saes: r.saes.map((s) => ({ label: s.label, path: s.path, hook: s.hook, architecture: s.architecture, dIn: s.dIn, dSae: s.dSae, cfg: s.cfg, metrics: s.metrics, checks: s.checks, plots: { density: plots.density[s.label] } })),
+        };
+        emit(!!o.json, json, () => {
+          console.log(`${r.saes.length} SAE(s) on ${r.model}: ${r.tokens.toLocaleString('en-US')} tokens in ${r.windows} windows of ${r.contextSize}, ${r.seconds.toFixed(1)} s`);
+          const f = (v: number | undefined, d: number) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(d));
+          if (r.head === 'lm') {
+            console.log(table(['SAE', 'hook', 'L0', 'MSE', 'FVU', 'cos', 'CE clean', 'CE sae', 'CE zero', 'CE rec', 'KL sae', 'alive'],
+              r.saes.map((s) => { const m = s.metrics; return [s.label, s.hook, f(m.l0, 1), f(m.mse, 3), f(m.fvu, 4), f(m.cosine, 3), f(m.ce_clean, 4), f(m.ce_sae, 4), f(m.ce_zero_ablation, 3), f(m.ce_loss_recovered, 4), f(m.kl_sae, 4), f(m.alive_fraction, 3)]; })));
+          } else {
+            console.log(table(['SAE', 'hook', 'L0', 'FVU', 'reward clean', 'reward sae', '|Δ reward|', 'pair diff clean', 'pair diff sae'],
+              r.saes.map((s) => { const m = s.metrics; return [s.label, s.hook, f(m.l0, 1), f(m.fvu, 4), f(m.reward_clean, 4), f(m.reward_sae, 4), f(m.reward_abs_delta, 4), f(m.pair_diff_clean, 4), f(m.pair_diff_sae, 4)]; })));
+          }
+          console.log(`plots in ${out}; workspace db ${r.db ?? '-'} (run ${r.runId ?? '-'})`);
+        });
+      } finally {
+        (bar as Progress | null)?.stop();
+        device.destroy();
+      }
+    });
+}
