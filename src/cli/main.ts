@@ -11,6 +11,8 @@ import { registerForward } from './commands/forward.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerHarvest } from './commands/harvest.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerPerturb } from './commands/perturb.js';
+import { registerPrune } from './commands/prune.js';
 import { registerTrain } from './commands/train.js';
 import { registerServe } from './commands/serve.js';
 import { isUserError } from './errors.js';
@@ -31,10 +33,12 @@ export function buildProgram(): Command {
   registerGenerate(program);
   registerHarvest(program);
   registerTrain(program);
-  registerCompare(program);
   registerDashboard(program);
   registerServe(program);
   registerEval(program);
+  registerCompare(program);
+  registerPerturb(program);
+  registerPrune(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

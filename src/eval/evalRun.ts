@@ -60,7 +60,7 @@ export interface EvalRunReport extends EvalReport {
 }
 
 /** Load an SAE folder and fix its hook (the flag, else its metadata), as an EvalSaeSpec. */
-async function loadSpec(dir: string, device: Device, hookFlag: string | undefined): Promise<{ spec: EvalSaeSpec; loaded: LoadedSae }> {
+export async function loadSpec(dir: string, device: Device, hookFlag: string | undefined): Promise<{ spec: EvalSaeSpec; loaded: LoadedSae }> {
   const loaded = await loadSae(dir, device);
   const hook = hookFlag ?? (typeof loaded.metadata.hook_name === 'string' ? loaded.metadata.hook_name : undefined);
   if (!hook) throw new EvalError(`${dir}: the SAE's cfg.json names no hook (metadata.hook_name): pass --hook`);

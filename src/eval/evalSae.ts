@@ -136,7 +136,7 @@ export async function hookMeans(model: Transformer, hooks: string[], windows: Pa
 }
 
 /** Windows → ids [B·T], keep [B·T] (1 - exclude). */
-function batchOf(ws: PackedWindow[]): { ids: Int32Array; keep: Uint8Array; B: number; T: number } {
+export function batchOf(ws: PackedWindow[]): { ids: Int32Array; keep: Uint8Array; B: number; T: number } {
   const B = ws.length;
   const T = ws[0]!.ids.length;
   const ids = new Int32Array(B * T);

@@ -1,0 +1,78 @@
+// `saelab perturb`: argument parsing over `perturbRun` (src/analysis/perturbRun.ts) — KL and CE
+// increase under random perturbations matched in cosine and norm, per hook, with SAE points —
+// then a table or --json. Plots from src/report/perturbPlot.ts.
+
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { perturbRun } from '../../analysis/perturbRun.js';
+import { PerturbError } from '../../analysis/perturbation.js';
+import { perturbCurveSvg, robustnessSvg } from '../../report/perturbPlot.js';
+import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
+import { countFlag, intFlag, numFlag } from '../flags.js';
+import { emit, table } from '../output.js';
+import { startProgress, type Progress } from '../progress.js';
+
+interface PerturbFlags {
+  model?: string; data?: string; hooks: string[]; sae: string[]; tokens: number; contextSize?: number; batchSize: number; seed: number;
+  targets?: string; normRatio: number; reference: number; out: string; download?: boolean; device: string; json?: boolean;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** "1e-4,1e-2,0.5" → numbers, each a 1 − cos in [0, 2). */
+function parseTargets(s: string): number[] {
+  const xs = s.split(',').map((p) => Number(p.trim()));
+  if (xs.length === 0 || xs.some((x) => !(x >= 0 && x < 2))) throw new PerturbError(`--targets must be comma-separated 1 − cos values in [0, 2), i.e. cos in (−1, 1] (got '${s}')`);
+  return xs;
+}
+
+/** Register `saelab perturb`. */
+export function registerPerturb(program: Command): void {
+  program
+    .command('perturb')
+    .description('is an SAE better than noise? KL(clean ‖ perturbed) and CE increase under random perturbations of matched cosine and norm, per hook, with each SAE\'s point and its token-matched random twin (docs/perturb.md)')
+    .requiredOption('--hooks <names...>', 'hooks to perturb; "all" = resid_pre, attn_out and mlp_out of every layer; "blocks.*.hook_attn_out" = that kind in every layer')
+    .option('--sae <dir>', 'an SAE folder to place on its hook\'s curve (repeat for several)', collect, [])
+    .option('--model <model>', 'model folder or hub id (default: ../shared/assets/models/gpt2-corpus-tiny)')
+    .option('--data <path>', 'text (file or folder) (default: the shared corpus)')
+    .option('--tokens <n>', 'evaluated tokens (BOS not counted), e.g. 4k', countFlag('--tokens'), 4096)
+    .option('--context-size <n>', 'tokens per window (default 64)', intFlag('--context-size', 2))
+    .option('--batch-size <n>', 'windows per forward', intFlag('--batch-size', 1), 8)
+    .option('--targets <list>', '1 − cos values to sweep (default: 9 log-spaced from 1e-4 to 0.5)')
+    .option('--norm-ratio <r>', '‖x′‖/‖x‖ of the swept perturbations', numFlag('--norm-ratio', 0), 1)
+    .option('--reference <x>', 'the 1 − cos at which the layer-robustness summary reads KL', numFlag('--reference', 0), 0.01)
+    .option('--seed <n>', 'seed of the random directions', intFlag('--seed', 0), 0)
+    .requiredOption('--out <dir>', 'folder for perturb.json and the SVG plots')
+    .option('--download', 'allow downloading --model from the hub')
+    .addOption(deviceOption())
+    .option('--json', 'print JSON')
+    .action(async (_o: PerturbFlags, cmd: Command) => {
+      const o = cmd.opts<PerturbFlags>();
+      const targets = o.targets === undefined ? undefined : parseTargets(o.targets);
+      const device = await openDeviceFromFlag(o.device, !!o.json);
+      let bar: Progress | null = null;
+      try {
+        const r = await perturbRun({
+          device, model: o.model, data: o.data, hooks: o.hooks, saes: o.sae, tokens: o.tokens, contextSize: o.contextSize, batchSize: o.batchSize,
+          seed: o.seed, targets, normRatio: o.normRatio, reference: o.reference, out: resolve(o.out), download: o.download,
+          plots: { curve: perturbCurveSvg, robustness: robustnessSvg },
+          onProgress: (done, total) => {
+            bar ??= startProgress('perturb', total, { unit: 'batches', quiet: !!o.json });
+            bar.update(done);
+          },
+        });
+        (bar as Progress | null)?.stop();
+        emit(!!o.json, r, () => {
+          const f = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toExponential(2));
+          console.log(`${r.hooks.length} hook(s) of ${r.model}: ${r.tokens.toLocaleString('en-US')} tokens, ${r.seconds.toFixed(1)} s`);
+          console.log(table(['hook', `KL at 1−cos=${r.reference}`, ...r.hooks[0]!.curve.map((p) => `KL@${p.oneMinusCos.toPrecision(2)}`)], r.hooks.map((h) => [h.hook, f(h.klAtReference), ...h.curve.map((p) => f(p.kl.mean))])));
+          const pts = r.hooks.flatMap((h) => h.saes.map((s) => [s.label, h.hook, f(s.oneMinusCos), f(s.kl.mean), f(s.randomMatched.kl.mean), (s.kl.mean / s.randomMatched.kl.mean).toFixed(2)]));
+          if (pts.length) console.log(table(['SAE', 'hook', '1−cos', 'KL SAE', 'KL random matched', 'SAE/random'], pts));
+          console.log(`report: ${r.json}; plots: ${r.plots.length} SVG in ${resolve(o.out)}`);
+        });
+      } finally {
+        (bar as Progress | null)?.stop();
+        device.destroy();
+      }
+    });
+}

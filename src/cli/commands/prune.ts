@@ -1,0 +1,66 @@
+// `saelab prune`: argument parsing over `pruneRun` (src/analysis/pruneRun.ts) — pruned copies of an
+// SAE at target L0s against comparison SAEs (larger L1), CE loss recovered and KL on the same
+// held-out tokens — then a table or --json, and the plot from src/report/prunePlot.ts.
+
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { PerturbError } from '../../analysis/perturbation.js';
+import { pruneRun } from '../../analysis/pruneRun.js';
+import { pruneSvg } from '../../report/prunePlot.js';
+import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
+import { countFlag, intFlag } from '../flags.js';
+import { emit, table } from '../output.js';
+import { startProgress, type Progress } from '../progress.js';
+
+interface PruneFlags {
+  sae: string; l0: string[]; compare: string[]; model?: string; data?: string; tokens: number; contextSize?: number; batchSize: number;
+  out: string; download?: boolean; device: string; json?: boolean;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Register `saelab prune`. */
+export function registerPrune(program: Command): void {
+  program
+    .command('prune')
+    .description('prune an SAE to target L0s (most frequent latents first) and compare with SAEs trained with larger L1: CE loss recovered and KL on held-out tokens')
+    .requiredOption('--sae <dir>', 'the SAE folder to prune')
+    .requiredOption('--l0 <x...>', 'target L0s, e.g. --l0 8 16 32')
+    .option('--compare <dir>', 'an SAE of the same hook to evaluate beside the pruned ones (repeat; e.g. the folders of one `saelab train --l1s` run)', collect, [])
+    .option('--model <model>', 'model folder or hub id (default: ../shared/assets/models/gpt2-corpus-tiny)')
+    .option('--data <path>', 'held-out text (file or folder) (default: the shared corpus)')
+    .option('--tokens <n>', 'evaluated tokens (BOS not counted), e.g. 16k', countFlag('--tokens'), 8192)
+    .option('--context-size <n>', 'tokens per window (default 128)', intFlag('--context-size', 2))
+    .option('--batch-size <n>', 'windows per forward', intFlag('--batch-size', 1), 8)
+    .requiredOption('--out <dir>', 'folder for prune.json and the plot')
+    .option('--download', 'allow downloading --model from the hub')
+    .addOption(deviceOption())
+    .option('--json', 'print JSON')
+    .action(async (_o: PruneFlags, cmd: Command) => {
+      const o = cmd.opts<PruneFlags>();
+      const l0 = o.l0.map(Number);
+      if (l0.some((x) => !(x >= 0 && Number.isFinite(x)))) throw new PerturbError(`--l0 targets must be non-negative numbers (got ${o.l0.join(' ')})`);
+      const device = await openDeviceFromFlag(o.device, !!o.json);
+      let bar: Progress | null = null;
+      try {
+        const r = await pruneRun({
+          device, sae: o.sae, l0, compare: o.compare, model: o.model, data: o.data, tokens: o.tokens, contextSize: o.contextSize, batchSize: o.batchSize,
+          out: resolve(o.out), download: o.download, plot: pruneSvg,
+          onProgress: (done, total) => {
+            bar ??= startProgress('prune', total, { unit: 'batches', quiet: !!o.json });
+            bar.update(done);
+          },
+        });
+        (bar as Progress | null)?.stop();
+        emit(!!o.json, r, () => {
+          const f = (v: number | null, d: number) => (v === null || !Number.isFinite(v) ? '-' : v.toFixed(d));
+          console.log(`${r.hook} on ${r.model}: ${r.tokens.toLocaleString('en-US')} tokens; the unpruned SAE has L0 ${r.baseL0.toFixed(2)}`);
+          console.log(table(['SAE', 'strategy', 'removed', 'L0', 'CE loss recovered', 'KL', 'CE increase'], r.rows.map((x) => [x.label, x.strategy, x.removed ?? '-', f(x.l0, 2), f(x.ce_loss_recovered, 4), f(x.kl_sae, 4), f(x.ce_increase, 4)])));
+          console.log(`report: ${r.json}${r.plot ? `; plot: ${r.plot}` : ''}`);
+        });
+      } finally {
+        (bar as Progress | null)?.stop();
+        device.destroy();
+      }
+    });
+}
