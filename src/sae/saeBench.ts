@@ -17,15 +17,18 @@ import type { Tensor } from '../compute/tensor.js';
 import { updateTokensSinceFired } from './deadFeatures.js';
 import { normalizeRowsInPlace, removeParallelGrad } from './decoderNorm.js';
 import { initSae } from './initSae.js';
+import { denseCodeStep, topkActivations } from './topkSae.js';
 import type { SaeArchitecture, SaeConfig, SaeModel, SaeParams } from './types.js';
 
 export interface SaeBenchCase {
   arch: SaeArchitecture;
   dSae: number;
+  /** TopK only: train through dense [N, dSae] codes (denseCodeStep, like the torch reference) instead of the sparse code. */
+  denseCode?: boolean;
 }
 
 export interface SaeBenchRow {
-  /** torch_reference.py's case name: sae.topk, sae.relu_l1 (standard) or sae.batchtopk. */
+  /** torch_reference.py's case name: sae.topk, sae.relu_l1 (standard) or sae.batchtopk; sae.topk_dense for saelab's dense-code TopK. */
   case: string;
   arch: SaeArchitecture;
   precision: 'fp32';
@@ -128,7 +131,10 @@ export async function benchSae(device: Device, opts: SaeBenchOptions = {}): Prom
         normalizeActivations: 'none', seed,
         ...(c.arch === 'standard' ? { l1Coefficient } : { k }),
       };
-      const sae = await initSae(cfg, device);
+      const init = await initSae(cfg, device);
+      const sae: SaeModel = c.denseCode && c.arch === 'topk'
+        ? { cfg, params: init.params, encode: (x) => init.encode(x), decode: (f) => init.decode(f), step: (x, ctx) => denseCodeStep(init.params, cfg, x, ctx, (pre) => topkActivations(pre, k)) }
+        : init;
       const st: BenchState = { m: {}, v: {}, tokensSinceFired: device.zeros([c.dSae]), step: 0 };
       for (const name of PARAM_NAMES) {
         const p = sae.params[name];
@@ -150,7 +156,7 @@ export async function benchSae(device: Device, opts: SaeBenchOptions = {}): Prom
         }
         const ms = elapsed / reps;
         const row: SaeBenchRow = {
-          case: CASE_NAMES[c.arch], arch: c.arch, precision: 'fp32', dIn, dSae: c.dSae, batch,
+          case: c.denseCode && c.arch === 'topk' ? 'sae.topk_dense' : CASE_NAMES[c.arch], arch: c.arch, precision: 'fp32', dIn, dSae: c.dSae, batch,
           k: c.arch === 'standard' ? null : k, decoderUnitNorm: cfg.decoderUnitNorm,
           msPerStep: ms, tokensPerS: batch / (ms / 1000), reps,
         };

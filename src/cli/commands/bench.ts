@@ -116,7 +116,8 @@ export function registerBench(program: Command): void {
     .option('--batch <n>', 'tokens per step', intFlag('--batch', 1), 4096)
     .option('--k <n>', 'active latents per token (topk, batchtopk)', intFlag('--k', 1), 32)
     .option('--min-ms <ms>', 'minimum timed time per case (at least 1 step, after 1 warm-up step)', intFlag('--min-ms', 1), 2000)
-    .action(async (o: { device: string; json?: boolean; arch?: SaeArchitecture[]; dSae?: number[]; dIn: number; batch: number; k: number; minMs: number }) => {
+    .option('--dense-topk', 'also time each TopK case through dense [N, d_sae] codes (sae.topk_dense), as the torch reference does')
+    .action(async (o: { device: string; json?: boolean; arch?: SaeArchitecture[]; dSae?: number[]; dIn: number; batch: number; k: number; minMs: number; denseTopk?: boolean }) => {
       let cases: SaeBenchCase[];
       if (!o.arch && !o.dSae) cases = [...DEFAULT_SAE_BENCH_CASES];
       else {
@@ -124,6 +125,8 @@ export function registerBench(program: Command): void {
         const dSaes = o.dSae ?? [24576];
         cases = archs.flatMap((arch) => dSaes.map((dSae) => ({ arch, dSae })));
       }
+      // --dense-topk: each TopK case again through dense codes, timed in the same run (the sparse step's speed-up).
+      if (o.denseTopk) cases = cases.flatMap((c) => (c.arch === 'topk' ? [c, { ...c, denseCode: true }] : [c]));
       for (const c of cases) if (c.arch !== 'standard' && o.k > c.dSae) throw new UsageError(`--k (${o.k}) must be at most --d-sae (${c.dSae})`);
       const device = await openDeviceFromFlag(o.device);
       try {
