@@ -17,9 +17,9 @@
 // recomputed identically too (on CPU bit for bit; on a GPU as far as its forward is deterministic).
 
 import { access, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
-import { constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { constants, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../compute/packageRoot.js';
 import type { Device } from '../compute/device.js';
 import { addInPlace } from '../compute/ops/elementwise.js';
 import type { Tensor } from '../compute/tensor.js';
@@ -199,22 +199,6 @@ export interface TrainRunReport {
   runId: number;
   logFile: string;
   saes: TrainedSaeReport[];
-}
-
-/** The repo root of this package (the nearest package.json named saelab above this file). */
-function packageRoot(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    try {
-      if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'saelab') return dir;
-    } catch {
-      // unreadable package.json: keep looking up
-    }
-    const up = dirname(dir);
-    if (up === dir) return null;
-    dir = up;
-  }
 }
 
 /** `rel` under the current directory or the package root, whichever exists first. */

@@ -3,10 +3,11 @@
 // modules: no bundler step, no framework, nothing from a CDN. Only names of the form `name.js`
 // (letters, digits, - and _) directly in that folder are served, so no path reaches anything else.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../compute/packageRoot.js';
 import { UI_STYLE } from './uiStyle.js';
 
 /** The page: the app's module and stylesheet, nothing inline (the CSP forbids inline scripts). */
@@ -26,29 +27,11 @@ export const INDEX_HTML = `<!doctype html>
 </html>
 `;
 
-/** The nearest folder above `from` with a package.json named saelab, or null. */
-function packageRoot(from: string): string | null {
-  let dir = from;
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'saelab') return dir;
-      } catch {
-        // keep looking
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) return null;
-    dir = up;
-  }
-}
-
 /** The folder of the compiled UI modules: ./ui beside this module when built, else the package's dist/src/server/ui. */
 export function uiDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   if (existsSync(join(here, 'ui', 'main.js'))) return join(here, 'ui');
-  const root = packageRoot(here);
+  const root = packageRoot();
   return root ? join(root, 'dist', 'src', 'server', 'ui') : join(here, 'ui');
 }
 

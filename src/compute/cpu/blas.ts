@@ -2,10 +2,10 @@
 // built by scripts/buildNative.mjs at install time). When it is missing or SAELAB_NO_BLAS=1,
 // callers fall back to the pure-TypeScript matmul.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../packageRoot.js';
 
 /** The functions native/sgemm_addon.c exports (arguments are validated again in C). */
 export interface BlasAddon {
@@ -29,24 +29,6 @@ export interface BlasInfo { available: boolean; name: string; reason: string }
 const ADDON_RELATIVE = join('native', 'build', 'Release', 'saelab_blas.node');
 
 let state: { addon: BlasAddon | null; info: BlasInfo } | undefined;
-
-/** The folder holding saelab's package.json: this file runs from src/ (tsx) or dist/src/ (tsc). */
-function packageRoot(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'saelab') return dir;
-      } catch {
-        // An unreadable package.json is not ours; keep walking up.
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return null;
-    dir = parent;
-  }
-}
 
 function disabledByEnv(): boolean {
   const v = process.env['SAELAB_NO_BLAS'];
