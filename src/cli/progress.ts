@@ -31,3 +31,18 @@ export function startProgress(label: string, total: number, opts: { unit?: strin
     stop: () => bar.stop(),
   };
 }
+
+/** A bar over batches whose total is known only at the first report: `onProgress(done, total)` for the run, `stop()` when it ends (safe to call twice). */
+export function batchProgress(label: string, quiet: boolean): { onProgress: (done: number, total: number) => void; stop: () => void } {
+  let bar: Progress | null = null;
+  return {
+    onProgress: (done, total) => {
+      bar ??= startProgress(label, total, { unit: 'batches', quiet });
+      bar.update(done);
+    },
+    stop: () => {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}

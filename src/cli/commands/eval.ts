@@ -13,7 +13,7 @@ import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { countFlag, intFlag, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
-import { startProgress, type Progress } from '../progress.js';
+import { batchProgress } from '../progress.js';
 
 interface EvalFlags {
   sae: string[]; model?: string; data?: string; hook?: string; tokens: number; skipTokens: number; contextSize?: number; batchSize: number;
@@ -69,17 +69,14 @@ export function registerEval(program: Command): void {
       const o = cmd.opts<EvalFlags>();
       if (o.sae.length === 0) throw new UsageError('--sae <dir> is required');
       const device = await openDeviceFromFlag(o.device, !!o.json);
-      let bar: Progress | null = null;
+      const progress = batchProgress('eval', !!o.json);
       try {
         const r = await evalRun({
           device, saes: o.sae, model: o.model, data: o.data, hook: o.hook, tokens: o.tokens, skipTokens: o.skipTokens, contextSize: o.contextSize,
           batchSize: o.batchSize, denseThreshold: o.denseThreshold, db: o.db, prependBos: o.prependBos, textField: o.textField, download: o.download,
-          onProgress: (done, total) => {
-            bar ??= startProgress('eval', total, { unit: 'batches', quiet: !!o.json });
-            bar.update(done);
-          },
+          onProgress: progress.onProgress,
         });
-        (bar as Progress | null)?.stop();
+        progress.stop();
         const out = resolve(o.out ?? join(dirname(resolve(o.sae[0]!)), 'eval'));
         const plots = await writeEvalPlots(r, out);
         const json = {
@@ -100,7 +97,7 @@ export function registerEval(program: Command): void {
           console.log(`plots in ${out}; workspace db ${r.db ?? '-'} (run ${r.runId ?? '-'})`);
         });
       } finally {
-        (bar as Progress | null)?.stop();
+        progress.stop();
         device.destroy();
       }
     });

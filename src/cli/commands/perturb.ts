@@ -10,7 +10,7 @@ import { perturbCurveSvg, robustnessSvg } from '../../report/perturbPlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { countFlag, intFlag, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
-import { startProgress, type Progress } from '../progress.js';
+import { batchProgress } from '../progress.js';
 
 interface PerturbFlags {
   model?: string; data?: string; hooks: string[]; sae: string[]; tokens: number; contextSize?: number; batchSize: number; seed: number;
@@ -50,18 +50,15 @@ export function registerPerturb(program: Command): void {
       const o = cmd.opts<PerturbFlags>();
       const targets = o.targets === undefined ? undefined : parseTargets(o.targets);
       const device = await openDeviceFromFlag(o.device, !!o.json);
-      let bar: Progress | null = null;
+      const progress = batchProgress('perturb', !!o.json);
       try {
         const r = await perturbRun({
           device, model: o.model, data: o.data, hooks: o.hooks, saes: o.sae, tokens: o.tokens, contextSize: o.contextSize, batchSize: o.batchSize,
           seed: o.seed, targets, normRatio: o.normRatio, reference: o.reference, out: resolve(o.out), download: o.download,
           plots: { curve: perturbCurveSvg, robustness: robustnessSvg },
-          onProgress: (done, total) => {
-            bar ??= startProgress('perturb', total, { unit: 'batches', quiet: !!o.json });
-            bar.update(done);
-          },
+          onProgress: progress.onProgress,
         });
-        (bar as Progress | null)?.stop();
+        progress.stop();
         emit(!!o.json, r, () => {
           const f = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toExponential(2));
           console.log(`${r.hooks.length} hook(s) of ${r.model}: ${r.tokens.toLocaleString('en-US')} tokens, ${r.seconds.toFixed(1)} s`);
@@ -71,7 +68,7 @@ export function registerPerturb(program: Command): void {
           console.log(`report: ${r.json}; plots: ${r.plots.length} SVG in ${resolve(o.out)}`);
         });
       } finally {
-        (bar as Progress | null)?.stop();
+        progress.stop();
         device.destroy();
       }
     });

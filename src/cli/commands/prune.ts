@@ -10,7 +10,7 @@ import { pruneSvg } from '../../report/prunePlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { countFlag, intFlag } from '../flags.js';
 import { emit, table } from '../output.js';
-import { startProgress, type Progress } from '../progress.js';
+import { batchProgress } from '../progress.js';
 
 interface PruneFlags {
   sae: string; l0: string[]; compare: string[]; model?: string; data?: string; tokens: number; contextSize?: number; batchSize: number;
@@ -41,17 +41,14 @@ export function registerPrune(program: Command): void {
       const l0 = o.l0.map(Number);
       if (l0.some((x) => !(x >= 0 && Number.isFinite(x)))) throw new PerturbError(`--l0 targets must be non-negative numbers (got ${o.l0.join(' ')})`);
       const device = await openDeviceFromFlag(o.device, !!o.json);
-      let bar: Progress | null = null;
+      const progress = batchProgress('prune', !!o.json);
       try {
         const r = await pruneRun({
           device, sae: o.sae, l0, compare: o.compare, model: o.model, data: o.data, tokens: o.tokens, contextSize: o.contextSize, batchSize: o.batchSize,
           out: resolve(o.out), download: o.download, plot: pruneSvg,
-          onProgress: (done, total) => {
-            bar ??= startProgress('prune', total, { unit: 'batches', quiet: !!o.json });
-            bar.update(done);
-          },
+          onProgress: progress.onProgress,
         });
-        (bar as Progress | null)?.stop();
+        progress.stop();
         emit(!!o.json, r, () => {
           const f = (v: number | null, d: number) => (v === null || !Number.isFinite(v) ? '-' : v.toFixed(d));
           console.log(`${r.hook} on ${r.model}: ${r.tokens.toLocaleString('en-US')} tokens; the unpruned SAE has L0 ${r.baseL0.toFixed(2)}`);
@@ -59,7 +56,7 @@ export function registerPrune(program: Command): void {
           console.log(`report: ${r.json}${r.plot ? `; plot: ${r.plot}` : ''}`);
         });
       } finally {
-        (bar as Progress | null)?.stop();
+        progress.stop();
         device.destroy();
       }
     });
