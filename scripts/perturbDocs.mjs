@@ -29,7 +29,9 @@ const CONTEXT = 64;
 const TARGETS = [1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3];
 const LAYERS = [2, 4];
 const L1S = [2, 5, 7, 10, 20];
-const PRUNE_L0 = [60, 40, 25, 15];
+const PRUNE_L0 = [40, 25, 16, 10, 6];
+// Held-out text: after the tokens the SAEs trained on (as scripts/evalTable.mjs).
+const SKIP_TOKENS = 600_000;
 const PRUNE_TOKENS = 8192;
 
 const args = process.argv.slice(2);
@@ -50,14 +52,14 @@ const saelab = (argv, file) => {
 run([join(ROOT, 'scripts', 'evalTable.mjs'), '--work', WORK, '--train-only']);
 const saes = LAYERS.flatMap((l) => [join(WORK, `L${l}-topk`, 'topk-k16-s0'), ...L1S.map((x) => join(WORK, `L${l}-relu`, `standard-l1${x}-s0`))]);
 
-const common = ['--data', DATA, '--tokens', String(TOKENS), '--context-size', String(CONTEXT), '--targets', TARGETS.join(',')];
+const common = ['--data', DATA, '--skip-tokens', String(SKIP_TOKENS), '--tokens', String(TOKENS), '--context-size', String(CONTEXT), '--targets', TARGETS.join(',')];
 const t0 = Date.now();
 const tiny = saelab(['perturb', '--model', TINY, '--hooks', 'all', ...saes.flatMap((s) => ['--sae', s]), ...common, '--out', join(WORK, 'perturb-tiny')], 'perturb.json');
 const tTiny = (Date.now() - t0) / 1000;
 const stories = saelab(['perturb', '--model', STORIES, '--hooks', 'all', ...common, '--out', join(WORK, 'perturb-stories')], 'perturb.json');
 const prunes = LAYERS.map((l) => {
   const [base, ...larger] = L1S.map((x) => join(WORK, `L${l}-relu`, `standard-l1${x}-s0`));
-  return saelab(['prune', '--model', TINY, '--data', DATA, '--sae', base, '--l0', ...PRUNE_L0.map(String), ...larger.flatMap((s) => ['--compare', s]), '--tokens', String(PRUNE_TOKENS), '--out', join(WORK, `prune-L${l}`)], 'prune.json');
+  return saelab(['prune', '--model', TINY, '--data', DATA, '--sae', base, '--l0', ...PRUNE_L0.map(String), ...larger.flatMap((s) => ['--compare', s]), '--tokens', String(PRUNE_TOKENS), '--skip-tokens', String(SKIP_TOKENS), '--out', join(WORK, `prune-L${l}`)], 'prune.json');
 });
 
 // ---- plots into docs/perturb ----
@@ -90,15 +92,15 @@ L.push('');
 L.push('Commands (WORK is the work folder):');
 L.push('');
 L.push('```');
-L.push(`saelab perturb --model gpt2-corpus-tiny --hooks all --sae WORK/L2-topk/topk-k16-s0 … --tokens ${TOKENS} --context-size ${CONTEXT} --targets ${TARGETS.join(',')} --out WORK/perturb-tiny`);
-L.push(`saelab perturb --model stories260k/stories260K.bin --hooks all --tokens ${TOKENS} --context-size ${CONTEXT} --targets ${TARGETS.join(',')} --out WORK/perturb-stories`);
-L.push(`saelab prune --sae WORK/L2-relu/standard-l12-s0 --l0 ${PRUNE_L0.join(' ')} --compare WORK/L2-relu/standard-l15-s0 … --tokens ${PRUNE_TOKENS} --out WORK/prune-L2`);
+L.push(`saelab perturb --model gpt2-corpus-tiny --hooks all --sae WORK/L2-topk/topk-k16-s0 … --skip-tokens ${SKIP_TOKENS} --tokens ${TOKENS} --context-size ${CONTEXT} --targets ${TARGETS.join(',')} --out WORK/perturb-tiny`);
+L.push(`saelab perturb --model stories260k/stories260K.bin --hooks all --skip-tokens ${SKIP_TOKENS} --tokens ${TOKENS} --context-size ${CONTEXT} --targets ${TARGETS.join(',')} --out WORK/perturb-stories`);
+L.push(`saelab prune --sae WORK/L2-relu/standard-l12-s0 --l0 ${PRUNE_L0.join(' ')} --compare WORK/L2-relu/standard-l15-s0 … --tokens ${PRUNE_TOKENS} --skip-tokens ${SKIP_TOKENS} --out WORK/prune-L2`);
 L.push('```');
 L.push('');
 for (const [name, r, robust] of [['gpt2-corpus-tiny', tiny, tinyRobust], ['stories260K', stories, storiesRobust]]) {
   L.push(`## Layer robustness: ${name}`);
   L.push('');
-  L.push(`${r.tokens.toLocaleString('en-US')} tokens (${r.windows} windows of ${CONTEXT}), seed ${r.seed}. Mean KL (nats/token) at each 1 − cos; the summary column is KL at 1 − cos = ${r.reference}, log-log interpolated.`);
+  L.push(`${r.tokens.toLocaleString('en-US')} held-out tokens (${r.windows} windows of ${CONTEXT}, after the first ${SKIP_TOKENS.toLocaleString('en-US')} of the corpus), seed ${r.seed}. Mean KL (nats/token) at each 1 − cos; the summary column is KL at 1 − cos = ${r.reference}, log-log interpolated.`);
   L.push('');
   L.push(`| hook | KL at ${r.reference} | ${TARGETS.map((t) => `1−cos ${t}`).join(' | ')} |`);
   L.push(`|---|---:|${TARGETS.map(() => '---:').join('|')}|`);
@@ -126,7 +128,7 @@ L.push(`Reading: ${worse} of ${pts.length} SAEs move the output ${worse ? 'more'
 L.push('');
 L.push('## Pruning vs a larger L1');
 L.push('');
-L.push(`The lowest-L1 ReLU SAE (L1 ${L1S[0]}) of each layer pruned to L0 ≤ ${PRUNE_L0.join(', ')} (most frequent latents first; firing counted on the evaluation tokens), against the SAEs of the same training run with L1 ${L1S.slice(1).join(', ')}. ${PRUNE_TOKENS.toLocaleString('en-US')} tokens.`);
+L.push(`The lowest-L1 ReLU SAE (L1 ${L1S[0]}) of each layer pruned to L0 ≤ ${PRUNE_L0.join(', ')} (most frequent latents first; firing counted on the evaluation tokens), against the SAEs of the same training run with L1 ${L1S.slice(1).join(', ')}. ${PRUNE_TOKENS.toLocaleString('en-US')} held-out tokens (after the first ${SKIP_TOKENS.toLocaleString('en-US')} of the corpus, which the SAEs trained on).`);
 L.push('');
 L.push('| layer | SAE | strategy | latents removed | L0 | CE loss recovered | KL |');
 L.push('|---|---|---|---:|---:|---:|---:|');
@@ -139,7 +141,7 @@ L.push('');
 prunes.forEach((p, i) => {
   const cmp = p.rows.filter((r) => r.strategy === 'compare');
   const odd = cmp.filter((r, j) => j > 0 && r.l0 > cmp[j - 1].l0);
-  if (odd.length) L.push(`Layer ${LAYERS[i]}: L0 does not fall with L1 here (${cmp.map((r) => `${r.label} L0 ${f(r.l0, 1)}`).join(', ')}): with ${'400k'} training tokens the largest coefficients have not converged, so the "larger L1" points are not a clean frontier.`);
+  if (odd.length) L.push(`Layer ${LAYERS[i]}: L0 does not fall with L1 here (${cmp.map((r) => `${r.label} L0 ${f(r.l0, 1)}`).join(', ')}): these short runs (400k tokens) have not converged at every coefficient, so the "larger L1" points are not a clean frontier.`);
 });
 L.push('');
 L.push(`Perturbation sweep wall time on this CPU: ${tTiny.toFixed(0)} s for gpt2-corpus-tiny (${tiny.hooks.length} hooks × ${TARGETS.length} targets + ${saes.length} SAEs × 2).`);

@@ -33,6 +33,8 @@ export interface PerturbRunOptions {
   hooks: string[];
   saes?: string[];
   tokens: number;
+  /** Stream tokens of the data to skip first (text the SAEs trained on), as `saelab eval --skip-tokens`. */
+  skipTokens?: number;
   contextSize?: number;
   batchSize?: number;
   seed?: number;
@@ -91,7 +93,7 @@ export async function perturbRun(o: PerturbRunOptions): Promise<PerturbRunReport
     if (!existsSync(dataPath)) throw new PerturbError(`--data ${dataPath}: no such file or folder`);
     const contextSize = o.contextSize ?? Math.min(64, model.config.nCtx);
     if (contextSize < 2 || contextSize > model.config.nCtx) throw new PerturbError(`--context-size must be in [2, ${model.config.nCtx}] (got ${contextSize})`);
-    const windows = await lmWindows(dataPath, opened.tokenizer!, { contextSize, prependBos: true, tokens: o.tokens, skip: 0, textField: 'text' });
+    const windows = await lmWindows(dataPath, opened.tokenizer!, { contextSize, prependBos: true, tokens: o.tokens, skip: o.skipTokens ?? 0, textField: 'text' });
     const report = await perturbSweep({
       model, hooks, windows, oneMinusCos: o.targets ?? DEFAULT_TARGETS, normRatio: o.normRatio, saes: loaded.map((l) => l.spec),
       seed: o.seed, batchSize: o.batchSize, reference: o.reference, onProgress: o.onProgress,

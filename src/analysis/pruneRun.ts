@@ -30,6 +30,8 @@ export interface PruneRunOptions {
   model?: string;
   data?: string;
   tokens: number;
+  /** Stream tokens of the data to skip first (text the SAEs trained on), as `saelab eval --skip-tokens`. */
+  skipTokens?: number;
   contextSize?: number;
   batchSize?: number;
   out: string;
@@ -113,7 +115,7 @@ export async function pruneRun(o: PruneRunOptions): Promise<PruneRunReport> {
     const dataPath = resolve(data);
     if (!existsSync(dataPath)) throw new PerturbError(`--data ${dataPath}: no such file or folder`);
     const contextSize = o.contextSize ?? Math.min(128, model.config.nCtx);
-    const windows = await lmWindows(dataPath, opened.tokenizer!, { contextSize, prependBos: true, tokens: o.tokens, skip: 0, textField: 'text' });
+    const windows = await lmWindows(dataPath, opened.tokenizer!, { contextSize, prependBos: true, tokens: o.tokens, skip: o.skipTokens ?? 0, textField: 'text' });
     const batchSize = o.batchSize ?? 8;
     const { counts, tokens } = await firingCounts(model, base.spec, windows, batchSize);
     const choices = o.l0.map((x) => pruneForL0(counts, tokens, x));

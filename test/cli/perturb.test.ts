@@ -33,7 +33,7 @@ test('saelab perturb and prune on gpt2-corpus-tiny; bad input exits 2 with one l
     assert.deepEqual(JSON.parse(readFileSync(join(out, 'perturb.json'), 'utf8')).hooks, rep.hooks);
     for (const f of ['perturb-blocks.1.hook_resid_pre.svg', 'perturb-blocks.0.hook_attn_out.svg', 'perturb-robustness.svg']) assert.ok(readFileSync(join(out, f), 'utf8').startsWith('<svg'), f);
 
-    const pr = await saelab(['prune', '--sae', sae, '--l0', '4', '8', ...common, '--out', join(dir, 'prune'), '--json']);
+    const pr = await saelab(['prune', '--sae', sae, '--l0', '4', '8', '--skip-tokens', '5000', ...common, '--out', join(dir, 'prune'), '--json']);
     assert.equal(pr.code, 0, pr.stderr);
     const prep = JSON.parse(pr.stdout);
     assert.equal(prep.rows.length, 2);

@@ -13,7 +13,7 @@ import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
 
 interface PerturbFlags {
-  model?: string; data?: string; hooks: string[]; sae: string[]; tokens: number; contextSize?: number; batchSize: number; seed: number;
+  model?: string; data?: string; hooks: string[]; sae: string[]; tokens: number; skipTokens: number; contextSize?: number; batchSize: number; seed: number;
   targets?: string; normRatio: number; reference: number; out: string; download?: boolean; device: string; json?: boolean;
 }
 
@@ -36,6 +36,7 @@ export function registerPerturb(program: Command): void {
     .option('--model <model>', 'model folder or hub id (default: ../shared/assets/models/gpt2-corpus-tiny)')
     .option('--data <path>', 'text (file or folder) (default: the shared corpus)')
     .option('--tokens <n>', 'evaluated tokens (BOS not counted), e.g. 4k', countFlag('--tokens'), 4096)
+    .option('--skip-tokens <n>', 'skip this many stream tokens of the data first (e.g. the text the SAEs trained on)', countFlag('--skip-tokens'), 0)
     .option('--context-size <n>', 'tokens per window (default 64)', intFlag('--context-size', 2))
     .option('--batch-size <n>', 'windows per forward', intFlag('--batch-size', 1), 8)
     .option('--targets <list>', '1 − cos values to sweep (default: 9 log-spaced from 1e-4 to 0.5)')
@@ -53,7 +54,7 @@ export function registerPerturb(program: Command): void {
       const progress = batchProgress('perturb', !!o.json);
       try {
         const r = await perturbRun({
-          device, model: o.model, data: o.data, hooks: o.hooks, saes: o.sae, tokens: o.tokens, contextSize: o.contextSize, batchSize: o.batchSize,
+          device, model: o.model, data: o.data, hooks: o.hooks, saes: o.sae, tokens: o.tokens, skipTokens: o.skipTokens, contextSize: o.contextSize, batchSize: o.batchSize,
           seed: o.seed, targets, normRatio: o.normRatio, reference: o.reference, out: resolve(o.out), download: o.download,
           plots: { curve: perturbCurveSvg, robustness: robustnessSvg },
           onProgress: progress.onProgress,

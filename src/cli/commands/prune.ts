@@ -13,7 +13,7 @@ import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
 
 interface PruneFlags {
-  sae: string; l0: string[]; compare: string[]; model?: string; data?: string; tokens: number; contextSize?: number; batchSize: number;
+  sae: string; l0: string[]; compare: string[]; model?: string; data?: string; tokens: number; skipTokens: number; contextSize?: number; batchSize: number;
   out: string; download?: boolean; device: string; json?: boolean;
 }
 
@@ -30,6 +30,7 @@ export function registerPrune(program: Command): void {
     .option('--model <model>', 'model folder or hub id (default: ../shared/assets/models/gpt2-corpus-tiny)')
     .option('--data <path>', 'held-out text (file or folder) (default: the shared corpus)')
     .option('--tokens <n>', 'evaluated tokens (BOS not counted), e.g. 16k', countFlag('--tokens'), 8192)
+    .option('--skip-tokens <n>', 'skip this many stream tokens of the data first (e.g. the text the SAEs trained on)', countFlag('--skip-tokens'), 0)
     .option('--context-size <n>', 'tokens per window (default 128)', intFlag('--context-size', 2))
     .option('--batch-size <n>', 'windows per forward', intFlag('--batch-size', 1), 8)
     .requiredOption('--out <dir>', 'folder for prune.json and the plot')
@@ -44,7 +45,7 @@ export function registerPrune(program: Command): void {
       const progress = batchProgress('prune', !!o.json);
       try {
         const r = await pruneRun({
-          device, sae: o.sae, l0, compare: o.compare, model: o.model, data: o.data, tokens: o.tokens, contextSize: o.contextSize, batchSize: o.batchSize,
+          device, sae: o.sae, l0, compare: o.compare, model: o.model, data: o.data, tokens: o.tokens, skipTokens: o.skipTokens, contextSize: o.contextSize, batchSize: o.batchSize,
           out: resolve(o.out), download: o.download, plot: pruneSvg,
           onProgress: progress.onProgress,
         });
