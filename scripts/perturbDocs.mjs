@@ -11,7 +11,7 @@
 // /tmp/saelab-perturb-docs) and reused on a rerun. CPU only: reproducible bit for bit.
 
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -62,15 +62,18 @@ const prunes = LAYERS.map((l) => {
   return saelab(['prune', '--model', TINY, '--data', DATA, '--sae', base, '--l0', ...PRUNE_L0.map(String), ...larger.flatMap((s) => ['--compare', s]), '--tokens', String(PRUNE_TOKENS), '--skip-tokens', String(SKIP_TOKENS), '--out', join(WORK, `prune-L${l}`)], 'prune.json');
 });
 
-// ---- plots into docs/perturb ----
+// ---- plots into docs/perturb, drawn from the reports by the report/ functions saelab uses ----
+const { perturbCurveSvg, robustnessSvg } = await import(join(ROOT, 'dist', 'src', 'report', 'perturbPlot.js'));
+const { pruneSvg } = await import(join(ROOT, 'dist', 'src', 'report', 'prunePlot.js'));
 rmSync(PLOTS, { recursive: true, force: true });
 mkdirSync(PLOTS, { recursive: true });
-const keep = (src, name) => (copyFileSync(src, join(PLOTS, name)), `perturb/${name}`);
-const tinyRobust = keep(join(WORK, 'perturb-tiny', 'perturb-robustness.svg'), 'gpt2-corpus-tiny-robustness.svg');
-const storiesRobust = keep(join(WORK, 'perturb-stories', 'perturb-robustness.svg'), 'stories260k-robustness.svg');
-const curves = LAYERS.map((l) => keep(join(WORK, 'perturb-tiny', `perturb-blocks.${l}.hook_resid_pre.svg`), `gpt2-corpus-tiny-L${l}-resid_pre.svg`));
-const attn0 = keep(join(WORK, 'perturb-tiny', 'perturb-blocks.0.hook_attn_out.svg'), 'gpt2-corpus-tiny-L0-attn_out.svg');
-const prunePlots = LAYERS.map((l) => keep(join(WORK, `prune-L${l}`, 'prune-loss-recovered.svg'), `prune-L${l}.svg`));
+const keep = (svg, name) => (writeFileSync(join(PLOTS, name), svg), `perturb/${name}`);
+const hookOf = (r, name) => r.hooks.find((h) => h.hook === name);
+const tinyRobust = keep(robustnessSvg(tiny), 'gpt2-corpus-tiny-robustness.svg');
+const storiesRobust = keep(robustnessSvg(stories), 'stories260k-robustness.svg');
+const curves = LAYERS.map((l) => keep(perturbCurveSvg(hookOf(tiny, `blocks.${l}.hook_resid_pre`)), `gpt2-corpus-tiny-L${l}-resid_pre.svg`));
+const attn0 = keep(perturbCurveSvg(hookOf(tiny, 'blocks.0.hook_attn_out')), 'gpt2-corpus-tiny-L0-attn_out.svg');
+const prunePlots = LAYERS.map((l, i) => keep(pruneSvg(prunes[i].rows), `prune-L${l}.svg`));
 
 // ---- the page ----
 const e = (v) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toExponential(2));
@@ -137,6 +140,20 @@ prunes.forEach((p, i) => {
 });
 L.push('');
 for (const p of prunePlots) L.push(`![loss recovered vs L0](${p})`);
+L.push('');
+// At each larger-L1 SAE's L0, the pruned curve's loss recovered (linear between the pruned points).
+const prunedAt = (rows, l0) => {
+  const pts = rows.filter((r) => r.strategy === 'pruned').sort((a, b) => a.l0 - b.l0);
+  if (l0 < pts[0].l0 || l0 > pts[pts.length - 1].l0) return null;
+  for (let i = 0; i + 1 < pts.length; i++) {
+    const [a, b] = [pts[i], pts[i + 1]];
+    if (l0 >= a.l0 && l0 <= b.l0) return a.ce_loss_recovered + ((l0 - a.l0) / (b.l0 - a.l0 || 1)) * (b.ce_loss_recovered - a.ce_loss_recovered);
+  }
+  return null;
+};
+const duels = prunes.flatMap((p) => p.rows.filter((r) => r.strategy === 'compare').map((r) => ({ r, pruned: prunedAt(p.rows, r.l0) })).filter((d) => d.pruned !== null));
+const l1Wins = duels.filter((d) => d.r.ce_loss_recovered > d.pruned).length;
+L.push(`Reading: at matched L0 (the pruned curve interpolated at each larger-L1 SAE's L0, ${duels.length} comparisons), the larger-L1 SAE recovers more of the loss in ${l1Wins} of ${duels.length}${l1Wins > duels.length / 2 ? ': retraining with a larger L1 beats pruning the frequent latents of a low-L1 SAE, whose most frequent latents carry much of its reconstruction' : ': pruning holds up against retraining here'}.`);
 L.push('');
 prunes.forEach((p, i) => {
   const cmp = p.rows.filter((r) => r.strategy === 'compare');

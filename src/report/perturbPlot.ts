@@ -22,7 +22,7 @@ export function perturbCurveSvg(h: HookPerturbResult): string {
     series.push({ name: `${s.label} (SAE)`, x: [s.oneMinusCos], y: [s.kl.mean], kind: 'points' });
     series.push({ name: `${s.label}: matched noise`, x: [s.oneMinusCos], y: [s.randomMatched.kl.mean], kind: 'points' });
   }
-  return xyPlotSvg({ title: `${h.hook}: KL(clean ‖ perturbed) vs 1 − cos`, xLabel: '1 − cos(x, x′)', yLabel: 'KL (nats/token)', series, xLog: true, yLog: true });
+  return xyPlotSvg({ title: `${h.hook}: KL(clean ‖ perturbed) vs 1 − cos`, xLabel: '1 − cos(x, x′)', yLabel: 'KL (nats/token)', series, xLog: true, yLog: true, width: 860, height: 420, legend: 'right' });
 }
 
 /** KL at the reference 1 − cos against the layer, one line per hook kind (hooks without a layer are left out). */

@@ -22,6 +22,8 @@ export interface XySeries {
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 const FONT = 'font-family="sans-serif"';
 const MARGIN = { left: 64, right: 16, top: 34, bottom: 48 };
+/** Width of the legend column of `legend: 'right'`. */
+const LEGEND_COLUMN = 250;
 
 /** Escape text for use in SVG element content and attribute values. */
 export function xmlEscape(s: string): string {
@@ -213,7 +215,7 @@ function runs(n: number, ok: (i: number) => boolean): number[][] {
  * drawable points, 'points' series one `<circle class="point">` per point; a series with lo/hi gets
  * `<polygon class="band">`s. Non-finite points (and non-positive ones on a log axis) are skipped.
  */
-export function xyPlotSvg(opts: { title: string; xLabel: string; yLabel: string; series: XySeries[]; xLog?: boolean; yLog?: boolean; width?: number; height?: number }): string {
+export function xyPlotSvg(opts: { title: string; xLabel: string; yLabel: string; series: XySeries[]; xLog?: boolean; yLog?: boolean; width?: number; height?: number; legend?: 'inside' | 'right' }): string {
   const w = opts.width ?? 560;
   const h = opts.height ?? 360;
   const xLog = opts.xLog ?? false;
@@ -245,14 +247,16 @@ export function xyPlotSvg(opts: { title: string; xLabel: string; yLabel: string;
   }
   const xa = makeAxis(xmin, xmax, xLog);
   const ya = makeAxis(ymin, ymax, yLog);
+  // A legend column right of the plot (for many series) narrows the plot, not the picture.
+  const pw = opts.legend === 'right' && opts.series.length > 1 ? w - LEGEND_COLUMN : w;
   const x0 = MARGIN.left;
-  const x1 = w - MARGIN.right;
+  const x1 = pw - MARGIN.right;
   const y0 = h - MARGIN.bottom;
   const y1 = MARGIN.top;
   const px = (v: number) => scale(xa, v, x0, x1);
   const py = (v: number) => scale(ya, v, y0, y1);
   const out = [svgOpen(w, h), `<rect x="0" y="0" width="${c(w)}" height="${c(h)}" fill="#fff"/>`];
-  out.push(...axesSvg(opts.title, opts.xLabel, opts.yLabel, xa, ya, w, h));
+  out.push(...axesSvg(opts.title, opts.xLabel, opts.yLabel, xa, ya, pw, h));
   opts.series.forEach((s, si) => {
     const color = PALETTE[si % PALETTE.length]!;
     const n = Math.min(s.x.length, s.y.length);
@@ -281,7 +285,7 @@ export function xyPlotSvg(opts: { title: string; xLabel: string; yLabel: string;
     }
   });
   if (opts.series.length > 1) {
-    const lx = x1 - 150;
+    const lx = pw < w ? pw + 4 : x1 - 150;
     opts.series.forEach((s, si) => {
       const ly = y1 + 10 + si * 16;
       const color = PALETTE[si % PALETTE.length]!;
