@@ -8,7 +8,8 @@ import { perturbRun } from '../../analysis/perturbRun.js';
 import { PerturbError } from '../../analysis/perturbation.js';
 import { perturbCurveSvg, robustnessSvg } from '../../report/perturbPlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
-import { countFlag, intFlag, numFlag } from '../flags.js';
+import { evalTextOptions } from '../textOptions.js';
+import { intFlag, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
 
@@ -28,17 +29,10 @@ function parseTargets(s: string): number[] {
 
 /** Register `saelab perturb`. */
 export function registerPerturb(program: Command): void {
-  program
-    .command('perturb')
+  evalTextOptions(program.command('perturb'), { tokens: 4096, contextSize: 64 })
     .description('is an SAE better than noise? KL(clean ‖ perturbed) and CE increase under random perturbations of matched cosine and norm, per hook, with each SAE\'s point and its token-matched random twin (docs/perturb.md)')
     .requiredOption('--hooks <names...>', 'hooks to perturb; "all" = resid_pre, attn_out and mlp_out of every layer; "blocks.*.hook_attn_out" = that kind in every layer')
     .option('--sae <dir>', 'an SAE folder to place on its hook\'s curve (repeat for several)', collect, [])
-    .option('--model <model>', 'model folder or hub id (default: ../shared/assets/models/gpt2-corpus-tiny)')
-    .option('--data <path>', 'text (file or folder) (default: the shared corpus)')
-    .option('--tokens <n>', 'evaluated tokens (BOS not counted), e.g. 4k', countFlag('--tokens'), 4096)
-    .option('--skip-tokens <n>', 'skip this many stream tokens of the data first (e.g. the text the SAEs trained on)', countFlag('--skip-tokens'), 0)
-    .option('--context-size <n>', 'tokens per window (default 64)', intFlag('--context-size', 2))
-    .option('--batch-size <n>', 'windows per forward', intFlag('--batch-size', 1), 8)
     .option('--targets <list>', '1 − cos values to sweep (default: 9 log-spaced from 1e-4 to 0.5)')
     .option('--norm-ratio <r>', '‖x′‖/‖x‖ of the swept perturbations', numFlag('--norm-ratio', 0), 1)
     .option('--reference <x>', 'the 1 − cos at which the layer-robustness summary reads KL', numFlag('--reference', 0), 0.01)

@@ -8,7 +8,7 @@ import { PerturbError } from '../../analysis/perturbation.js';
 import { pruneRun } from '../../analysis/pruneRun.js';
 import { pruneSvg } from '../../report/prunePlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
-import { countFlag, intFlag } from '../flags.js';
+import { evalTextOptions } from '../textOptions.js';
 import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
 
@@ -21,18 +21,11 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Register `saelab prune`. */
 export function registerPrune(program: Command): void {
-  program
-    .command('prune')
+  evalTextOptions(program.command('prune'), { tokens: 8192, contextSize: 128 })
     .description('prune an SAE to target L0s (most frequent latents first) and compare with SAEs trained with larger L1: CE loss recovered and KL on held-out tokens')
     .requiredOption('--sae <dir>', 'the SAE folder to prune')
     .requiredOption('--l0 <x...>', 'target L0s, e.g. --l0 8 16 32')
     .option('--compare <dir>', 'an SAE of the same hook to evaluate beside the pruned ones (repeat; e.g. the folders of one `saelab train --l1s` run)', collect, [])
-    .option('--model <model>', 'model folder or hub id (default: ../shared/assets/models/gpt2-corpus-tiny)')
-    .option('--data <path>', 'held-out text (file or folder) (default: the shared corpus)')
-    .option('--tokens <n>', 'evaluated tokens (BOS not counted), e.g. 16k', countFlag('--tokens'), 8192)
-    .option('--skip-tokens <n>', 'skip this many stream tokens of the data first (e.g. the text the SAEs trained on)', countFlag('--skip-tokens'), 0)
-    .option('--context-size <n>', 'tokens per window (default 128)', intFlag('--context-size', 2))
-    .option('--batch-size <n>', 'windows per forward', intFlag('--batch-size', 1), 8)
     .requiredOption('--out <dir>', 'folder for prune.json and the plot')
     .option('--download', 'allow downloading --model from the hub')
     .addOption(deviceOption())
