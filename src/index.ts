@@ -1,4 +1,4 @@
-// saelab's public library API. Layers are added here as they land (see docs/architecture.md).
+// saelab's public library API, layer by layer (see docs/architecture.md).
 
 export { SAELAB_VERSION } from './version.js';
 
@@ -48,3 +48,22 @@ export * from './data/index.js';
 export * from './sae/index.js';
 export { trainSaes } from './sae/trainer.js';
 export { openWorkspaceDb } from './io/workspaceDb.js';
+
+// eval: the metrics of docs/metrics.md and `saelab eval`'s library function
+export { evalSaes, reconstruct, spliceRows, type EvalSaeSpec, type EvalReport, type SaeMetrics } from './eval/evalSae.js';
+export { evalRun, type EvalRunOptions } from './eval/evalRun.js';
+export { ReconstructionAccumulator, FiringAccumulator, LmLossAccumulator, RewardAccumulator } from './eval/metricsSpec.js';
+
+// analysis: compare, perturb, prune
+export { compareSaes, type CompareOptions, type CompareResult } from './analysis/compareSaes.js';
+export { matchDirections, matchDirectionsOn } from './analysis/matchDirections.js';
+export { matchedPerturbation, epsilonPerturbation, cosineAndNormRatio } from './analysis/perturbation.js';
+export { perturbSweep, type PerturbReport } from './analysis/perturbSweep.js';
+export { perturbRun } from './analysis/perturbRun.js';
+export { pruneForL0, maskedSae } from './analysis/pruneSae.js';
+export { pruneRun } from './analysis/pruneRun.js';
+
+// report and server: dashboards, plots, `saelab serve`
+export { buildDashboard, type DashboardOptions, type DashboardReport } from './report/dashboardBuild.js';
+export { histogramSvg, xyPlotSvg } from './report/svgPlot.js';
+export { startServer } from './server/server.js';

@@ -13,3 +13,9 @@ test('the library entry exports the compute and io layers', async () => {
   const y = saelab.relu(saelab.matmul(a, a, { transB: true }));
   assert.deepEqual([...y.data], [5, 11, 11, 25]);
 });
+
+test('the library entry exports eval, analysis, report and server', () => {
+  for (const name of ['evalSaes', 'evalRun', 'compareSaes', 'matchDirections', 'matchedPerturbation', 'perturbSweep', 'pruneForL0', 'buildDashboard', 'xyPlotSvg', 'startServer', 'trainSaes']) {
+    assert.equal(typeof (saelab as Record<string, unknown>)[name], 'function', name);
+  }
+});
