@@ -25,6 +25,8 @@ export interface PruneRunOptions {
   sae: string;
   /** Target L0s. */
   l0: number[];
+  /** The hook of every SAE here; default: each SAE's metadata.hook_name. */
+  hook?: string;
   /** SAEs of the same hook to compare with (e.g. trained with larger L1 coefficients). */
   compare?: string[];
   model?: string;
@@ -100,10 +102,10 @@ export async function pruneRun(o: PruneRunOptions): Promise<PruneRunReport> {
   const masks: Tensor[] = [];
   let model: Transformer | null = null;
   try {
-    const base = await loadSpec(o.sae, o.device, undefined);
+    const base = await loadSpec(o.sae, o.device, o.hook);
     loaded.push(base);
     for (const dir of o.compare ?? []) {
-      const c = await loadSpec(dir, o.device, undefined);
+      const c = await loadSpec(dir, o.device, o.hook);
       if (c.spec.hook !== base.spec.hook) throw new PerturbError(`${dir}: the SAE is for ${c.spec.hook}, the pruned one for ${base.spec.hook}: compare SAEs of one hook`);
       loaded.push(c);
     }

@@ -63,7 +63,7 @@ export interface EvalRunReport extends EvalReport {
 export async function loadSpec(dir: string, device: Device, hookFlag: string | undefined): Promise<{ spec: EvalSaeSpec; loaded: LoadedSae }> {
   const loaded = await loadSae(dir, device);
   const hook = hookFlag ?? (typeof loaded.metadata.hook_name === 'string' ? loaded.metadata.hook_name : undefined);
-  if (!hook) throw new EvalError(`${dir}: the SAE's cfg.json names no hook (metadata.hook_name): pass --hook`);
+  if (!hook) throw new EvalError(`${dir}: the SAE's cfg.json names no hook (metadata.hook_name): pass --hook (eval, prune) or add metadata.hook_name to cfg.json`);
   const spec: EvalSaeSpec = { label: basename(dir), path: dir, cfg: loaded.cfg, model: loaded.model, hook };
   if (loaded.normScalingFactor !== undefined) spec.normScalingFactor = loaded.normScalingFactor;
   return { spec, loaded };

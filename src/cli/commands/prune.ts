@@ -13,7 +13,7 @@ import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
 
 interface PruneFlags {
-  sae: string; l0: string[]; compare: string[]; model?: string; data?: string; tokens: number; skipTokens: number; contextSize?: number; batchSize: number;
+  sae: string; hook?: string; l0: string[]; compare: string[]; model?: string; data?: string; tokens: number; skipTokens: number; contextSize?: number; batchSize: number;
   out: string; download?: boolean; device: string; json?: boolean;
 }
 
@@ -24,6 +24,7 @@ export function registerPrune(program: Command): void {
   evalTextOptions(program.command('prune'), { tokens: 8192, contextSize: 128 })
     .description('prune an SAE to target L0s (most frequent latents first) and compare with SAEs trained with larger L1: CE loss recovered and KL on held-out tokens')
     .requiredOption('--sae <dir>', 'the SAE folder to prune')
+    .option('--hook <name>', "the hook of the SAEs (default: each SAE's metadata.hook_name)")
     .requiredOption('--l0 <x...>', 'target L0s, e.g. --l0 8 16 32')
     .option('--compare <dir>', 'an SAE of the same hook to evaluate beside the pruned ones (repeat; e.g. the folders of one `saelab train --l1s` run)', collect, [])
     .requiredOption('--out <dir>', 'folder for prune.json and the plot')
@@ -38,7 +39,7 @@ export function registerPrune(program: Command): void {
       const progress = batchProgress('prune', !!o.json);
       try {
         const r = await pruneRun({
-          device, sae: o.sae, l0, compare: o.compare, model: o.model, data: o.data, tokens: o.tokens, skipTokens: o.skipTokens, contextSize: o.contextSize, batchSize: o.batchSize,
+          device, sae: o.sae, hook: o.hook, l0, compare: o.compare, model: o.model, data: o.data, tokens: o.tokens, skipTokens: o.skipTokens, contextSize: o.contextSize, batchSize: o.batchSize,
           out: resolve(o.out), download: o.download, plot: pruneSvg,
           onProgress: progress.onProgress,
         });
