@@ -198,6 +198,16 @@ export async function evalSaes(o: EvalOptions): Promise<EvalReport> {
     const xs = new Map<string, Float32Array>(); // hook → clean activations [B·T, dModel]
     for (const h of hooks) xs.set(h, await take(clean.activations.get(h)!));
     const replaced = (hook: string, host: Float32Array) => model.forward(ids, shape, { hooks: { [hook]: () => dev.fromArray(host, hshape) } });
+    /** SAE i on its hook's clean activations: reconstruction and firing metrics added; x̂ for the splices (the caller frees xT). */
+    const encodeAndCount = async (i: number) => {
+      const s = saes[i]!;
+      const x = xs.get(s.hook)!;
+      const xT = dev.fromArray(x, [B * T, d]);
+      const { f, xHat } = await reconstruct(s, xT);
+      recon[i]!.add(x, xHat, f, s.cfg.dSae, keep);
+      firing[i]!.add(f, keep);
+      return { s, x, xT, xHat };
+    };
 
     if (head === 'lm') {
       const targets = nextTokenTargets(ids, B, T); // [B·T], −1 at each window's last position
@@ -215,12 +225,7 @@ export async function evalSaes(o: EvalOptions): Promise<EvalReport> {
         ablations.set(h, { zero, mean });
       }
       for (let i = 0; i < saes.length; i++) {
-        const s = saes[i]!;
-        const x = xs.get(s.hook)!;
-        const xT = dev.fromArray(x, [B * T, d]);
-        const { f, xHat } = await reconstruct(s, xT);
-        recon[i]!.add(x, xHat, f, s.cfg.dSae, keep);
-        firing[i]!.add(f, keep);
+        const { s, x, xT, xHat } = await encodeAndCount(i);
         const spliced = await lossesOf(replaced(s.hook, spliceRows(x, xHat, keep, d)).logits!);
         const ab = ablations.get(s.hook)!;
         lm[i]!.add({ T, keep, ceClean, ceSae: spliced.ce, ceZero: ab.zero.ce, ceMean: ab.mean.ce, klSae: spliced.kl, klZero: ab.zero.kl, klMean: ab.mean.kl });
@@ -234,12 +239,7 @@ export async function evalSaes(o: EvalOptions): Promise<EvalReport> {
     } else {
       const rClean = await take(clean.rewards!);
       for (let i = 0; i < saes.length; i++) {
-        const s = saes[i]!;
-        const x = xs.get(s.hook)!;
-        const xT = dev.fromArray(x, [B * T, d]);
-        const { f, xHat } = await reconstruct(s, xT);
-        recon[i]!.add(x, xHat, f, s.cfg.dSae, keep);
-        firing[i]!.add(f, keep);
+        const { s, x, xT, xHat } = await encodeAndCount(i);
         const rSae = await take(replaced(s.hook, spliceRows(x, xHat, keep, d)).rewards!);
         // numLabels = 1 for a reward model: the reward of row b is rSae[b].
         const L = rClean.length / B;
