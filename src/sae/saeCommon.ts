@@ -56,8 +56,8 @@ export interface Reconstruction {
   df: Tensor;
 }
 
-/** MSE forward and backward through the dense decoder. */
-export function reconstruction(p: SaeParams, x: Tensor, f: Tensor, xhat: Tensor): Reconstruction {
+/** The reconstruction loss alone: mse = mean_t Σ_j (x̂ − x)² [1] and dL/dx̂ = 2(x̂ − x)/N [N, dIn]. */
+export function squaredError(x: Tensor, xhat: Tensor): { mse: Tensor; dxhat: Tensor } {
   const N = x.shape[0]!;
   const r = sub(xhat, x); // [N, dIn]
   const r2 = mul(r, r);
@@ -67,23 +67,34 @@ export function reconstruction(p: SaeParams, x: Tensor, f: Tensor, xhat: Tensor)
   r2.dispose();
   const dxhat = scale(r, 2 / N);
   r.dispose();
+  return { mse, dxhat };
+}
+
+/** MSE forward and backward through the dense decoder. */
+export function reconstruction(p: SaeParams, x: Tensor, f: Tensor, xhat: Tensor): Reconstruction {
+  const { mse, dxhat } = squaredError(x, xhat);
   const dW_dec = matmul(f, dxhat, { transA: true }); // [dSae, dIn]
   const df = matmul(dxhat, p.W_dec, { transB: true }); // [N, dSae]
   return { mse, dxhat, dW_dec, df };
 }
 
-/** Encoder gradients from dL/dpre [N, dSae]: W_enc = xinᵀ·dpre, b_enc = Σ_t dpre, b_dec = Σ_t dx̂ − [apply]·W_enc·Σ_t dpre. */
-export function encoderGrads(p: SaeParams, cfg: SaeConfig, xin: Tensor, dpre: Tensor, dxhat: Tensor): { W_enc: Tensor; b_enc: Tensor; b_dec: Tensor } {
+/** b_dec's gradient: Σ_t dx̂ directly, minus W_enc·db_enc through the input when b_dec is applied to it ([dIn]). */
+export function decoderBiasGrad(p: SaeParams, cfg: SaeConfig, dxhat: Tensor, db_enc: Tensor): Tensor {
   const dSae = p.b_enc.shape[0]!;
-  const W_enc = matmul(xin, dpre, { transA: true }); // [dIn, dSae]
-  const b_enc = sumColumns(dpre); // [dSae]
   const b_dec = sumColumns(dxhat); // [dIn]
   if (cfg.applyBDecToInput) {
-    const viaInput = matmul(p.W_enc, b_enc.reshape([dSae, 1])); // [dIn, 1]
+    const viaInput = matmul(p.W_enc, db_enc.reshape([dSae, 1])); // [dIn, 1]
     subInPlace(b_dec, viaInput.reshape([viaInput.numel]));
     viaInput.dispose();
   }
-  return { W_enc, b_enc, b_dec };
+  return b_dec;
+}
+
+/** Encoder gradients from dL/dpre [N, dSae]: W_enc = xinᵀ·dpre, b_enc = Σ_t dpre, b_dec as decoderBiasGrad. */
+export function encoderGrads(p: SaeParams, cfg: SaeConfig, xin: Tensor, dpre: Tensor, dxhat: Tensor): { W_enc: Tensor; b_enc: Tensor; b_dec: Tensor } {
+  const W_enc = matmul(xin, dpre, { transA: true }); // [dIn, dSae]
+  const b_enc = sumColumns(dpre); // [dSae]
+  return { W_enc, b_enc, b_dec: decoderBiasGrad(p, cfg, dxhat, b_enc) };
 }
 
 /** dL/dpre = df where f > 0 (the ReLU / selection mask, since unselected latents have f = 0). */

@@ -11,13 +11,11 @@
 // vary), and the tests use it as the oracle for the sparse step.
 
 import { relu } from '../compute/ops/activations.js';
-import { addInPlace, mul, scale, sub, subInPlace } from '../compute/ops/elementwise.js';
-import { matmul } from '../compute/ops/matmul.js';
-import { sumColumns } from '../compute/ops/reductions.js';
+import { addInPlace } from '../compute/ops/elementwise.js';
 import { topkRows } from '../compute/ops/topk.js';
 import type { Tensor } from '../compute/tensor.js';
 import { auxKDense, auxKMayApply, auxKSparse, AUXK_DEFAULTS } from './auxK.js';
-import { decodeDense, encoderInput, finishStep, maskedByActive, meanL0, preActivations, reconstruction, stepResult, total } from './saeCommon.js';
+import { decodeDense, decoderBiasGrad, encoderInput, finishStep, maskedByActive, meanL0, preActivations, reconstruction, squaredError, stepResult } from './saeCommon.js';
 import { mapSae, scatterRows } from './saeKernels.js';
 import { bucketRowSums, bucketSums, latentBuckets, sparseDecode, sparseRowDots, type SparseCode } from './sparseCode.js';
 import type { SaeConfig, SaeModel, SaeParams, SaeStepContext, SaeStepResult } from './types.js';
@@ -94,14 +92,7 @@ export function topkSparseStep(p: SaeParams, cfg: SaeConfig, x: Tensor, ctx: Sae
   const code = topkCode(pre, cfg.k!);
   const xhat = sparseDecode(code, p.W_dec, p.b_dec); // [N, dIn]
 
-  const r = sub(xhat, x);
-  const r2 = mul(r, r);
-  const sum = total(r2);
-  r2.dispose();
-  const mse = scale(sum, 1 / N);
-  sum.dispose();
-  const dxhat = scale(r, 2 / N);
-  r.dispose();
+  const { mse, dxhat } = squaredError(x, xhat);
 
   const buckets = latentBuckets(code.indices, cfg.dSae);
   const dW_dec = bucketRowSums(buckets, code.values, dxhat); // [dSae, dIn]
@@ -123,14 +114,8 @@ export function topkSparseStep(p: SaeParams, cfg: SaeConfig, x: Tensor, ctx: Sae
   pre.dispose();
   if (xin !== x) xin.dispose();
 
-  // b_dec: through x̂ directly, and (when applied to the input) through every pre-activation.
-  const db_dec = sumColumns(dxhat);
+  const db_dec = decoderBiasGrad(p, cfg, dxhat, db_enc);
   dxhat.dispose();
-  if (cfg.applyBDecToInput) {
-    const viaInput = matmul(p.W_enc, db_enc.reshape([cfg.dSae, 1])); // [dIn, 1]
-    subInPlace(db_dec, viaInput.reshape([viaInput.numel]));
-    viaInput.dispose();
-  }
   const l0 = meanL0(fired, N);
   const alpha = cfg.auxKCoefficient ?? AUXK_DEFAULTS.auxKCoefficient;
   return stepResult({ W_enc: dW_enc, b_enc: db_enc, W_dec: dW_dec, b_dec: db_dec }, fired, { mse, l0, auxK }, (v) => v.mse + alpha * (v.auxK ?? 0));
