@@ -12,7 +12,7 @@ import type { Tensor } from '../compute/tensor.js';
 import type { PackedWindow } from '../data/packTokens.js';
 import { parseHook } from '../model/hooks.js';
 import { nextTokenTargets, type Transformer } from '../model/transformer.js';
-import { batchOf, checkSaeFitsModel, reconstruct, spliceRows, type EvalSaeSpec } from '../eval/evalSae.js';
+import { batchOf, checkSaeFitsModel, keptRows, reconstruct, spliceRows, type EvalSaeSpec } from '../eval/evalSae.js';
 import { checkNormRatio, cosineAndNormRatio, matchedPerturbation, PerturbError } from './perturbation.js';
 
 export interface PerturbOptions {
@@ -237,15 +237,6 @@ async function readAndDispose(t: Tensor): Promise<Float32Array> {
   const v = ((await t.read()) as Float32Array).slice();
   t.dispose();
   return v;
-}
-
-/** The kept rows of x [n, d], packed. */
-function keptRows(x: Float32Array, keep: Uint8Array, d: number): Float32Array {
-  let n = 0;
-  for (const k of keep) n += k;
-  const out = new Float32Array(n * d);
-  for (let t = 0, r = 0; t < keep.length; t++) if (keep[t]) out.set(x.subarray(t * d, (t + 1) * d), d * r++);
-  return out;
 }
 
 /** Packed kept rows back to [keep.length, d] (zeros at the others). */

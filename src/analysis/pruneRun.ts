@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import type { Device } from '../compute/device.js';
 import type { Tensor } from '../compute/tensor.js';
 import { lmWindows, loadSpec } from '../eval/evalRun.js';
-import { batchOf, evalSaes, reconstruct, type EvalSaeSpec } from '../eval/evalSae.js';
+import { batchOf, evalSaes, keptRows, reconstruct, type EvalSaeSpec } from '../eval/evalSae.js';
 import type { PackedWindow } from '../data/packTokens.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { openModel } from '../model/openModel.js';
@@ -79,16 +79,14 @@ export async function firingCounts(model: Transformer, s: EvalSaeSpec, windows: 
     const act = r.activations.get(s.hook)!;
     const x = (await act.read()) as Float32Array;
     act.dispose();
-    const rows: number[] = [];
-    keep.forEach((k, p) => k && rows.push(p));
-    const packed = new Float32Array(rows.length * d);
-    rows.forEach((p, r) => packed.set(x.subarray(p * d, (p + 1) * d), r * d));
-    const xt = model.device.fromArray(packed, [rows.length, d]);
+    const packed = keptRows(x, keep, d);
+    const n = packed.length / d;
+    const xt = model.device.fromArray(packed, [n, d]);
     const { f } = await reconstruct(s, xt);
     xt.dispose();
     const m = s.cfg.dSae;
-    for (let t = 0; t < rows.length; t++) for (let j = 0; j < m; j++) if (f[t * m + j]! > 0) counts[j]!++;
-    tokens += rows.length;
+    for (let t = 0; t < n; t++) for (let j = 0; j < m; j++) if (f[t * m + j]! > 0) counts[j]!++;
+    tokens += n;
   }
   return { counts, tokens };
 }

@@ -100,6 +100,15 @@ export function spliceRows(x: Float32Array, by: Float32Array | null, keep: Array
   return out;
 }
 
+/** The kept rows of x [n, d], packed. */
+export function keptRows(x: Float32Array, keep: ArrayLike<number>, d: number): Float32Array {
+  let n = 0;
+  for (let t = 0; t < keep.length; t++) if (keep[t]) n++;
+  const out = new Float32Array(n * d);
+  for (let t = 0, r = 0; t < keep.length; t++) if (keep[t]) out.set(x.subarray(t * d, (t + 1) * d), d * r++);
+  return out;
+}
+
 /** Encode and decode host activations x [n, dIn] (model units) through an SAE: latents f [n, dSae] and x̂ [n, dIn] in model units. */
 export async function reconstruct(s: Pick<EvalSaeSpec, 'cfg' | 'model' | 'normScalingFactor'>, x: Tensor): Promise<{ f: Float32Array; xHat: Float32Array }> {
   const factor = s.normScalingFactor ?? 1;
