@@ -152,7 +152,12 @@ test('training without disk: harvested rows through a shuffle buffer come out as
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
   const sortRows = (x: Float32Array) => Array.from({ length: x.length / d }, (_, i) => Array.from(x.subarray(i * d, (i + 1) * d)).join(',')).sort();
-  assert.deepEqual(sortRows(concat(a)), sortRows(await expectedRows(model, windows, hook)), 'every row once');
+  // The oracle is the same harvest without the buffer: BLAS may round differently for other batch
+  // shapes (OpenBLAS picks kernels by M), and this test is about the permutation, not the forward.
+  const plain: Float32Array[] = [];
+  await harvestActivations(model, windows, { hooks: [hook], batchSize: 2, onBatch: (_h, rows) => void plain.push(rows) });
+  assert.ok(maxAbsDiff(concat(plain), await expectedRows(model, windows, hook)) < 1e-5, 'unbuffered rows equal the forward');
+  assert.deepEqual(sortRows(concat(a)), sortRows(concat(plain)), 'every row once');
   model.dispose();
 });
 

@@ -212,7 +212,8 @@ test('several SAEs in one call (two hooks) give the numbers each gives alone', {
   assert.notDeepEqual(both.saes[0]!.metrics, both.saes[1]!.metrics);
   // Batching changes no metric beyond rounding of the f64 sums.
   const oneBatch = await evalSaes({ model: lm, saes: [a], windows, batchSize: 3 });
-  for (const [k, v] of Object.entries(oneBatch.saes[0]!.metrics)) rel(v as number, (aloneA.saes[0]!.metrics as unknown as Record<string, number>)[k]!, 1e-5, k);
+  // A ratio of CE differences (loss recovered) magnifies that rounding: it gets a looser bound.
+  for (const [k, v] of Object.entries(oneBatch.saes[0]!.metrics)) rel(v as number, (aloneA.saes[0]!.metrics as unknown as Record<string, number>)[k]!, k === 'ce_loss_recovered' ? 1e-4 : 1e-5, k);
 });
 
 test('bad input: wrong d_in, unknown hook, zero tokens — one clear line each', { skip }, async () => {
