@@ -7,7 +7,9 @@
 #include <node_api.h>
 #include <cblas.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 
 // OpenBLAS extras, declared weak so the addon still links against another CBLAS.
 #if defined(__GNUC__)
@@ -189,12 +191,53 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// stderrToFile(path) -> saved fd: points fd 2 at a file so that a native library's direct stderr
+// writes can be filtered (Dawn prints limit warnings on adapter discovery that nothing else can
+// silence); stderrRestore(saved) puts fd 2 back. Both flush C's stderr first.
+static napi_value StderrToFile(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value args[1];
+  char path[4096];
+  size_t len = 0;
+  CHECK(env, napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc != 1 || napi_get_value_string_utf8(env, args[0], path, sizeof(path), &len) != napi_ok || len == 0 || len >= sizeof(path) - 1)
+    return throw_range(env, "saelab_blas.stderrToFile: expected a file path");
+  fflush(stderr);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return throw_range(env, "saelab_blas.stderrToFile: cannot open the file");
+  int saved = dup(2);
+  if (saved < 0 || dup2(fd, 2) < 0) {
+    close(fd);
+    if (saved >= 0) close(saved);
+    return throw_range(env, "saelab_blas.stderrToFile: dup failed");
+  }
+  close(fd);
+  napi_value out;
+  CHECK(env, napi_create_int32(env, saved, &out));
+  return out;
+}
+
+static napi_value StderrRestore(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value args[1];
+  int32_t saved = -1;
+  CHECK(env, napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc != 1 || napi_get_value_int32(env, args[0], &saved) != napi_ok || saved < 0)
+    return throw_range(env, "saelab_blas.stderrRestore: expected the fd stderrToFile returned");
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
       {"sgemmBatched", NULL, SgemmBatched, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
+      {"stderrToFile", NULL, StderrToFile, NULL, NULL, NULL, napi_default, NULL},
+      {"stderrRestore", NULL, StderrRestore, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   return exports;

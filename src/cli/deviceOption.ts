@@ -6,7 +6,7 @@ import type { Device } from '../compute/device.js';
 
 /** The shared --device option. */
 export function deviceOption(): Option {
-  return new Option('--device <kind>', 'where to compute: auto (WebGPU if an adapter exists, else CPU), cpu or webgpu').default('auto');
+  return new Option('--device <kind>', 'where to compute: auto (a GPU through WebGPU if there is one, else the CPU; never a software adapter such as llvmpipe), cpu or webgpu (any adapter, software included)').default('auto');
 }
 
 /** Open the device named by --device, printing one line (to stderr) saying which was chosen. */

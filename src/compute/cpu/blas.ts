@@ -2,7 +2,8 @@
 // built by scripts/buildNative.mjs at install time). When it is missing or SAELAB_NO_BLAS=1,
 // callers fall back to the pure-TypeScript matmul.
 
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { packageRoot } from '../packageRoot.js';
@@ -22,6 +23,10 @@ export interface BlasAddon {
   ): void;
   info(): { config: string; threads: number };
   setThreads(n: number): void;
+  /** Point fd 2 at a file; returns the saved fd (absent in addons built before it existed). */
+  stderrToFile?(path: string): number;
+  /** Put fd 2 back from the fd stderrToFile returned. */
+  stderrRestore?(saved: number): void;
 }
 
 export interface BlasInfo { available: boolean; name: string; reason: string }
@@ -70,4 +75,25 @@ export function blasInfo(): BlasInfo {
 export function reloadBlas(): BlasInfo {
   state = undefined;
   return blasInfo();
+}
+
+/**
+ * Run `fn` with fd 2 pointed at a temp file and return what was written there (native libraries'
+ * direct stderr writes included); `captured` is null when the addon cannot redirect (fn ran as is).
+ */
+export function captureStderr<T>(fn: () => T): { value: T; captured: string | null } {
+  const addon = blasAddon();
+  if (!addon?.stderrToFile || !addon.stderrRestore) return { value: fn(), captured: null };
+  const dir = mkdtempSync(join(tmpdir(), 'saelab-stderr-'));
+  const file = join(dir, 'stderr.txt');
+  const saved = addon.stderrToFile(file);
+  let value: T;
+  try {
+    value = fn();
+  } finally {
+    addon.stderrRestore(saved);
+  }
+  const captured = readFileSync(file, 'utf8');
+  rmSync(dir, { recursive: true, force: true });
+  return { value, captured };
 }

@@ -19,3 +19,8 @@ export function blasInfo(): BlasInfo {
 export function reloadBlas(): BlasInfo {
   return INFO;
 }
+
+/** No fd 2 in a browser: run fn. */
+export function captureStderr<T>(fn: () => T): { value: T; captured: string | null } {
+  return { value: fn(), captured: null };
+}

@@ -10,6 +10,7 @@ import { ParamWriter } from '../webgpu/params.js';
 import type { Floats } from './elementwise.js';
 import { rowLogSumExpCpu } from './softmax.js';
 import { F32_LOWEST_WGSL, F32_NAN_BITS_WGSL, FOR_COLS, gpuOf, outputOn, ROW_WG, rowGrid, rowKernelWgsl, rowMaxSumExpWgsl, type StorageDecl } from './wgslGen.js';
+import { dispatchItems } from '../webgpu/chunkedDispatch.js';
 
 // ---- CPU twins -------------------------------------------------------------------------------
 
@@ -102,7 +103,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex = -1):
   if (!dev) crossEntropyCpu(logits.data as Float32Array, targets.data as Int32Array, V, ignoreIndex, losses.data as Float32Array);
   else {
     const params = new ParamWriter().u32(rows).u32(V).i32(ignoreIndex).bytes();
-    dev.dispatch({ label: 'cross_entropy', code: FORWARD_WGSL, buffers: [logits, targets, losses], params, workgroups: rowGrid(rows) });
+    dispatchItems(dev, { label: 'cross_entropy', code: FORWARD_WGSL, buffers: [logits, targets, losses], strides: [V, 1, 1], params, count: rows, grid: rowGrid });
   }
   return losses;
 }
@@ -122,12 +123,14 @@ export function crossEntropyBackward(logits: Tensor, targets: Tensor, dlosses: T
     return dlogits;
   }
   const params = new ParamWriter().u32(rows).u32(V).i32(ignoreIndex).f32(perRow ? 0 : dlosses).bytes();
-  dev.dispatch({
+  dispatchItems(dev, {
     label: 'cross_entropy_backward',
     code: perRow ? BACKWARD_ROW_WGSL : BACKWARD_SCALAR_WGSL,
     buffers: perRow ? [logits, targets, dlosses, dlogits] : [logits, targets, dlogits],
+    strides: perRow ? [V, 1, 1, V] : [V, 1, V],
     params,
-    workgroups: rowGrid(rows),
+    count: rows,
+    grid: rowGrid,
   });
   return dlogits;
 }

@@ -7,6 +7,7 @@
 import { assertDtype, assertSameDevice, type Tensor } from '../tensor.js';
 import { ParamWriter } from '../webgpu/params.js';
 import { gpuOf, memoKernel, outputOn, pointwiseGrid, pointwiseWgsl, type StorageDecl } from './wgslGen.js';
+import { dispatchItems } from '../webgpu/chunkedDispatch.js';
 
 /** Float arrays the twins of every op accept: f32 for work, f64 for gradient checks. */
 export type Floats = Float32Array | Float64Array;
@@ -92,7 +93,7 @@ function binary(op: BinaryOp, a: Tensor, b: Tensor, s: number): Tensor {
   const out = outputOn(a, a.shape);
   const dev = gpuOf(a);
   if (!dev) binaryCpu(op, a.data as Float32Array, b.data as Float32Array, s, out.data as Float32Array);
-  else dev.dispatch({ label: op, code: binaryKernel(op, false, m !== a.numel), buffers: [a, b, out], params: params(a.numel, m, s), workgroups: pointwiseGrid(a.numel) });
+  else dispatchItems(dev, { label: op, code: binaryKernel(op, false, m !== a.numel), buffers: [a, b, out], strides: [1, m !== a.numel ? 0 : 1, 1], itemMultiple: m !== a.numel ? m : 1, params: params(a.numel, m, s), count: a.numel, grid: pointwiseGrid });
   return out;
 }
 
@@ -106,7 +107,7 @@ function binaryInPlace(op: BinaryOp, a: Tensor, b: Tensor, s: number): void {
   // b may share a's buffer (a reshape, or the same tensor): read it from a copy, as WebGPU forbids the alias.
   const src = b.buffer === a.buffer ? dev.empty(b.shape) : b;
   if (src !== b) dev.copy(b, src);
-  dev.dispatch({ label: `${op}_in_place`, code: binaryKernel(op, true, m !== a.numel), buffers: [a, src], params: params(a.numel, m, s), workgroups: pointwiseGrid(a.numel) });
+  dispatchItems(dev, { label: `${op}_in_place`, code: binaryKernel(op, true, m !== a.numel), buffers: [a, src], strides: [1, m !== a.numel ? 0 : 1], itemMultiple: m !== a.numel ? m : 1, params: params(a.numel, m, s), count: a.numel, grid: pointwiseGrid });
   if (src !== b) src.dispose(); // safe at once: later use of the pooled buffer is queued after this dispatch
 }
 
@@ -144,7 +145,7 @@ export function scale(a: Tensor, s: number): Tensor {
   const out = outputOn(a, a.shape);
   const dev = gpuOf(a);
   if (!dev) scaleCpu(a.data as Float32Array, sf, out.data as Float32Array);
-  else dev.dispatch({ label: 'scale', code: SCALE_WGSL, buffers: [a, out], params: params(a.numel, 1, sf), workgroups: pointwiseGrid(a.numel) });
+  else dispatchItems(dev, { label: 'scale', code: SCALE_WGSL, buffers: [a, out], strides: [1, 1], params: params(a.numel, 1, sf), count: a.numel, grid: pointwiseGrid });
   return out;
 }
 
@@ -174,5 +175,5 @@ export function scaleInPlace(a: Tensor, s: number): void {
   const sf = Math.fround(s);
   const dev = gpuOf(a);
   if (!dev) scaleCpu(a.data as Float32Array, sf, a.data as Float32Array);
-  else dev.dispatch({ label: 'scale_in_place', code: SCALE_IN_PLACE_WGSL, buffers: [a], params: params(a.numel, 1, sf), workgroups: pointwiseGrid(a.numel) });
+  else dispatchItems(dev, { label: 'scale_in_place', code: SCALE_IN_PLACE_WGSL, buffers: [a], strides: [1], params: params(a.numel, 1, sf), count: a.numel, grid: pointwiseGrid });
 }

@@ -10,6 +10,8 @@ import { cpu } from '../cpu/cpuDevice.js';
 import { assertDtype, assertSameDevice, assertShape, Tensor } from '../tensor.js';
 import { u32Params } from '../webgpu/params.js';
 import { bindingsWgsl, gpuOf, outputOn, pointwiseGrid, pointwiseWgsl } from './wgslGen.js';
+import { itemsPerPiece } from '../webgpu/chunkedDispatch.js';
+import { DeviceLimitError } from '../webgpu/gpuDevice.js';
 
 // ---- CPU twins -------------------------------------------------------------------------------
 
@@ -50,6 +52,18 @@ const GATHER_WGSL = pointwiseWgsl(
   out[i] = v;`,
 );
 
+// The same over a piece of the vocabulary, rows [v0, v0 + V) bound as a range: a table larger than
+// one storage binding (GPT-2's 154 MB on a 128 MiB-binding GPU) is gathered piece by piece into
+// zeros, each piece writing only the tokens that fall in it.
+const GATHER_PIECE_WGSL = pointwiseWgsl(
+  [['table', 'read'], ['ids', 'read', 'i32'], ['out', 'read_write']],
+  'n: u32, d: u32, V: u32, v0: u32',
+  `let row = i / p.d;
+  let j = i - row * p.d;
+  let id = ids[row] - i32(p.v0);
+  if (id >= 0 && u32(id) < p.V) { out[i] = table[u32(id) * p.d + j]; }`,
+);
+
 // Workgroup = 64 columns × one slice of the vocabulary. Thread (j, slice) owns dTable[v, j] for v
 // in its slice; the workgroup reads the ids a tile at a time into shared memory and every thread
 // scans the tile in token order, adding the tokens that land in its slice.
@@ -88,10 +102,22 @@ export function embeddingGather(table: Tensor, ids: Tensor): Tensor {
   if (table.shape.length !== 2) throw new Error(`embeddingGather: table must be [V, d], got [${table.shape}]`);
   const [V, d] = table.shape as [number, number];
   const outShape = [...ids.shape, d];
-  const out = outputOn(table, outShape);
   const dev = gpuOf(table);
+  const pieces = dev !== null && table.byteLength > dev.limits.maxStorageBufferBindingSize;
+  // Pieces write only their own tokens' rows, so their output starts as zeros.
+  const out = pieces ? dev.zeros(outShape) : outputOn(table, outShape);
   if (!dev) embeddingGatherCpu(table.data as Float32Array, ids.data as Int32Array, d, out.data as Float32Array);
-  else dev.dispatch({ label: 'embedding_gather', code: GATHER_WGSL, buffers: [table, ids, out], params: u32Params(out.numel, d, V), workgroups: pointwiseGrid(out.numel) });
+  else if (!pieces) {
+    dev.dispatch({ label: 'embedding_gather', code: GATHER_WGSL, buffers: [table, ids, out], params: u32Params(out.numel, d, V), workgroups: pointwiseGrid(out.numel) });
+  } else {
+    const per = itemsPerPiece([d], dev.limits.maxStorageBufferBindingSize, dev.limits.minStorageBufferOffsetAlignment);
+    if (per < 1) throw new DeviceLimitError(`embeddingGather: a row of ${d} floats does not fit this GPU's maxStorageBufferBindingSize`);
+    for (let v0 = 0; v0 < V; v0 += per) {
+      const n = Math.min(per, V - v0);
+      const piece = { source: table, offset: v0 * d * 4, size: n * d * 4 };
+      dev.dispatch({ label: 'embedding_gather_piece', code: GATHER_PIECE_WGSL, buffers: [piece, ids, out], params: u32Params(out.numel, d, n, v0), workgroups: pointwiseGrid(out.numel) });
+    }
+  }
   return out;
 }
 

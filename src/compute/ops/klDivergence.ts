@@ -10,6 +10,7 @@ import { ParamWriter, u32Params } from '../webgpu/params.js';
 import type { Floats } from './elementwise.js';
 import { rowLogSumExpCpu } from './softmax.js';
 import { F32_LOWEST_WGSL, FOR_COLS, gpuOf, memoKernel, outputOn, ROW_WG, rowGrid, rowKernelWgsl, rowMaxSumExpWgsl, wgSumMax2Wgsl, type StorageDecl } from './wgslGen.js';
+import { dispatchItems } from '../webgpu/chunkedDispatch.js';
 
 // ---- CPU twins -------------------------------------------------------------------------------
 
@@ -111,7 +112,7 @@ export function klDivergence(logitsP: Tensor, logitsQ: Tensor): Tensor {
   const kl = outputOn(logitsP, logitsP.shape.slice(0, -1));
   const dev = gpuOf(logitsP);
   if (!dev) klDivergenceCpu(logitsP.data as Float32Array, logitsQ.data as Float32Array, V, kl.data as Float32Array);
-  else dev.dispatch({ label: 'kl_divergence', code: FORWARD_WGSL, buffers: [logitsP, logitsQ, kl], params: u32Params(rows, V), workgroups: rowGrid(rows) });
+  else dispatchItems(dev, { label: 'kl_divergence', code: FORWARD_WGSL, buffers: [logitsP, logitsQ, kl], strides: [V, V, 1], params: u32Params(rows, V), count: rows, grid: rowGrid });
   return kl;
 }
 
@@ -137,6 +138,7 @@ export function klDivergenceBackward(logitsP: Tensor, logitsQ: Tensor, dkl: Tens
   }
   const buffers = [logitsP, logitsQ, ...(perRow ? [dkl] : []), dLogitsQ, ...(dLogitsP ? [dLogitsP] : [])];
   const params = new ParamWriter().u32(rows).u32(V).f32(perRow ? 0 : dkl).bytes();
-  dev.dispatch({ label: 'kl_divergence_backward', code: backwardCode(perRow, withP), buffers, params, workgroups: rowGrid(rows) });
+  const strides = [V, V, ...(perRow ? [1] : []), V, ...(dLogitsP ? [V] : [])];
+  dispatchItems(dev, { label: 'kl_divergence_backward', code: backwardCode(perRow, withP), buffers, strides, params, count: rows, grid: rowGrid });
   return { dLogitsQ, dLogitsP };
 }

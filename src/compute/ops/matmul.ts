@@ -8,8 +8,10 @@
 import { cpu } from '../cpu/cpuDevice.js';
 import { sgemm } from '../cpu/sgemm.js';
 import { assertDtype, assertSameDevice, assertShape, numelOf, type Tensor } from '../tensor.js';
-import type { WebGpuDevice } from '../webgpu/gpuDevice.js';
+import { itemsPerPiece } from '../webgpu/chunkedDispatch.js';
+import { DeviceLimitError, type BufferRange, type WebGpuDevice } from '../webgpu/gpuDevice.js';
 import { grid1d, ParamWriter } from '../webgpu/params.js';
+import { pointwiseGrid, pointwiseWgsl } from './wgslGen.js';
 import { gemmWgsl, splitKReduceWgsl, SPLITK_REDUCE_WG, TILE_LARGE, TILE_SMALL, type GemmTile, type GemmVariant } from './matmulWgsl.js';
 
 export interface MatmulOptions {
@@ -184,12 +186,24 @@ function cached(key: string, make: () => string): string {
   return code;
 }
 
+/** A binding of the GEMM: a whole tensor or a byte range of one (a piece of a chunked product). */
+type GemmBinding = Tensor | BufferRange;
+
 /**
  * Record C = alpha·op(A)·op(B) + beta·C on the GPU (beta 0 or 1). `plan` overrides the chosen tile/split
- * (tests use it to reach every variant on small shapes).
+ * (tests use it to reach every variant on small shapes). A product whose operands or result exceed
+ * the device's storage-binding size runs in pieces (see matmulPieces).
  */
 export function matmulWebGpu(dev: WebGpuDevice, a: Tensor, b: Tensor, out: Tensor, geometry: MatmulGeometry, alpha: number, beta: number, plan?: GemmPlan): void {
   const g = foldBatch(geometry);
+  if (g.batch * g.M * g.N === 0) return;
+  const limit = dev.limits.maxStorageBufferBindingSize;
+  if (a.byteLength <= limit && b.byteLength <= limit && out.byteLength <= limit) gemmDispatch(dev, a, b, out, g, alpha, beta, plan);
+  else matmulPieces(dev, a, b, out, g, alpha, beta);
+}
+
+/** One GEMM (and its split-K reduction) over bindings that fit. */
+function gemmDispatch(dev: WebGpuDevice, a: GemmBinding, b: GemmBinding, out: GemmBinding, g: MatmulGeometry, alpha: number, beta: number, plan?: GemmPlan): void {
   const { batch, M, N, K, transA, transB } = g;
   if (batch * M * N === 0) return;
   const p = plan ?? planGemm(g, dev.limits);
@@ -222,9 +236,74 @@ export function matmulWebGpu(dev: WebGpuDevice, a: Tensor, b: Tensor, out: Tenso
   const len = vec ? n / 4 : n;
   const rparams = new ParamWriter(4).u32(len).u32(p.splits).f32(alpha).f32(beta).bytes();
   const rcode = cached(`reduce${+vec}`, () => splitKReduceWgsl(vec));
-  dev.dispatch({ label: 'matmul split-K reduce', code: rcode, buffers: [target, out], params: rparams, workgroups: grid1d(len, SPLITK_REDUCE_WG) });
+  dev.dispatch({ label: 'matmul split-K reduce', code: rcode, buffers: [target as Tensor, out], params: rparams, workgroups: grid1d(len, SPLITK_REDUCE_WG) });
   // Safe to pool now: a later op that reuses the buffer is recorded after the reduction reads it.
-  target.dispose();
+  (target as Tensor).dispose();
+}
+
+/** Rows [r0, r0 + n) of a row-major tensor whose rows hold `width` floats. */
+function rowRange(t: Tensor, r0: number, n: number, width: number): BufferRange {
+  return { source: t, offset: r0 * width * 4, size: Math.max(n * width * 4, 4) };
+}
+
+// out[m, n0 + j] = tmp[m, j] + beta·out[m, n0 + j] over a [rows, nc] block: the columns of a piece.
+const PLACE_COLUMNS_WGSL = pointwiseWgsl(
+  [['tmp', 'read'], ['out', 'read_write']],
+  'n: u32, nc: u32, N: u32, n0: u32, beta: f32',
+  'let o = (i / p.nc) * p.N + p.n0 + i % p.nc;\n  var v = tmp[i]; if (p.beta != 0.0) { v += p.beta * out[o]; } out[o] = v;',
+);
+
+/**
+ * A product too big for one binding, in pieces whose every binding fits (2-D only: batched products
+ * are small). Rows of op(A) and C (A not transposed); columns through a temporary when B [N, K] is
+ * too big (transB: its rows are contiguous); K when A [K, M] and B [K, N] both run along K.
+ */
+function matmulPieces(dev: WebGpuDevice, a: Tensor, b: Tensor, out: Tensor, g: MatmulGeometry, alpha: number, beta: number): void {
+  const limit = dev.limits.maxStorageBufferBindingSize;
+  const align = dev.limits.minStorageBufferOffsetAlignment;
+  const { M, N, K, transA, transB } = g;
+  const cannot = (why: string): never => {
+    throw new DeviceLimitError(`matmul [${M}×${K}]·[${K}×${N}]${transA ? ' (transA)' : ''}${transB ? ' (transB)' : ''}: over this GPU's maxStorageBufferBindingSize ${limit} and ${why}`);
+  };
+  if (g.batch !== 1) cannot('batched products are not cut into pieces');
+  const bFits = b.byteLength <= limit;
+  if (transA) {
+    // Sum over pieces of K: rows [k0, k1) of A [K, M] and of B [K, N].
+    if (transB || out.byteLength > limit) cannot('A is stored transposed (its rows are not the output rows)');
+    const kc = itemsPerPiece([M, N], limit, align);
+    if (kc < 1) cannot('one aligned step of K does not fit');
+    for (let k0 = 0; k0 < K; k0 += kc) {
+      const n = Math.min(kc, K - k0);
+      gemmDispatch(dev, rowRange(a, k0, n, M), rowRange(b, k0, n, N), out, { ...g, K: n }, alpha, k0 === 0 ? beta : 1);
+    }
+    return;
+  }
+  if (bFits) {
+    const mc = itemsPerPiece([K, N], limit, align);
+    if (mc < 1) cannot('one aligned step of rows does not fit');
+    for (let m0 = 0; m0 < M; m0 += mc) {
+      const n = Math.min(mc, M - m0);
+      gemmDispatch(dev, rowRange(a, m0, n, K), b, rowRange(out, m0, n, N), { ...g, M: n, outShape: [n, N] }, alpha, beta);
+    }
+    return;
+  }
+  if (!transB) cannot('B [K, N] would have to be cut along N, whose columns are not contiguous');
+  // B [N, K] in pieces of rows (output columns), each product into a temporary then placed.
+  const nc = itemsPerPiece([K], limit, align);
+  // nc among the widths keeps the temporary [mc, nc] within the limit too.
+  const mc = nc < 1 ? 0 : itemsPerPiece([K, N, Math.min(nc, N)], limit, align);
+  if (nc < 1 || mc < 1) cannot('one aligned step of rows does not fit');
+  for (let n0 = 0; n0 < N; n0 += nc) {
+    const nn = Math.min(nc, N - n0);
+    for (let m0 = 0; m0 < M; m0 += mc) {
+      const mm = Math.min(mc, M - m0);
+      const tmp = dev.empty([mm, nn]);
+      gemmDispatch(dev, rowRange(a, m0, mm, K), rowRange(b, n0, nn, K), tmp, { ...g, M: mm, N: nn, outShape: [mm, nn] }, alpha, 0);
+      const params = new ParamWriter(5).u32(mm * nn).u32(nn).u32(N).u32(n0).f32(beta).bytes();
+      dev.dispatch({ label: 'matmul place columns', code: PLACE_COLUMNS_WGSL, buffers: [tmp, rowRange(out, m0, mm, N)], params, workgroups: pointwiseGrid(mm * nn) });
+      tmp.dispose();
+    }
+  }
 }
 
 // ---- dispatch --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import { assertDtype, rowsCols, type Tensor } from '../tensor.js';
 import { u32Params } from '../webgpu/params.js';
 import type { Floats } from './elementwise.js';
 import { FOR_COLS, gpuOf, IS_NAN_WGSL, memoKernel, NON_FINITE_WGSL, outputOn, pointwiseGrid, pointwiseWgsl, rowGrid, rowKernelWgsl, rowMaxSumExpWgsl, rowWorkgroupSize, wgReduceWgsl } from './wgslGen.js';
+import { dispatchItems } from '../webgpu/chunkedDispatch.js';
 
 // ---- CPU twins: x is [rows, cols] row-major; out is [rows] unless said --------------------------
 
@@ -179,7 +180,7 @@ function rowReduce(x: Tensor, op: RowOp): Tensor {
   if (dev && cols === 0) return dev.zeros(shape); // empty sums: rowsCols then reports 0 rows, so no kernel would write
   const out = outputOn(x, shape, op === 'argmax' ? 'i32' : 'f32');
   if (dev) {
-    dev.dispatch({ label: `${op}_rows`, code: rowKernel(op, rowWorkgroupSize(cols)), buffers: [x, out], params: u32Params(rows, cols), workgroups: rowGrid(rows) });
+    dispatchItems(dev, { label: `${op}_rows`, code: rowKernel(op, rowWorkgroupSize(cols)), buffers: [x, out], strides: [cols, 1], params: u32Params(rows, cols), count: rows, grid: rowGrid });
     return out;
   }
   const xs = x.data as Float32Array;

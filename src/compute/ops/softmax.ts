@@ -7,6 +7,7 @@ import { assertDtype, assertSameDevice, assertShape, rowsCols, type Tensor } fro
 import { u32Params } from '../webgpu/params.js';
 import type { Floats } from './elementwise.js';
 import { FOR_COLS, gpuOf, memoKernel, outputOn, rowGrid, rowKernelWgsl, rowMaxSumExpWgsl, rowWorkgroupSize } from './wgslGen.js';
+import { dispatchItems } from '../webgpu/chunkedDispatch.js';
 
 // ---- CPU twins: [rows, cols] row-major, sums in float64 ------------------------------------------
 
@@ -79,7 +80,7 @@ export function softmaxRows(x: Tensor): Tensor {
   const y = outputOn(x, x.shape);
   const dev = gpuOf(x);
   if (!dev) softmaxRowsCpu(x.data as Float32Array, rows, cols, y.data as Float32Array);
-  else dev.dispatch({ label: 'softmax_rows', code: softmaxCode(rowWorkgroupSize(cols)), buffers: [x, y], params: u32Params(rows, cols), workgroups: rowGrid(rows) });
+  else dispatchItems(dev, { label: 'softmax_rows', code: softmaxCode(rowWorkgroupSize(cols)), buffers: [x, y], strides: [cols, cols], params: u32Params(rows, cols), count: rows, grid: rowGrid });
   return y;
 }
 
@@ -93,6 +94,6 @@ export function softmaxBackward(y: Tensor, dy: Tensor): Tensor {
   const dx = outputOn(y, y.shape);
   const dev = gpuOf(y);
   if (!dev) softmaxBackwardCpu(y.data as Float32Array, dy.data as Float32Array, rows, cols, dx.data as Float32Array);
-  else dev.dispatch({ label: 'softmax_backward', code: softmaxBackwardCode(rowWorkgroupSize(cols)), buffers: [y, dy, dx], params: u32Params(rows, cols), workgroups: rowGrid(rows) });
+  else dispatchItems(dev, { label: 'softmax_backward', code: softmaxBackwardCode(rowWorkgroupSize(cols)), buffers: [y, dy, dx], strides: [cols, cols, cols], params: u32Params(rows, cols), count: rows, grid: rowGrid });
   return dx;
 }

@@ -9,6 +9,7 @@ import { cpu } from '../cpu/cpuDevice.js';
 import { assertDtype, assertSameDevice, assertShape, type DType, type Tensor } from '../tensor.js';
 import type { WebGpuDevice } from '../webgpu/gpuDevice.js';
 import { flatIndexWgsl, grid1d, u32Params } from '../webgpu/params.js';
+import { dispatchItems } from '../webgpu/chunkedDispatch.js';
 
 // ---- bindings --------------------------------------------------------------------------------
 
@@ -261,7 +262,7 @@ export function runPointwise(x: Tensor, label: string, twin: (x: Float32Array, y
   const y = outputOn(x, x.shape);
   const dev = gpuOf(x);
   if (!dev) twin(x.data as Float32Array, y.data as Float32Array);
-  else dev.dispatch({ label, code, buffers: [x, y], params: u32Params(x.numel), workgroups: pointwiseGrid(x.numel) });
+  else dispatchItems(dev, { label, code, buffers: [x, y], strides: [1, 1], params: u32Params(x.numel), count: x.numel, grid: pointwiseGrid });
   return y;
 }
 
@@ -280,6 +281,6 @@ export function runPointwiseBackward(
   const dx = outputOn(x, x.shape);
   const dev = gpuOf(x);
   if (!dev) twin(x.data as Float32Array, dy.data as Float32Array, dx.data as Float32Array);
-  else dev.dispatch({ label, code, buffers: [x, dy, dx], params: u32Params(x.numel), workgroups: pointwiseGrid(x.numel) });
+  else dispatchItems(dev, { label, code, buffers: [x, dy, dx], strides: [1, 1, 1], params: u32Params(x.numel), count: x.numel, grid: pointwiseGrid });
   return dx;
 }

@@ -47,12 +47,21 @@ export class WebGpuDevice implements Device {
   private arenaUsed = 0;
   private pendingDispatches = 0;
   private firstError: string | null = null;
+  private readonly cappedLimits: GPUSupportedLimits;
 
+  /** `bindingCap` lowers maxStorageBufferBindingSize below the GPU's (tests of the chunked paths). */
   constructor(
     readonly gpu: GPUDevice,
     readonly adapterName: string,
     readonly features: GpuFeatures,
+    bindingCap?: number,
   ) {
+    const real = gpu.limits;
+    const cap = bindingCap === undefined ? real.maxStorageBufferBindingSize : Math.min(bindingCap, real.maxStorageBufferBindingSize);
+    // GPUSupportedLimits' fields are native getters: read them on the real object, not through the proxy.
+    this.cappedLimits = new Proxy(real, {
+      get: (target, key) => (key === 'maxStorageBufferBindingSize' ? cap : (target as unknown as Record<PropertyKey, unknown>)[key]),
+    });
     this.pool = new BufferPool(gpu);
     this.arena = gpu.createBuffer({ label: 'uniform arena', size: UNIFORM_ARENA_BYTES, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
     gpu.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
@@ -67,9 +76,9 @@ export class WebGpuDevice implements Device {
     return `webgpu: ${this.adapterName}${f ? ` [${f}]` : ''}`;
   }
 
-  /** The device's limits (as granted: the adapter's maxima for buffer sizes). */
+  /** The device's limits (as granted: the adapter's maxima for buffer sizes; the binding size possibly capped). */
   get limits(): GPUSupportedLimits {
-    return this.gpu.limits;
+    return this.cappedLimits;
   }
 
   zeros(shape: readonly number[], dtype: DType = 'f32'): Tensor {
@@ -135,8 +144,8 @@ export class WebGpuDevice implements Device {
       if (range.offset % this.gpu.limits.minStorageBufferOffsetAlignment !== 0) {
         throw new Error(`${spec.label}: binding ${i} offset ${range.offset} is not a multiple of ${this.gpu.limits.minStorageBufferOffsetAlignment}`);
       }
-      if (size > this.gpu.limits.maxStorageBufferBindingSize) {
-        throw new DeviceLimitError(`${spec.label}: binding ${i} is ${size} bytes, over this GPU's maxStorageBufferBindingSize ${this.gpu.limits.maxStorageBufferBindingSize}`);
+      if (size > this.limits.maxStorageBufferBindingSize) {
+        throw new DeviceLimitError(`${spec.label}: binding ${i} is ${size} bytes, over this GPU's maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize}`);
       }
       return { binding: i, resource: { buffer, offset: range.offset, size } };
     });
