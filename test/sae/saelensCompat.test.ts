@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { cpu } from '../../src/compute/cpu/cpuDevice.js';
 import { Rng } from '../../src/compute/random.js';
+import { reconstruct } from '../../src/eval/evalSae.js';
 import { writeSafetensors } from '../../src/io/safetensorsWrite.js';
 import { initSae } from '../../src/sae/initSae.js';
 import { loadSae, saveSae } from '../../src/sae/saeFiles.js';
@@ -107,4 +108,20 @@ test('the transcription reproduces what SAELens made of the layout saelab used t
   assert.throws(() => loadFromDisk(join(root, 'batchtopk-old')), /ENOENT/);
   const bt = await old('old-batchtopk', 'batchtopk', {});
   assert.throws(() => loadFromDisk(bt), (e: unknown) => e instanceof PyError && e.pyClass === 'KeyError' && /'batchtopk'/.test(e.message));
+});
+
+test("eval's reconstruction of a folded folder equals the trained SAE's with its factor (same codes, same x̂)", async () => {
+  for (const arch of ['standard', 'topk', 'batchtopk'] as const) {
+    const model = await randomSae(arch, 11);
+    const dir = join(root, `eval-${arch}`);
+    await saveSae(dir, model.cfg, model.params, { normScalingFactor: S, metadata: meta });
+    const loaded = await loadSae(dir, cpu);
+    const x = cpu.fromArray(new Rng(13).normalArray(N * dIn).map((v) => v * 3), [N, dIn]);
+    const trained = await reconstruct({ cfg: model.cfg, model, normScalingFactor: S }, x);
+    const spec = { cfg: loaded.cfg, model: loaded.model, ...(loaded.normScalingFactor !== undefined ? { normScalingFactor: loaded.normScalingFactor } : {}) };
+    const folded = await reconstruct(spec, x);
+    assert.ok(maxDiff(folded.f, trained.f) < 1e-5, `${arch}: codes differ by ${maxDiff(folded.f, trained.f)}`);
+    assert.deepEqual(Array.from(folded.f, (v) => v > 0), Array.from(trained.f, (v) => v > 0), `${arch}: the same latents fire`);
+    assert.ok(maxDiff(folded.xHat, trained.xHat) < 1e-5, `${arch}: x̂ differs by ${maxDiff(folded.xHat, trained.xHat)}`);
+  }
 });
