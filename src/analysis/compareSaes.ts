@@ -6,6 +6,7 @@
 
 import { cpu } from '../compute/cpu/cpuDevice.js';
 import type { Device } from '../compute/device.js';
+import { saeDatasetPath, saeModelSpec } from '../sae/runSource.js';
 import { loadSae, type LoadedSae } from '../sae/saeFiles.js';
 import { featureActivations, harvestEvalActivations, type FeatureActivations } from './featureCorrelation.js';
 import { matchDirectionsOn, type MatchCertificate, type MatchOptions } from './matchDirections.js';
@@ -168,8 +169,8 @@ function validate(paths: string[], saes: LoadedSae[], by: CompareBy[], force: bo
 /** The evaluation-token settings shared by every SAE (defaults from the first SAE's metadata). */
 function evalSpec(paths: string[], saes: LoadedSae[], o: CompareEvalOptions) {
   const meta = saes[0]!.metadata;
-  const model = o.model ?? (typeof meta.model_name === 'string' ? meta.model_name : null);
-  const data = o.data ?? (typeof meta.dataset_path === 'string' ? meta.dataset_path : null);
+  const model = o.model ?? saeModelSpec(meta) ?? (typeof meta.model_name === 'string' ? meta.model_name : null);
+  const data = o.data ?? saeDatasetPath(meta) ?? (typeof meta.dataset_path === 'string' ? meta.dataset_path : null);
   if (!model) throw new CompareError(`${paths[0]}: cfg.json metadata has no model_name: pass --model for the evaluation tokens`);
   if (!data) throw new CompareError(`${paths[0]}: cfg.json metadata has no dataset_path: pass --data for the evaluation tokens`);
   const hooks = saes.map((s, i) => {

@@ -15,6 +15,7 @@ import { parseHook } from '../model/hooks.js';
 import { openModel } from '../model/openModel.js';
 import type { Transformer } from '../model/transformer.js';
 import type { LoadedSae } from '../sae/saeFiles.js';
+import { saeModelSpec } from '../sae/runSource.js';
 import { defaultData, defaultModel } from '../sae/trainRun.js';
 import { logSpaced, PerturbError } from './perturbation.js';
 import { perturbSweep, type HookPerturbResult, type PerturbReport } from './perturbSweep.js';
@@ -82,7 +83,7 @@ export async function perturbRun(o: PerturbRunOptions): Promise<PerturbRunReport
   let model: Transformer | null = null;
   try {
     for (const dir of o.saes ?? []) loaded.push(await loadSpec(resolve(dir), o.device, undefined));
-    const spec = o.model ?? defaultModel();
+    const spec = o.model ?? (loaded[0] ? saeModelSpec(loaded[0].loaded.metadata) : undefined) ?? defaultModel();
     const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true });
     model = opened.model;
     const hooks = expandHooks(model, o.hooks);

@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../io/atomicWrite.js';
 import { openModel } from '../model/openModel.js';
 import type { Transformer } from '../model/transformer.js';
 import { loadSae, type LoadedSae } from '../sae/saeFiles.js';
+import { saeModelSpec } from '../sae/runSource.js';
 import { defaultData, defaultModel } from '../sae/trainRun.js';
 import { PerturbError } from './perturbation.js';
 import { maskedSae, pruneForL0 } from './pruneSae.js';
@@ -107,7 +108,7 @@ export async function pruneRun(o: PruneRunOptions): Promise<PruneRunReport> {
       if (c.spec.hook !== base.spec.hook) throw new PerturbError(`${dir}: the SAE is for ${c.spec.hook}, the pruned one for ${base.spec.hook}: compare SAEs of one hook`);
       loaded.push(c);
     }
-    const spec = o.model ?? defaultModel();
+    const spec = o.model ?? saeModelSpec(base.loaded.metadata) ?? defaultModel();
     const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true });
     model = opened.model;
     const data = o.data ?? defaultData();

@@ -16,6 +16,7 @@ import { openWorkspaceDb, workspaceDbPath } from '../io/workspaceDb.js';
 import { openModel } from '../model/openModel.js';
 import type { Tokenizer } from '../model/tokenizers/index.js';
 import type { Transformer } from '../model/transformer.js';
+import { saeModelSpec } from '../sae/runSource.js';
 import { loadSae, type LoadedSae } from '../sae/saeFiles.js';
 import { defaultData, defaultModel } from '../sae/trainRun.js';
 import type { Tensor } from '../compute/tensor.js';
@@ -28,7 +29,7 @@ export interface EvalRunOptions {
   device: Device;
   /** SAE folders (SAELens, sparsify or dictionary_learning). */
   saes: string[];
-  /** Model spec; default: the first SAE's metadata.model_name when that path exists, else the shared gpt2-corpus-tiny. */
+  /** Model spec; default: the first SAE's model when it is on this machine (saeModelSpec), else the shared gpt2-corpus-tiny. */
   model?: string;
   /** Text corpus (LM) or preference pairs JSONL (reward model); default: the shared corpus. */
   data?: string;
@@ -133,7 +134,7 @@ export async function evalRun(o: EvalRunOptions): Promise<EvalRunReport> {
     // Folder names label the SAEs; two with one name (L2/topk-k16-s0, L4/topk-k16-s0) get their parent's too.
     for (const l of loaded) if (loaded.filter((m) => m.spec.label === l.spec.label).length > 1) l.spec.label = `${basename(dirname(l.spec.path!))}/${basename(l.spec.path!)}`;
     const meta = loaded[0]!.loaded.metadata;
-    const spec = o.model ?? (typeof meta.model_name === 'string' && existsSync(meta.model_name) ? meta.model_name : defaultModel());
+    const spec = o.model ?? saeModelSpec(meta) ?? defaultModel();
     const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true });
     model = opened.model;
     const tok = opened.tokenizer!;

@@ -26,6 +26,7 @@ import { parseHook } from '../model/hooks.js';
 import { openModel } from '../model/openModel.js';
 import type { Tokenizer } from '../model/tokenizers/index.js';
 import type { Transformer } from '../model/transformer.js';
+import { saeDatasetPath, saeModelSpec } from '../sae/runSource.js';
 import { loadSae, type LoadedSae } from '../sae/saeFiles.js';
 import { defaultData, defaultModel } from '../sae/trainRun.js';
 import { readDashboardCheckpoint, removeDashboardCheckpoint, writeDashboardCheckpoint } from './dashboardCheckpoint.js';
@@ -176,8 +177,8 @@ export async function buildDashboard(o: DashboardOptions, ctl: { onProgress?: (p
     const meta = sae.metadata;
     const hook = o.hook ?? (typeof meta.hook_name === 'string' ? meta.hook_name : null);
     if (!hook) throw new DashboardError(`--sae ${o.sae}: cfg.json metadata names no hook_name; pass --hook`);
-    const modelSpec = o.model ?? (typeof meta.model_name === 'string' && existsSync(meta.model_name) ? meta.model_name : defaultModel());
-    const data = o.data ?? (typeof meta.dataset_path === 'string' && existsSync(meta.dataset_path) ? meta.dataset_path : defaultData());
+    const modelSpec = o.model ?? saeModelSpec(meta) ?? defaultModel();
+    const data = o.data ?? saeDatasetPath(meta) ?? defaultData();
     if (!data) throw new DashboardError('no --data given, the SAE names no readable dataset_path and the shared corpus is not here: pass --data FILE_OR_FOLDER');
     const dataPath = resolve(data);
     if (!existsSync(dataPath)) throw new DataError(`${dataPath}: no such file or folder`);

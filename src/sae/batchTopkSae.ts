@@ -1,6 +1,8 @@
 // The BatchTopK SAE (Bussmann et al. 2024): training keeps the k·N largest ReLU'd pre-activations
 // over the whole batch of N tokens (so k active per token on average); inference uses a single
-// threshold θ instead, f = ReLU(pre)·[ReLU(pre) > θ] (JumpReLU-like), so tokens are independent.
+// threshold θ instead, f = ReLU(pre)·[ReLU(pre) > θ] (JumpReLU), so tokens are independent. SAELens
+// has no inference BatchTopK: its folders hold such an SAE as `jumprelu` with θ repeated [d_sae]
+// (saeFiles.ts writes ours that way), and `thresholdEncode` serves both.
 // θ [1] is a running mean (β = 0.999) of the smallest kept activation of each training batch, set
 // to the first batch's value while θ < 0 (as dictionary_learning). `step` updates θ in place.
 // Loss and gradients are TopK's (MSE + α·AuxK), see topkSae.ts.
@@ -32,6 +34,23 @@ export function batchTopkActivations(pre: Tensor, k: number, onKept?: (values: T
   return f;
 }
 
+/**
+ * JumpReLU inference: f = ReLU(pre)·[ReLU(pre) > θ] for θ [1] or [dSae]. Equal to SAELens's
+ * ReLU(pre)·[pre > θ] for every θ (where they differ, ReLU(pre) is 0).
+ */
+export function thresholdEncode(params: SaeParams, cfg: SaeConfig, x: Tensor): Tensor {
+  const xin = encoderInput(params, cfg, x);
+  const pre = preActivations(params, xin);
+  if (xin !== x) xin.dispose();
+  const r = relu(pre);
+  pre.dispose();
+  const over = sub(r, params.threshold!); // r − θ > 0 exactly when r > θ (IEEE subtraction keeps the sign)
+  const f = reluBackward(over, r);
+  over.dispose();
+  r.dispose();
+  return f;
+}
+
 /** A BatchTopK SAE with an inference threshold (params.threshold [1]). */
 export class BatchTopKSae implements SaeModel {
   constructor(
@@ -44,16 +63,7 @@ export class BatchTopKSae implements SaeModel {
 
   /** Inference: f = ReLU(pre)·[ReLU(pre) > θ]. */
   encode(x: Tensor): Tensor {
-    const xin = encoderInput(this.params, this.cfg, x);
-    const pre = preActivations(this.params, xin);
-    if (xin !== x) xin.dispose();
-    const r = relu(pre);
-    pre.dispose();
-    const over = sub(r, this.params.threshold!);
-    const f = reluBackward(over, r);
-    over.dispose();
-    r.dispose();
-    return f;
+    return thresholdEncode(this.params, this.cfg, x);
   }
 
   /** x̂ = f·W_dec + b_dec (dense). */

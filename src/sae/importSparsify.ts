@@ -8,11 +8,12 @@
 //   and load the folder (ae.safetensors + the optional config.json written beside ae.pt): encoder.weight
 //   [d_sae, d_in], encoder.bias [d_sae], decoder.weight [d_in, d_sae] (both transposed to SAELens),
 //   bias or b_dec = b_dec [d_in], and for TopK/BatchTopK `k` and `threshold` (scalars).
+// Tensors are read through saeFiles.ts's readChecked / readFinite, which refuse NaN and Inf.
 
 import { join } from 'node:path';
 import type { Device } from '../compute/device.js';
 import { createSae } from './initSae.js';
-import { exists, openWeights, posInt, readChecked, readJsonObject, SaeFileError, type LoadedSae } from './saeFiles.js';
+import { exists, openWeights, posInt, readChecked, readFinite, readJsonObject, SaeFileError, type LoadedSae } from './saeFiles.js';
 import type { SaeArchitecture, SaeConfig, SaeParams } from './types.js';
 
 /** [rows, cols] row-major → its transpose [cols, rows]. */
@@ -89,13 +90,13 @@ export async function importDictionaryLearning(dir: string, device: Device): Pro
     };
     const cfg: SaeConfig = { architecture: arch, dIn, dSae, applyBDecToInput: true, decoderUnitNorm: arch !== 'standard', normalizeActivations: 'none', seed: 0 };
     if (arch !== 'standard') {
-      const kv = hasK ? (await f.readF32('k'))[0] : trainer.k;
+      const kv = hasK ? (await readFinite(f, 'k'))[0] : trainer.k;
       if (!(typeof kv === 'number' && kv > 0 && kv <= dSae)) throw new SaeFileError(f.path, `architecture ${arch} needs k in (0, ${dSae}], got ${JSON.stringify(kv)}`);
       cfg.k = kv;
     }
     if (arch === 'batchtopk') {
       if (!f.has('threshold') || f.info('threshold').numel !== 1) throw new SaeFileError(f.path, 'BatchTopKSAE needs a scalar threshold tensor');
-      params.threshold = device.fromArray(await f.readF32('threshold'), [1]);
+      params.threshold = device.fromArray(await readFinite(f, 'threshold'), [1]);
     }
     const metadata: LoadedSae['metadata'] = { source: 'dictionary_learning' };
     if (typeof trainer.lm_name === 'string') metadata.model_name = trainer.lm_name;

@@ -6,6 +6,7 @@ import { Rng } from '../compute/random.js';
 import type { Device } from '../compute/device.js';
 import type { Tensor } from '../compute/tensor.js';
 import { BatchTopKSae } from './batchTopkSae.js';
+import { JumpReluSae } from './jumpReluSae.js';
 import { StandardSae } from './standardSae.js';
 import { TopKSae } from './topkSae.js';
 import type { SaeConfig, SaeModel, SaeParams } from './types.js';
@@ -27,6 +28,8 @@ export function createSae(cfg: SaeConfig, params: SaeParams): SaeModel {
       return new TopKSae(cfg, params);
     case 'batchtopk':
       return new BatchTopKSae(cfg, params);
+    case 'jumprelu':
+      return new JumpReluSae(cfg, params);
     default:
       throw new Error(`unknown SAE architecture ${JSON.stringify((cfg as { architecture: unknown }).architecture)}`);
   }

@@ -73,7 +73,7 @@ export const DEFAULT_SAE_BENCH_CASES: readonly SaeBenchCase[] = [
   { arch: 'standard', dSae: 24576 },
 ];
 
-const CASE_NAMES: Record<SaeArchitecture, string> = { topk: 'sae.topk', standard: 'sae.relu_l1', batchtopk: 'sae.batchtopk' };
+const CASE_NAMES: Record<SaeArchitecture, string> = { topk: 'sae.topk', standard: 'sae.relu_l1', batchtopk: 'sae.batchtopk', jumprelu: 'sae.jumprelu' }; // jumprelu: inference only, never a bench case
 
 // The trainer's order of params (Adam updates run in this order).
 const PARAM_NAMES: readonly (keyof SaeParams)[] = ['W_enc', 'b_enc', 'W_dec', 'b_dec', 'threshold'];

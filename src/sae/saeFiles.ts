@@ -1,14 +1,17 @@
-// SAE folders. We write the SAELens layout (SAELens 6, as `SAE.save_model` writes it):
-//   cfg.json                  architecture, d_in, d_sae, dtype, device, apply_b_dec_to_input,
-//                             normalize_activations, reshape_activations, k (topk/batchtopk),
-//                             norm_scaling_factor (expected_average_only_in), metadata {...},
-//                             and our training settings under `saelab` (SAELens ignores unknown keys)
+// SAE folders. We write the SAELens 6 layout, so that SAELens's `SAE.load_from_disk` gives our
+// encode/decode (the cfg.json mapping and why it looks as it does: saelensCompat.ts):
+//   cfg.json                  architecture (standard, topk, or jumprelu for BatchTopK), d_in, d_sae,
+//                             dtype, device, apply_b_dec_to_input, normalize_activations "none"
+//                             (any input scaling is folded into the weights), reshape_activations,
+//                             k and rescale_acts_by_decoder_norm (topk), metadata {sae_lens_version,
+//                             model_name, hook_name, ...}, and our training settings under `saelab`
 //   sae_weights.safetensors   W_enc [d_in, d_sae], W_dec [d_sae, d_in], b_enc [d_sae], b_dec [d_in],
-//                             threshold [1] (batchtopk)
+//                             threshold [d_sae] (BatchTopK's θ, repeated: SAELens's jumprelu)
 //   sparsity.safetensors      sparsity [d_sae] = log10(firing frequency + 1e-10), as SAELens
 // The folder is built under a temporary name next to the target, fsynced, then renamed into place,
 // so the final path never holds a half-written folder. `loadSae` reads SAELens folders, sparsify
-// folders (cfg.json + sae.safetensors, see importSparsify.ts) and dictionary_learning exports.
+// folders (cfg.json + sae.safetensors, see importSparsify.ts) and dictionary_learning exports, and
+// refuses non-finite weights in any of them (readChecked, the one place tensors are read).
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -16,40 +19,27 @@ import { basename, dirname, join } from 'node:path';
 import type { Device } from '../compute/device.js';
 import type { Tensor } from '../compute/tensor.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
-import { FileProblemError } from '../io/errors.js';
+import type { FileProblemError } from '../io/errors.js';
 import { SafetensorsFile } from '../io/safetensors.js';
 import { writeSafetensors, type TensorToWrite } from '../io/safetensorsWrite.js';
-import { SAELAB_VERSION } from '../version.js';
 import { importDictionaryLearning, importSparsify } from './importSparsify.js';
 import { createSae } from './initSae.js';
-import { NORM_SCALING_FACTOR_KEY } from './normalize.js';
-import type { ActivationNormalization, SaeArchitecture, SaeConfig, SaeModel, SaeParams } from './types.js';
+import { cfgFromSaeLens, foldDecoderNorms, foldNormScaling, saeCfgJson, type HostSaeWeights, type SaeRunMetadata } from './saelensCompat.js';
+import { SaeFileError } from './saeFileError.js';
+import type { SaeConfig, SaeModel, SaeParams } from './types.js';
 
-/** A malformed or unsupported SAE folder: one line naming the file and the problem. */
-export class SaeFileError extends FileProblemError {
-  override name = 'SaeFileError';
-}
+export { SaeFileError } from './saeFileError.js';
+export { cfgFromSaeLens, posInt, saeCfgJson, type SaeRunMetadata } from './saelensCompat.js';
 
 export const SAE_CFG_FILE = 'cfg.json';
 export const SAE_WEIGHTS_FILE = 'sae_weights.safetensors';
 export const SAE_SPARSITY_FILE = 'sparsity.safetensors';
 
-/** Where the activations came from (SAELens `metadata`; extra keys are kept). */
-export interface SaeRunMetadata {
-  model_name?: string | null;
-  hook_name?: string | null;
-  hook_layer?: number | null;
-  context_size?: number | null;
-  dataset_path?: string | null;
-  prepend_bos?: boolean | null;
-  exclude_special_tokens?: boolean | number[] | null;
-  [key: string]: unknown;
-}
-
 /** What a folder holds besides the parameters. */
 export interface SaveSaeOptions {
+  /** Where the inputs came from; local model and dataset paths are made portable (runSource.ts). */
   metadata?: SaeRunMetadata;
-  /** The `expected_average_only_in` factor (required when cfg.normalizeActivations says so). */
+  /** The `expected_average_only_in` factor s (required when cfg.normalizeActivations says so): folded into the written weights. */
   normScalingFactor?: number;
   /** [dSae] fraction of tokens on which each latent fired; written as log10 to sparsity.safetensors. */
   firingFrequency?: Float32Array;
@@ -57,52 +47,22 @@ export interface SaveSaeOptions {
   device?: string;
 }
 
-/** An SAE read from disk. */
+/** An SAE read from disk. Its weights take raw activations: any input scaling is folded in. */
 export interface LoadedSae {
   format: 'saelens' | 'sparsify' | 'dictionary_learning';
   cfg: SaeConfig;
   params: SaeParams;
   model: SaeModel;
   metadata: SaeRunMetadata;
+  /** Never set by loadSae (it folds the factor into the weights); kept for callers that build a LoadedSae themselves. */
   normScalingFactor?: number;
+  /** The input scaling the SAE was trained with, now folded into its weights (for the record). */
+  foldedNormScalingFactor?: number;
   /** [dSae] log10 firing frequency, when the folder has it. */
   sparsity?: Float32Array;
 }
 
 // ---- writing ---------------------------------------------------------------------------------
-
-/** The cfg.json object of an SAE (SAELens keys; our training settings under `saelab`). */
-export function saeCfgJson(cfg: SaeConfig, opts: SaveSaeOptions = {}): Record<string, unknown> {
-  const json: Record<string, unknown> = {
-    architecture: cfg.architecture,
-    d_in: cfg.dIn,
-    d_sae: cfg.dSae,
-    dtype: 'float32',
-    device: opts.device ?? 'cpu',
-    apply_b_dec_to_input: cfg.applyBDecToInput,
-    normalize_activations: cfg.normalizeActivations,
-    reshape_activations: 'none',
-  };
-  if (cfg.k !== undefined) json.k = cfg.k;
-  if (cfg.normalizeActivations === 'expected_average_only_in') {
-    if (!(typeof opts.normScalingFactor === 'number' && opts.normScalingFactor > 0)) {
-      throw new Error('saveSae: normalize_activations is expected_average_only_in but no normScalingFactor was given');
-    }
-    json[NORM_SCALING_FACTOR_KEY] = opts.normScalingFactor;
-  }
-  json.metadata = {
-    model_name: null, hook_name: null, hook_layer: null, context_size: null, dataset_path: null, prepend_bos: null, exclude_special_tokens: null,
-    ...opts.metadata,
-    saelab_version: SAELAB_VERSION,
-  };
-  const saelab: Record<string, unknown> = { decoder_unit_norm: cfg.decoderUnitNorm, seed: cfg.seed };
-  if (cfg.l1Coefficient !== undefined) saelab.l1_coefficient = cfg.l1Coefficient;
-  if (cfg.auxK !== undefined) saelab.auxk = cfg.auxK;
-  if (cfg.auxKCoefficient !== undefined) saelab.auxk_coefficient = cfg.auxKCoefficient;
-  if (cfg.deadTokensThreshold !== undefined) saelab.dead_tokens_threshold = cfg.deadTokensThreshold;
-  json.saelab = saelab;
-  return json;
-}
 
 /** fsync a directory (best effort where the platform refuses). */
 async function syncDir(dir: string): Promise<void> {
@@ -138,21 +98,32 @@ export async function writeFolderAtomic(dir: string, fill: (tempDir: string) => 
   }
 }
 
-/** A tensor's f32 values as a safetensors entry. */
-async function f32Entry(t: Tensor, shape: readonly number[] = t.shape): Promise<TensorToWrite> {
-  return { dtype: 'F32', shape: [...shape], data: (await t.read()) as Float32Array };
+/** A host array as an f32 safetensors entry. */
+function f32Entry(data: Float32Array, shape: readonly number[]): TensorToWrite {
+  return { dtype: 'F32', shape: [...shape], data };
 }
 
-/** Write an SAELens folder (cfg.json, sae_weights.safetensors, sparsity.safetensors when given) atomically. */
+/**
+ * Write an SAELens folder (cfg.json, sae_weights.safetensors, sparsity.safetensors when given)
+ * atomically. `params` are left as they are: the input scaling is folded into written copies.
+ */
 export async function saveSae(dir: string, cfg: SaeConfig, params: SaeParams, opts: SaveSaeOptions = {}): Promise<void> {
-  const json = saeCfgJson(cfg, opts);
+  const scaled = cfg.normalizeActivations === 'expected_average_only_in';
+  const json = saeCfgJson(cfg, { metadata: opts.metadata, device: opts.device, ...(scaled ? { foldedNormScalingFactor: opts.normScalingFactor } : {}) });
+  const read = async (t: Tensor) => (await t.read()) as Float32Array;
+  let w: HostSaeWeights = { W_enc: await read(params.W_enc), b_enc: await read(params.b_enc), W_dec: await read(params.W_dec), b_dec: await read(params.b_dec) };
+  if (scaled) w = foldNormScaling(w, opts.normScalingFactor!);
+  const { dIn, dSae } = cfg;
   const tensors: Record<string, TensorToWrite> = {
-    W_enc: await f32Entry(params.W_enc),
-    W_dec: await f32Entry(params.W_dec),
-    b_enc: await f32Entry(params.b_enc),
-    b_dec: await f32Entry(params.b_dec),
+    W_enc: f32Entry(w.W_enc, [dIn, dSae]),
+    W_dec: f32Entry(w.W_dec, [dSae, dIn]),
+    b_enc: f32Entry(w.b_enc, [dSae]),
+    b_dec: f32Entry(w.b_dec, [dIn]),
   };
-  if (params.threshold) tensors.threshold = await f32Entry(params.threshold);
+  if (cfg.architecture === 'batchtopk') {
+    if (!params.threshold || params.threshold.numel !== 1) throw new Error('saveSae: a batchtopk SAE needs threshold [1]');
+    tensors.threshold = f32Entry(new Float32Array(dSae).fill((await read(params.threshold))[0]!), [dSae]);
+  }
   await writeFolderAtomic(dir, async (tmp) => {
     await writeFileAtomic(join(tmp, SAE_CFG_FILE), `${JSON.stringify(json, null, 2)}\n`);
     await writeSafetensors(join(tmp, SAE_WEIGHTS_FILE), tensors);
@@ -190,13 +161,6 @@ export async function readJsonObject(path: string): Promise<Record<string, unkno
   return v as Record<string, unknown>;
 }
 
-/** A positive integer field of a config or SaeFileError. */
-export function posInt(json: Record<string, unknown>, key: string, file: string): number {
-  const v = json[key];
-  if (!(typeof v === 'number' && Number.isInteger(v) && v > 0)) throw new SaeFileError(file, `${key} must be a positive integer, got ${JSON.stringify(v)}`);
-  return v;
-}
-
 /** Open a safetensors file, turning its errors into SaeFileError. */
 export async function openWeights(path: string): Promise<SafetensorsFile> {
   try {
@@ -206,7 +170,26 @@ export async function openWeights(path: string): Promise<SafetensorsFile> {
   }
 }
 
-/** Read tensor `name` as f32, checking its shape (the message names both shapes, and says when it is the transpose). */
+/** Where the first non-finite entry of `v` (shape `shape`) is, e.g. "row 3, column 5 is NaN", or null. */
+export function firstNonFinite(v: Float32Array, shape: readonly number[]): string | null {
+  for (let i = 0; i < v.length; i++) {
+    if (Number.isFinite(v[i]!)) continue;
+    const where = shape.length === 2 ? `row ${Math.floor(i / shape[1]!)}, column ${i % shape[1]!}` : shape.length === 1 ? `entry ${i}` : `element ${i}`;
+    return `${where} is ${v[i]}`;
+  }
+  return null;
+}
+
+/** Read tensor `name` as f32, refusing non-finite values (NaN/Inf weights would give junk results that look like results). */
+export async function readFinite(f: SafetensorsFile, name: string): Promise<Float32Array> {
+  if (!f.has(name)) throw new SaeFileError(f.path, `missing tensor ${JSON.stringify(name)} (it has ${f.names().join(', ') || 'none'})`);
+  const v = await f.readF32(name);
+  const bad = firstNonFinite(v, f.info(name).shape);
+  if (bad) throw new SaeFileError(f.path, `tensor ${name} ${bad}: the SAE's weights must be finite`);
+  return v;
+}
+
+/** Read tensor `name` as finite f32, checking its shape (the message names both shapes, and says when it is the transpose). */
 export async function readChecked(f: SafetensorsFile, name: string, shape: readonly number[], what = name): Promise<Float32Array> {
   if (!f.has(name)) throw new SaeFileError(f.path, `missing tensor ${JSON.stringify(name)} (it has ${f.names().join(', ') || 'none'})`);
   const got = f.info(name).shape;
@@ -215,87 +198,76 @@ export async function readChecked(f: SafetensorsFile, name: string, shape: reado
     const transposed = got.length === 2 && shape.length === 2 && got[0] === shape[1] && got[1] === shape[0];
     throw new SaeFileError(f.path, `${what} has shape [${got.join(', ')}], expected [${shape.join(', ')}]${transposed ? ' (it is stored transposed)' : ''}`);
   }
-  return f.readF32(name);
+  return readFinite(f, name);
 }
 
-const ARCHITECTURES: readonly SaeArchitecture[] = ['standard', 'topk', 'batchtopk'];
-
-/** Our SaeConfig from an SAELens cfg.json object. */
-export function cfgFromSaeLens(json: Record<string, unknown>, file: string): { cfg: SaeConfig; metadata: SaeRunMetadata; normScalingFactor?: number } {
-  const arch = json.architecture ?? 'standard';
-  if (!ARCHITECTURES.includes(arch as SaeArchitecture)) throw new SaeFileError(file, `unsupported architecture ${JSON.stringify(arch)} (supported: ${ARCHITECTURES.join(', ')})`);
-  const norm = json.normalize_activations ?? 'none';
-  if (norm !== 'none' && norm !== 'expected_average_only_in') throw new SaeFileError(file, `unsupported normalize_activations ${JSON.stringify(norm)}`);
-  if (json.dtype !== undefined && !['float32', 'torch.float32', 'float16', 'torch.float16', 'bfloat16', 'torch.bfloat16'].includes(String(json.dtype))) {
-    throw new SaeFileError(file, `unsupported dtype ${JSON.stringify(json.dtype)}`);
-  }
-  const saelab = (typeof json.saelab === 'object' && json.saelab !== null ? json.saelab : {}) as Record<string, unknown>;
-  const cfg: SaeConfig = {
-    architecture: arch as SaeArchitecture,
-    dIn: posInt(json, 'd_in', file),
-    dSae: posInt(json, 'd_sae', file),
-    applyBDecToInput: json.apply_b_dec_to_input === undefined ? true : Boolean(json.apply_b_dec_to_input),
-    decoderUnitNorm: typeof saelab.decoder_unit_norm === 'boolean' ? saelab.decoder_unit_norm : arch !== 'standard',
-    normalizeActivations: norm as ActivationNormalization,
-    seed: typeof saelab.seed === 'number' ? saelab.seed : 0,
-  };
-  if (arch !== 'standard') {
-    const k = json.k;
-    if (!(typeof k === 'number' && k > 0 && k <= cfg.dSae)) throw new SaeFileError(file, `architecture ${arch} needs k in (0, d_sae], got ${JSON.stringify(k)}`);
-    cfg.k = k;
-  } else if (typeof json.k === 'number') cfg.k = json.k;
-  if (typeof saelab.l1_coefficient === 'number') cfg.l1Coefficient = saelab.l1_coefficient;
-  if (typeof saelab.auxk === 'number') cfg.auxK = saelab.auxk;
-  if (typeof saelab.auxk_coefficient === 'number') cfg.auxKCoefficient = saelab.auxk_coefficient;
-  if (typeof saelab.dead_tokens_threshold === 'number') cfg.deadTokensThreshold = saelab.dead_tokens_threshold;
-  const meta = json.metadata ?? json.meta ?? {};
-  const metadata = (typeof meta === 'object' && meta !== null ? meta : {}) as SaeRunMetadata;
-  const out: { cfg: SaeConfig; metadata: SaeRunMetadata; normScalingFactor?: number } = { cfg, metadata };
-  const factor = json[NORM_SCALING_FACTOR_KEY];
-  if (factor !== undefined && factor !== null) {
-    if (!(typeof factor === 'number' && factor > 0 && Number.isFinite(factor))) throw new SaeFileError(file, `${NORM_SCALING_FACTOR_KEY} must be a positive number, got ${JSON.stringify(factor)}`);
-    out.normScalingFactor = factor;
-  } else if (norm === 'expected_average_only_in') {
-    throw new SaeFileError(file, `normalize_activations is expected_average_only_in but ${NORM_SCALING_FACTOR_KEY} is missing`);
-  }
-  return out;
+/** Whether every entry of `v` equals the first. */
+function allEqual(v: Float32Array): boolean {
+  return v.every((x) => x === v[0]);
 }
 
-/** Read an SAELens folder. */
+/** Read an SAELens folder; input scaling and TopK decoder-norm rescaling are folded into the weights. */
 async function loadSaeLens(dir: string, device: Device): Promise<LoadedSae> {
   const cfgPath = join(dir, SAE_CFG_FILE);
-  const { cfg, metadata, normScalingFactor } = cfgFromSaeLens(await readJsonObject(cfgPath), cfgPath);
+  const parsed = cfgFromSaeLens(await readJsonObject(cfgPath), cfgPath);
+  const { cfg, metadata } = parsed;
   const { dIn, dSae } = cfg;
   const f = await openWeights(join(dir, SAE_WEIGHTS_FILE));
+  let w: HostSaeWeights;
   try {
-    const params: SaeParams = {
-      W_enc: device.fromArray(await readChecked(f, 'W_enc', [dIn, dSae]), [dIn, dSae]),
-      b_enc: device.fromArray(await readChecked(f, 'b_enc', [dSae]), [dSae]),
-      W_dec: device.fromArray(await readChecked(f, 'W_dec', [dSae, dIn]), [dSae, dIn]),
-      b_dec: device.fromArray(await readChecked(f, 'b_dec', [dIn]), [dIn]),
+    w = {
+      W_enc: await readChecked(f, 'W_enc', [dIn, dSae]),
+      b_enc: await readChecked(f, 'b_enc', [dSae]),
+      W_dec: await readChecked(f, 'W_dec', [dSae, dIn]),
+      b_dec: await readChecked(f, 'b_dec', [dIn]),
     };
-    if (f.has('threshold')) {
-      const numel = f.info('threshold').numel;
-      if (numel !== 1) throw new SaeFileError(f.path, `threshold has ${numel} entries; only a single (BatchTopK) threshold is supported`);
-      params.threshold = device.fromArray(await f.readF32('threshold'), [1]);
+    if (cfg.architecture === 'jumprelu') {
+      w.threshold = await readChecked(f, 'threshold', [dSae]);
     } else if (cfg.architecture === 'batchtopk') {
-      throw new SaeFileError(f.path, 'architecture batchtopk needs a threshold tensor');
+      // Older saelab folders: θ [1].
+      if (!f.has('threshold')) throw new SaeFileError(f.path, 'architecture batchtopk needs a threshold tensor');
+      const numel = f.info('threshold').numel;
+      if (numel !== 1) throw new SaeFileError(f.path, `threshold has ${numel} entries; a batchtopk folder has one (SAELens folders say jumprelu with [d_sae])`);
+      w.threshold = await readFinite(f, 'threshold');
+    } else if (f.has('threshold')) {
+      throw new SaeFileError(f.path, `architecture ${cfg.architecture} has no threshold, but the file has one (SAELens would refuse it too)`);
     }
-    const out: LoadedSae = { format: 'saelens', cfg, params, model: createSae(cfg, params), metadata };
-    if (normScalingFactor !== undefined) out.normScalingFactor = normScalingFactor;
-    const sp = join(dir, SAE_SPARSITY_FILE);
-    if (await exists(sp)) {
-      const s = await openWeights(sp);
-      try {
-        out.sparsity = await readChecked(s, 'sparsity', [dSae]);
-      } finally {
-        await s.close();
-      }
-    }
-    return out;
   } finally {
     await f.close();
   }
+  if (parsed.foldNormScaling !== undefined) w = foldNormScaling(w, parsed.foldNormScaling);
+  if (parsed.foldDecoderNorms) w = foldDecoderNorms(w, dIn, dSae);
+  if (parsed.batchTopkK !== undefined && allEqual(w.threshold!)) {
+    cfg.architecture = 'batchtopk';
+    cfg.k = parsed.batchTopkK;
+    w.threshold = w.threshold!.subarray(0, 1).slice();
+  }
+  const params: SaeParams = {
+    W_enc: device.fromArray(w.W_enc, [dIn, dSae]),
+    b_enc: device.fromArray(w.b_enc, [dSae]),
+    W_dec: device.fromArray(w.W_dec, [dSae, dIn]),
+    b_dec: device.fromArray(w.b_dec, [dIn]),
+  };
+  if (w.threshold) params.threshold = device.fromArray(w.threshold, [w.threshold.length]);
+  const out: LoadedSae = { format: 'saelens', cfg, params, model: createSae(cfg, params), metadata };
+  if (parsed.foldedNormScalingFactor !== undefined) out.foldedNormScalingFactor = parsed.foldedNormScalingFactor;
+  const sp = join(dir, SAE_SPARSITY_FILE);
+  if (await exists(sp)) {
+    const s = await openWeights(sp);
+    try {
+      // log10 of a zero frequency is −Inf in SAELens files: only NaN is refused here.
+      if (!s.has('sparsity')) throw new SaeFileError(s.path, 'missing tensor "sparsity"');
+      const shape = s.info('sparsity').shape;
+      if (!(shape.length === 1 && shape[0] === dSae)) throw new SaeFileError(s.path, `sparsity has shape [${shape.join(', ')}], expected [${dSae}]`);
+      const v = await s.readF32('sparsity');
+      const nan = v.findIndex((x) => Number.isNaN(x));
+      if (nan >= 0) throw new SaeFileError(s.path, `tensor sparsity entry ${nan} is NaN`);
+      out.sparsity = v;
+    } finally {
+      await s.close();
+    }
+  }
+  return out;
 }
 
 /** Read an SAE folder of any supported layout (SAELens, sparsify, dictionary_learning export). */

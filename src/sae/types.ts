@@ -4,8 +4,8 @@
 
 import type { Tensor } from '../compute/tensor.js';
 
-/** SAELens architecture names (`standard` is ReLU with decoder-norm-weighted L1). */
-export type SaeArchitecture = 'standard' | 'topk' | 'batchtopk';
+/** SAELens architecture names (`standard` is ReLU with decoder-norm-weighted L1; `jumprelu` is loaded for inference only). */
+export type SaeArchitecture = 'standard' | 'topk' | 'batchtopk' | 'jumprelu';
 
 /** How inputs are scaled before the SAE sees them. */
 export type ActivationNormalization = 'none' | 'expected_average_only_in';
@@ -44,7 +44,7 @@ export interface SaeParams {
   W_dec: Tensor;
   /** [dIn] */
   b_dec: Tensor;
-  /** BatchTopK inference threshold [1] or JumpReLU [dSae]. */
+  /** BatchTopK inference threshold [1], or JumpReLU thresholds [dSae]. */
   threshold?: Tensor;
 }
 

@@ -86,7 +86,7 @@ test('bad input: different hooks (unless --force), different d_in, NaN direction
   const bad = randomSae(4, 10, 8);
   bad.wDec[3 * 8 + 2] = NaN;
   await writeSyntheticSae(join(root, 'nan'), bad, 10, 8);
-  await assert.rejects(compareSaes({ saes: [join(root, 'h3'), join(root, 'nan')], device: cpu }), (e: Error) => e.name === 'UsageError' && /nan: W_dec row 3, column 2 is NaN/.test(e.message));
+  await assert.rejects(compareSaes({ saes: [join(root, 'h3'), join(root, 'nan')], device: cpu }), (e: Error) => e.name === 'SaeFileError' && /nan\/sae_weights\.safetensors: tensor W_(enc|dec) row \d+, column \d+ is NaN/.test(e.message)); // the loader refuses it
 
   await assert.rejects(compareSaes({ saes: [join(root, 'h3')], device: cpu }), /at least two/);
   // An empty SAE (d_sae 0) is refused when its cfg.json is read.

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { cpu } from '../../src/compute/cpu/cpuDevice.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
@@ -72,20 +72,26 @@ test('a small real run: loss falls, folders load back exactly, two seeds differ,
       assert.equal(loaded.cfg.dSae, 384);
       assert.equal(loaded.cfg.seed, i);
       assert.equal(loaded.cfg.decoderUnitNorm, true);
-      assert.equal(loaded.cfg.normalizeActivations, 'expected_average_only_in');
-      assert.equal(loaded.normScalingFactor, r.normScalingFactor);
+      // Trained on scaled inputs; the folder holds the factor folded into the weights (SAELens's layout).
+      assert.equal(loaded.cfg.normalizeActivations, 'none');
+      assert.equal(loaded.foldedNormScalingFactor, r.normScalingFactor);
       assert.equal(loaded.metadata.hook_name, 'blocks.2.hook_resid_pre');
       assert.equal(loaded.metadata.hook_layer, 2);
       assert.equal(loaded.metadata.context_size, 64);
       assert.equal(loaded.metadata.prepend_bos, true);
-      assert.equal(loaded.metadata.dataset_path, CORPUS);
+      assert.equal(loaded.metadata.dataset_path, basename(CORPUS));
+      assert.equal(loaded.metadata.saelab_dataset_path, CORPUS);
       assert.ok(typeof loaded.metadata.saelab_version === 'string');
       assert.equal(loaded.sparsity!.length, 384);
       assert.ok(loaded.sparsity!.every((v) => Number.isFinite(v) && v <= 0));
       const f = await SafetensorsFile.open(join(out, 'checkpoints', 'step-00000080', `sae-${i}.safetensors`));
       try {
         const w = await folderWeights(r.saes[i]!.path);
-        for (const name of ['W_enc', 'b_enc', 'W_dec', 'b_dec']) assert.deepEqual(w[name], await f.readF32(name), `${name} of SAE ${i}`);
+        const s = r.normScalingFactor!;
+        for (const name of ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const) {
+          const want = Float32Array.from(await f.readF32(name), (v) => (name === 'W_enc' ? v * s : name === 'b_enc' ? v : v / s));
+          assert.deepEqual(w[name], want, `${name} of SAE ${i}`);
+        }
       } finally {
         await f.close();
       }

@@ -25,7 +25,7 @@ export function registerDashboard(program: Command): void {
     .command('dashboard')
     .description('feature dashboards of an SAE: one pass over N tokens (top-k contexts, quantile samples, histograms, density) plus logit effects and neighbours, into the workspace database (see docs/dashboard.md)')
     .option('--sae <dir>', 'the SAE folder (SAELens layout, or any folder saelab can load)')
-    .option('--model <model>', "model folder or hub id (default: the SAE's cfg.json model_name, else ../shared/assets/models/gpt2-corpus-tiny)")
+    .option('--model <model>', "model folder or hub id (default: the SAE's model when it is here: its saelab_model_path, else model_name in the HF cache; else ../shared/assets/models/gpt2-corpus-tiny)")
     .option('--data <path>', "corpus file or folder (default: the SAE's dataset_path, else the shared corpus)")
     .option('--tokens <n>', 'tokens to run over, e.g. 200k or 1M (whole windows)', countFlag('--tokens'), 1_000_000)
     .option('--db <file>', 'workspace database (default: saelab.db in the SAE folder or its parent)')

@@ -50,7 +50,7 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('evaluate SAEs spliced into a model on held-out text: the metrics of docs/metrics.md (L0, MSE, FVU, CE loss recovered, KL, …), SVG plots and a workspace-db row')
     .requiredOption('--sae <dir>', 'an SAE folder (SAELens, sparsify or dictionary_learning); repeat for several SAEs (they share the clean forward passes)', collect)
-    .option('--model <model>', "model folder or hub id (default: the SAE's metadata.model_name when it exists, else ../shared/assets/models/gpt2-corpus-tiny)")
+    .option('--model <model>', "model folder or hub id (default: the SAE's model when it is here: its saelab_model_path, else model_name in the HF cache; else ../shared/assets/models/gpt2-corpus-tiny)")
     .option('--data <path>', 'held-out text (file or folder; for a reward model, JSONL preference pairs {chosen, rejected}) (default: the shared corpus)')
     .option('--hook <name>', "hook to splice every SAE into (default: each SAE's metadata.hook_name)")
     .option('--tokens <n>', 'evaluated tokens (BOS and padding not counted), e.g. 20k', countFlag('--tokens'), 16_384)
