@@ -76,9 +76,10 @@ export async function* pullFrom<T>(run: (emit: (v: T) => Promise<void>) => Promi
 }
 
 /** Host batches [≤ batchSize, dIn] from the model over the corpus, through a seeded shuffle buffer; the corpus repeats when it runs out. */
-export async function* streamBatches(model: Transformer, tok: Tokenizer, o: { data: string; hook: string; packing: PackSettings; harvestBatchSize: number; batchSize: number; bufferBatches: number; seed: number; textField: string; docSeparator: string | null }): AsyncGenerator<Float32Array> {
+export async function* streamBatches(model: Transformer, tok: Tokenizer, o: { data: string; hook: string; packing: PackSettings; harvestBatchSize: number; batchSize: number; bufferBatches: number; seed: number; textField: string; docSeparator: string | null; onFirstPass?: (rows: number) => void }): AsyncGenerator<Float32Array> {
   const dIn = model.config.dModel;
   const buf = new ShuffleBuffer({ dIn, capacity: Math.max(2, o.bufferBatches) * o.batchSize, batchSize: o.batchSize, seed: o.seed });
+  let pass = 0;
   for (;;) {
     let rowsThisPass = 0;
     const chunks = pullFrom<Float32Array>((emit) => {
@@ -94,9 +95,15 @@ export async function* streamBatches(model: Transformer, tok: Tokenizer, o: { da
     }
     // A pass without a single row would loop forever: the corpus is shorter than one window.
     if (rowsThisPass === 0) throw new DataError(`${o.data}: the corpus gives no ${o.packing.contextSize}-token window (too short or empty); use more text or a smaller --context-size`);
+    if (pass++ === 0) o.onFirstPass?.(rowsThisPass);
   }
 }
 
+
+/** The line saying a source of `rows` tokens is read about `need / rows` times over to give `need` tokens. */
+export function repeatNote(what: string, rows: number, need: number): string {
+  return `saelab: note: ${what} gives ${rows.toLocaleString('en-US')} tokens, so --tokens ${need.toLocaleString('en-US')} reads it ${(need / rows).toFixed(1)} times over (every SAE sees the same text repeatedly); use a larger corpus for more distinct tokens`;
+}
 
 /** An opened activation source: the model (or store), the hook, and its deterministic batch stream. */
 export interface ActivationSource {
@@ -112,7 +119,7 @@ export interface ActivationSource {
   /** The SAELens metadata of the SAEs trained on this source. */
   metadata: SaeRunMetadata;
   /** A fresh host batch stream from the start (seeded by `dataSeed`); it covers at least `totalSteps` batches. */
-  hostBatches(o: { totalSteps: number; batchSize: number; dataSeed: number }): AsyncGenerator<Float32Array>;
+  hostBatches(o: { totalSteps: number; batchSize: number; dataSeed: number; note?: (line: string) => void }): AsyncGenerator<Float32Array>;
   /** Free the model (idempotent). */
   dispose(): void;
 }
@@ -135,8 +142,9 @@ export async function openActivationSource(opts: TrainRunOptions, device: Device
       metadata.saelab_version = SAELAB_VERSION;
       return {
         kind: 'store', model: null, tokenizer: null, store, hook, dIn, modelName: m.model, metadata,
-        hostBatches: ({ totalSteps, batchSize, dataSeed }) => {
+        hostBatches: ({ totalSteps, batchSize, dataSeed, note }) => {
           const epochs = Math.max(1, Math.ceil((totalSteps * batchSize) / Math.max(1, store.totalRows)));
+          if (epochs > 1) note?.(repeatNote(`the store ${resolve(opts.store!)}`, store.totalRows, totalSteps * batchSize));
           return store.batches({ hook, batchSize, seed: dataSeed, epochs });
         },
         dispose: () => undefined,
@@ -165,9 +173,13 @@ export async function openActivationSource(opts: TrainRunOptions, device: Device
     let disposed = false;
     return {
       kind: 'stream', model: m, tokenizer: tok, store: null, hook, dIn, modelName, metadata,
-      hostBatches: ({ batchSize, dataSeed }) => streamBatches(m, tok, {
+      hostBatches: ({ totalSteps, batchSize, dataSeed, note }) => streamBatches(m, tok, {
         data, hook, packing, harvestBatchSize: opts.harvestBatchSize ?? D.harvestBatchSize, batchSize,
         bufferBatches: opts.bufferBatches ?? D.bufferBatches, seed: dataSeed, textField: opts.textField ?? 'text', docSeparator: opts.docSeparator === undefined ? '<|endoftext|>' : opts.docSeparator,
+        // The corpus's length is known when its first pass ends: say then when it will repeat.
+        onFirstPass: (rows) => {
+          if (rows < totalSteps * batchSize) note?.(repeatNote(`the corpus ${data}`, rows, totalSteps * batchSize));
+        },
       }),
       dispose: () => {
         if (!disposed) m.dispose();

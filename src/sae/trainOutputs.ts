@@ -2,34 +2,45 @@
 // any work), the resume point from its checkpoints, the workspace database's run and SAE rows
 // (reused on resume), and at the end one SAELens folder per SAE.
 
-import { access, mkdir } from 'node:fs/promises';
-import { constants, existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Tensor } from '../compute/tensor.js';
-import type { WorkspaceDb } from '../io/workspaceDb.js';
-import { latestCheckpoint, readCheckpointState } from './checkpoint.js';
+import { cleanStaleTemps } from '../io/atomicWrite.js';
+import { acquireOutputLock, type OutputLock } from '../io/outputLock.js';
+import { checkOutputDir } from '../io/outputPaths.js';
+import { checkWorkspaceDb, type WorkspaceDb } from '../io/workspaceDb.js';
+import { latestIntactCheckpoint } from './checkpoint.js';
+import { checkResumeSettings, type RunSettings } from './resumeCheck.js';
 import { saveSae, type SaeRunMetadata } from './saeFiles.js';
 import type { TrainResult } from './trainer.js';
 import type { TrainLogRow } from './trainLog.js';
 import { TrainRunError, type TrainedSaeReport } from './trainOptions.js';
 import type { SaeConfig, SaeModel } from './types.js';
 
-/** Create `out` and check it can be written (before any work), as a one-line TrainRunError; returns the folders it created. */
-export async function checkWritable(out: string): Promise<string[]> {
+/** The output folder of a run, held: the folders created for it, and its lock (release it when the run ends). */
+export interface HeldOutput {
+  created: string[];
+  lock: OutputLock;
+}
+
+/**
+ * Before any work: create `out` and check it takes files (checkOutputDir), lock it against a second
+ * run (a live holder is refused, naming it; a dead one's lock is taken over), remove partial files
+ * of killed runs in it and its checkpoints, and check the workspace database `dbPath` can be written.
+ */
+export async function holdOutputFolder(out: string, dbPath: string, note?: (line: string) => void): Promise<HeldOutput> {
+  const { created } = checkOutputDir(out, '--out');
+  let lock: OutputLock | null = null;
   try {
-    // Check the nearest existing ancestor first: Node's recursive mkdir can spin forever under a
-    // read-only pseudo file system such as /proc instead of failing.
-    // So the folders are made one by one, top down, each mkdir failing plainly.
-    const missing: string[] = [];
-    let at = out;
-    while (!existsSync(at) && dirname(at) !== at) (missing.unshift(at), (at = dirname(at)));
-    if (!statSync(at).isDirectory()) throw Object.assign(new Error(`${at} is not a folder`), { code: 'ENOTDIR' });
-    await access(at, constants.W_OK);
-    for (const dir of missing) await mkdir(dir);
-    await access(out, constants.W_OK);
-    return missing;
+    lock = acquireOutputLock(out, 'saelab train', note);
+    await cleanStaleTemps(out, note);
+    await cleanStaleTemps(join(out, 'checkpoints'), note);
+    checkWorkspaceDb(dbPath);
+    return { created, lock };
   } catch (e) {
-    throw new TrainRunError(`--out ${out}: cannot write there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    lock?.release();
+    for (const d of [...created].reverse()) await rmdir(d).catch(() => undefined);
+    throw e;
   }
 }
 
@@ -43,18 +54,20 @@ export interface ResumePoint {
 
 /**
  * The resume point of a run writing checkpoints to `checkpointDir`: a fresh run refuses old
- * checkpoints (it would later resume from the wrong run's weights); a resume checks the checkpoint
- * was made by the same sweep and is not finished.
+ * checkpoints (it would later resume from the wrong run's weights); a resume takes the newest
+ * intact checkpoint (a broken one is skipped with a line through `note`), checks it was made with
+ * the same settings (`settings`, `cfgs`: see resumeCheck.ts) and is not finished.
  */
-export async function findResumePoint(checkpointDir: string, o: { resume: boolean; nSaes: number; totalSteps: number; out: string }): Promise<ResumePoint> {
-  const latest = await latestCheckpoint(checkpointDir);
-  if (latest && !o.resume) throw new TrainRunError(`${checkpointDir} holds checkpoints of an earlier run: pass --resume to continue it, or choose a new --out`);
-  if (!o.resume || !latest) return { resumedFromStep: 0, resumedTokens: 0 };
-  const st = await readCheckpointState(latest);
+export async function findResumePoint(checkpointDir: string, o: { resume: boolean; nSaes: number; totalSteps: number; out: string; settings?: RunSettings; cfgs?: readonly SaeConfig[]; note?: (line: string) => void }): Promise<ResumePoint> {
+  const found = await latestIntactCheckpoint(checkpointDir, o.note);
+  if (found && !o.resume) throw new TrainRunError(`${checkpointDir} holds checkpoints of an earlier run: pass --resume to continue it, or choose a new --out`);
+  if (!o.resume || !found) return { resumedFromStep: 0, resumedTokens: 0 };
+  const st = found.state;
+  const prior = (st.batchState ?? null) as { runId?: number; settings?: RunSettings } | null;
+  if (o.settings && o.cfgs) checkResumeSettings({ checkpoint: found.path, saved: prior?.settings, now: o.settings, savedCfgs: st.saes.map((s) => s.cfg), cfgs: o.cfgs });
   if (st.saes.length !== o.nSaes) throw new TrainRunError(`--resume: the checkpoint in ${checkpointDir} has ${st.saes.length} SAEs, this run trains ${o.nSaes}; use the same sweep options`);
   if (st.totalSteps !== o.totalSteps) throw new TrainRunError(`--resume: the checkpoint was made for ${st.totalSteps} steps, this run has ${o.totalSteps}; use the same --tokens and --batch-size`);
   if (st.step >= o.totalSteps) throw new TrainRunError(`--resume: the run in ${o.out} already finished (step ${st.step} of ${o.totalSteps}); its SAEs are in ${o.out}`);
-  const prior = (st.batchState ?? null) as { runId?: number } | null;
   const point: ResumePoint = { resumedFromStep: st.step, resumedTokens: st.tokens };
   if (prior?.runId !== undefined) point.priorRunId = prior.runId;
   return point;

@@ -32,9 +32,11 @@ import { prepareTrainBatches } from './trainBatches.js';
 import { trainSaes } from './trainer.js';
 import type { TrainLogRow } from './trainLog.js';
 import { checkPositiveInt, resolveTrainOptions, TRAIN_DEFAULTS, TrainRunError, type TrainProgress, type TrainRunOptions, type TrainRunReport } from './trainOptions.js';
-import { checkWritable, disposeTrainState, findResumePoint, saveTrainedSaes, workspaceRunRows } from './trainOutputs.js';
+import { checkTrainMemory, deviceBudget } from './memoryPlan.js';
+import { runSettings } from './resumeCheck.js';
+import { disposeTrainState, findResumePoint, holdOutputFolder, saveTrainedSaes, workspaceRunRows, type HeldOutput } from './trainOutputs.js';
 import { saeFolderName, sweepConfigs } from './trainSweep.js';
-import type { SaeModel } from './types.js';
+import type { SaeConfig, SaeModel } from './types.js';
 
 // The public names of `saelab train` as a library, where callers have always imported them from.
 export { defaultData, defaultHook, defaultModel, parseNumberList, TRAIN_DEFAULTS, TrainRunError, type TrainedSaeReport, type TrainProgress, type TrainRunOptions, type TrainRunReport } from './trainOptions.js';
@@ -52,31 +54,40 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
   const dSaes = opts.dSaes ?? [opts.dSae ?? D.dSaeMultiple * dIn];
   const dSae = dSaes[0]!;
   const dSaeFlag = opts.dSaes !== undefined ? '--d-saes' : '--d-sae';
-  let createdDirs: string[] = [];
+  const dbPath = resolve(opts.db ?? workspaceDbPath(out));
+  let held: HeldOutput;
+  let cfgs: SaeConfig[];
+  let names: string[];
   try {
     for (const d of dSaes) checkPositiveInt(d, dSaeFlag);
     if (arch !== 'standard') for (const d of dSaes) for (const k of ks) if (k > d) throw new TrainRunError(`--k ${k} is larger than ${dSaeFlag === '--d-sae' ? '--d-sae' : '--d-saes width'} ${d}`);
-    createdDirs = await checkWritable(out);
+    cfgs = sweepConfigs({
+      arch, dIn, dSaes, seeds, ks, l1s, normalize: opts.normalize ?? true,
+      decoderUnitNorm: opts.decoderUnitNorm ?? D.decoderUnitNorm(arch), deadTokensThreshold: opts.deadTokensThreshold,
+    });
+    names = cfgs.map((c) => saeFolderName(c, dSaes.length > 1));
+    if (new Set(names).size !== names.length) throw new TrainRunError(`two SAEs of the sweep would share a folder (${names.join(', ')}): make --ks/--l1s/--seeds/--d-saes distinct`);
+    // Before any work: the memory the SAEs need, then the output folder (writable, locked, db usable).
+    checkTrainMemory(cfgs, batchSize, deviceBudget(opts.device));
+    held = await holdOutputFolder(out, dbPath, ctl.onNote);
   } catch (e) {
     src.dispose();
     throw e;
   }
-
-  const cfgs = sweepConfigs({
-    arch, dIn, dSaes, seeds, ks, l1s, normalize: opts.normalize ?? true,
-    decoderUnitNorm: opts.decoderUnitNorm ?? D.decoderUnitNorm(arch), deadTokensThreshold: opts.deadTokensThreshold,
-  });
-  const names = cfgs.map((c) => saeFolderName(c, dSaes.length > 1));
-  if (new Set(names).size !== names.length) throw new TrainRunError(`two SAEs of the sweep would share a folder (${names.join(', ')}): make --ks/--l1s/--seeds/--d-saes distinct`);
+  const createdDirs = held.created;
+  const settings = runSettings(opts, { arch, seeds, ks, l1s, batchSize, lr, contextSize, totalSteps, dSaes }, { hook, modelName, data: typeof metadata.dataset_path === 'string' ? metadata.dataset_path : null, store: opts.store ? resolve(opts.store) : null });
 
   // ---- one deterministic batch stream (host arrays), its first batches also fixing scale and b_dec ----
-  const source = src.hostBatches({ totalSteps, batchSize, dataSeed: opts.dataSeed ?? D.dataSeed });
+  const source = src.hostBatches({ totalSteps, batchSize, dataSeed: opts.dataSeed ?? D.dataSeed, note: ctl.onNote });
   const normSteps = Math.max(1, Math.min(totalSteps, Math.ceil((opts.normTokens ?? D.normTokens) / batchSize)));
   let db: WorkspaceDb | null = null;
   let runId = -1;
   let status: 'done' | 'failed' | 'aborted' = 'failed';
   const tData = performance.now(); // throughput counts harvest + training, not model loading
+  const checkpointDir = join(out, 'checkpoints');
   try {
+    // Where to start, checked before any harvest: a resume with other settings is refused here.
+    const { resumedFromStep, resumedTokens, priorRunId } = await findResumePoint(checkpointDir, { resume: !!opts.resume, nSaes: cfgs.length, totalSteps, out, settings, cfgs, note: ctl.onNote });
     const bDecInit = opts.bDecInit ?? D.bDecInit;
     const { factor, bDecSample, batches } = await prepareTrainBatches(source, {
       device: opts.device, dIn, hook, out, normSteps, normalize: opts.normalize ?? true, bDecInit, bDecSampleRows: opts.bDecSampleRows ?? D.bDecSampleRows,
@@ -86,14 +97,11 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     bDecSample?.dispose();
 
     // ---- stage 3 set-up: checkpoints, log, workspace database ----
-    const checkpointDir = join(out, 'checkpoints');
     const logFile = join(out, 'train-log.jsonl');
-    const dbPath = resolve(opts.db ?? workspaceDbPath(out));
     const logEvery = Math.max(1, Math.floor(opts.logEvery ?? D.logEvery));
     // Checkpoints fall on logged steps (a multiple of logEvery), so a non-finite loss is caught by
     // onLog before a checkpoint could store the broken weights.
     const ckSteps = Math.max(1, Math.round((opts.checkpointEvery ?? D.checkpointEvery) / batchSize / logEvery)) * logEvery;
-    const { resumedFromStep, resumedTokens, priorRunId } = await findResumePoint(checkpointDir, { resume: !!opts.resume, nSaes: cfgs.length, totalSteps, out });
     db = openWorkspaceDb(dbPath);
     const runConfig = { ...opts, device: opts.device.kind, out, hook, model: modelName, dIn, dSae, dSaes, totalSteps, normScalingFactor: factor, saelabVersion: SAELAB_VERSION };
     const rows = workspaceRunRows(db, { priorRunId, runConfig, name: `${arch} ${hook}`, cfgs, dIn, hook, modelName });
@@ -113,7 +121,7 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
       schedule: { decay: opts.lrDecay ?? 'linear', warmupSteps: opts.lrWarmupSteps ?? 0, l1WarmupSteps: arch === 'standard' ? Math.floor(totalSteps * 0.05) : 0 },
       deadTokensThreshold: opts.deadTokensThreshold, logEvery, logFile,
       checkpointEvery: ckSteps, checkpointDir, keepCheckpoints: opts.keepCheckpoints ?? D.keepCheckpoints, resume: !!opts.resume,
-      checkpointOnAbort: true, batchState: () => ({ runId }), signal: ctl.signal,
+      checkpointOnAbort: true, batchState: () => ({ runId, settings }), signal: ctl.signal,
       onLog: (row) => {
         if (!Number.isFinite(row.loss)) {
           throw new DataError(`non-finite loss (${row.loss}) at step ${row.step} for SAE ${names[row.saeIndex]} at hook ${hook}: training stopped, the last checkpoint in ${checkpointDir} is intact (try a lower --lr)`);
@@ -147,7 +155,10 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     return report;
   } catch (e) {
     // A run that failed before writing anything leaves no empty --out folder behind.
-    if (!db) for (const d of [...createdDirs].reverse()) await rmdir(d).catch(() => undefined);
+    if (!db) {
+      held.lock.release();
+      for (const d of [...createdDirs].reverse()) await rmdir(d).catch(() => undefined);
+    }
     throw e;
   } finally {
     await source.return(undefined).catch(() => undefined);
@@ -156,5 +167,6 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
       db.close();
     }
     src.dispose();
+    held.lock.release();
   }
 }
