@@ -17,8 +17,8 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
-/** A temp name of tempPathFor (or of a checkpoint folder built the same way): `.<name>.<pid>.<12 hex>.tmp`. */
-const TEMP_NAME_RE = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+/** A temp name of tempPathFor (or of a checkpoint folder built the same way): `.<name>.<pid>.<hex>.tmp`. */
+const TEMP_NAME_RE = /^\..+\.(\d+)\.[0-9a-f]{6,}\.tmp$/;
 
 /** The pid a temp name carries, or null for other names. */
 export function tempOwnerPid(name: string): number | null {

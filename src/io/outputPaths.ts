@@ -89,7 +89,7 @@ export function checkOutputDir(path: string, flag: string): { dir: string; creat
   const missing: string[] = [];
   let at = abs;
   while (!existsSync(at) && dirname(at) !== at) (missing.unshift(at), (at = dirname(at)));
-  if (!statSync(at).isDirectory()) throw new OutputPathError(`${flag} ${path}: ${at === abs ? 'is a file, not a folder' : `${at} is a file, not a folder`}`);
+  if (!statSync(at).isDirectory()) throw new OutputPathError(`${flag} ${path}: cannot write there (${at === abs ? 'it is' : at + ' is'} a file, not a folder)`);
   const created: string[] = [];
   try {
     for (const d of missing) (mkdirSync(d), created.push(d));

@@ -178,7 +178,7 @@ test('outputs are checked before the work: dashboard --neuronpedia, compare --ou
     writeFileSync(join(dir, 'afile'), '');
     const cmp = await saelab(['compare', '--device', 'cpu', '--json', sae, sae, '--out', join(dir, 'afile')]);
     assert.equal(cmp.code, 2, cmp.stderr);
-    assert.deepEqual(userLines(cmp.stderr), [`saelab: --out ${join(dir, 'afile')}: is a file, not a folder`]);
+    assert.deepEqual(userLines(cmp.stderr), [`saelab: --out ${join(dir, 'afile')}: cannot write there (it is a file, not a folder)`]);
 
     writeFileSync(join(dir, 'notes.db'), 'plain text, not sqlite');
     for (const cmd of [['eval', '--sae', sae], ['dashboard', '--sae', sae]]) {

@@ -35,7 +35,7 @@ test('checkOutputDir: creates missing folders, refuses a file in the way and an 
     assert.deepEqual(r.created, [join(dir, 'a'), join(dir, 'a', 'b')]);
     assert.ok(existsSync(join(dir, 'a', 'b')));
     writeFileSync(join(dir, 'file'), '');
-    assert.throws(() => checkOutputDir(join(dir, 'file'), '--out'), /--out .*file: is a file, not a folder/);
+    assert.throws(() => checkOutputDir(join(dir, 'file'), '--out'), /--out .*file: cannot write there \(it is a file, not a folder\)/);
     assert.throws(() => checkOutputDir(join(dir, 'file', 'x'), '--out'), /is a file, not a folder/);
     // sysfs takes no new files, even from root.
     if (existsSync('/sys/kernel')) assert.throws(() => checkOutputDir('/sys/kernel/saelab-out', '--out'), (e: Error) => e instanceof OutputPathError && /^--out \/sys\/kernel\/saelab-out: cannot write there/.test(e.message));
