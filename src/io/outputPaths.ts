@@ -83,8 +83,10 @@ export function checkOutputFile(path: string, flag: string): string {
  * folder, the missing folders are created one by one (so a failure is plain; Node's recursive mkdir
  * can spin under a read-only pseudo file system), and a probe file can be created in it. Returns the
  * absolute path and the folders it created (top down), so a caller that fails later can remove them.
+ * With `create: false` nothing is created: the probe goes into the nearest existing ancestor (for
+ * commands that make the folder only when they write their results).
  */
-export function checkOutputDir(path: string, flag: string): { dir: string; created: string[] } {
+export function checkOutputDir(path: string, flag: string, o: { create?: boolean } = {}): { dir: string; created: string[] } {
   const abs = resolve(path);
   const missing: string[] = [];
   let at = abs;
@@ -92,6 +94,10 @@ export function checkOutputDir(path: string, flag: string): { dir: string; creat
   if (!statSync(at).isDirectory()) throw new OutputPathError(`${flag} ${path}: cannot write there (${at === abs ? 'it is' : at + ' is'} a file, not a folder)`);
   const created: string[] = [];
   try {
+    if (o.create === false) {
+      probeWrite(at);
+      return { dir: abs, created };
+    }
     for (const d of missing) (mkdirSync(d), created.push(d));
     probeWrite(abs);
   } catch (e) {

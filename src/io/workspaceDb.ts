@@ -140,8 +140,8 @@ const SQLITE_MAGIC = 'SQLite format 3\0';
 /**
  * Check, before any work, that `path` is (or can become) a workspace database this saelab can
  * write: an existing file must be an SQLite file of a schema version no newer than ours, writable,
- * in a folder that takes new files (WAL writes `-wal` and `-shm` beside it); a missing file's
- * folder is created. Nothing is written to the database itself. `flag` names the option.
+ * in a folder that takes new files (WAL writes `-wal` and `-shm` beside it). Nothing is created or
+ * written. `flag` names the option.
  */
 export function checkWorkspaceDb(path: string, flag = '--db'): void {
   if (path === ':memory:') return;
@@ -154,7 +154,7 @@ export function checkWorkspaceDb(path: string, flag = '--db'): void {
     } catch (e) {
       throw new WorkspaceDbError(`${flag} ${path}: cannot write the database (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
-    checkOutputDir(dirname(abs), flag);
+    checkOutputDir(dirname(abs), flag, { create: false });
     let db: Database.Database | null = null;
     try {
       db = new Database(abs, { readonly: true, fileMustExist: true });
@@ -167,7 +167,7 @@ export function checkWorkspaceDb(path: string, flag = '--db'): void {
       db?.close();
     }
   } else {
-    checkOutputDir(dirname(abs), flag);
+    checkOutputDir(dirname(abs), flag, { create: false });
   }
 }
 

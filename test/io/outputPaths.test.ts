@@ -37,6 +37,8 @@ test('checkOutputDir: creates missing folders, refuses a file in the way and an 
     writeFileSync(join(dir, 'file'), '');
     assert.throws(() => checkOutputDir(join(dir, 'file'), '--out'), /--out .*file: cannot write there \(it is a file, not a folder\)/);
     assert.throws(() => checkOutputDir(join(dir, 'file', 'x'), '--out'), /is a file, not a folder/);
+    assert.deepEqual(checkOutputDir(join(dir, 'c', 'd'), '--out', { create: false }).created, []);
+    assert.ok(!existsSync(join(dir, 'c')), 'create: false creates nothing');
     // sysfs takes no new files, even from root.
     if (existsSync('/sys/kernel')) assert.throws(() => checkOutputDir('/sys/kernel/saelab-out', '--out'), (e: Error) => e instanceof OutputPathError && /^--out \/sys\/kernel\/saelab-out: cannot write there/.test(e.message));
   } finally {
@@ -76,7 +78,7 @@ test('workspace db: a non-database, a folder and a newer schema are WorkspaceDbE
     // A missing file is fine (its folder is created), an existing good one too; neither is written.
     const fresh = join(dir, 'sub', 'saelab.db');
     checkWorkspaceDb(fresh);
-    assert.ok(!existsSync(fresh));
+    assert.ok(!existsSync(join(dir, 'sub')), 'the check creates nothing');
     openWorkspaceDb(fresh).close();
     checkWorkspaceDb(fresh);
   } finally {

@@ -88,7 +88,7 @@ export function registerCompare(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (saes: string[], _o: CompareFlags, cmd: Command) => {
       const o = cmd.opts<CompareFlags>();
-      if (o.out !== undefined) checkOutputDir(o.out, '--out');
+      if (o.out !== undefined) checkOutputDir(o.out, '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
       try {
         const r = await compareSaes(

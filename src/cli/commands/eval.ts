@@ -71,7 +71,7 @@ export function registerEval(program: Command): void {
       const o = cmd.opts<EvalFlags>();
       if (o.sae.length === 0) throw new UsageError('--sae <dir> is required');
       // The plot folder is checked before the work (the default sits beside the first SAE).
-      if (o.out !== undefined || existsSync(o.sae[0]!)) checkOutputDir(o.out ?? join(dirname(resolve(o.sae[0]!)), 'eval'), '--out');
+      if (o.out !== undefined || existsSync(o.sae[0]!)) checkOutputDir(o.out ?? join(dirname(resolve(o.sae[0]!)), 'eval'), '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('eval', !!o.json);
       try {

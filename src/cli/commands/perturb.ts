@@ -45,7 +45,7 @@ export function registerPerturb(program: Command): void {
     .action(async (_o: PerturbFlags, cmd: Command) => {
       const o = cmd.opts<PerturbFlags>();
       const targets = o.targets === undefined ? undefined : parseTargets(o.targets);
-      checkOutputDir(o.out, '--out');
+      checkOutputDir(o.out, '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('perturb', !!o.json);
       try {
