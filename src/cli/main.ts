@@ -15,7 +15,7 @@ import { registerPerturb } from './commands/perturb.js';
 import { registerPrune } from './commands/prune.js';
 import { registerTrain } from './commands/train.js';
 import { registerServe } from './commands/serve.js';
-import { isUserError } from './errors.js';
+import { Interrupted, isUserError, userErrorLine } from './errors.js';
 import { SAELAB_VERSION } from '../version.js';
 
 /** Build the command tree (exported so tests can inspect it). */
@@ -55,8 +55,9 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' || e.exitCode === 0) return 0;
       return 2;
     }
+    if (e instanceof Interrupted) return e.exitCode;
     if (isUserError(e)) {
-      process.stderr.write(`saelab: ${e.message.split('\n')[0]}\n`);
+      process.stderr.write(`saelab: ${userErrorLine(e)}\n`);
       return 2;
     }
     const err = e as Error;

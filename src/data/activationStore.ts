@@ -6,9 +6,9 @@
 // the resumed shards equal an uninterrupted harvest's. Different options are an error, not a
 // silent mix of two harvests.
 
-import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../io/atomicWrite.js';
+import { cleanStaleTemps, writeFileAtomic } from '../io/atomicWrite.js';
 import type { Transformer } from '../model/transformer.js';
 import { SAELAB_VERSION } from '../version.js';
 import { DataError } from './errors.js';
@@ -115,6 +115,8 @@ export async function writeActivationStore(opts: WriteStoreOptions): Promise<Wri
     },
   });
   if (fill > 0) await flush();
+  // An empty "complete" store would only fail later, in train: say now that the corpus is too short.
+  if (total === 0) throw new DataError(`${opts.dataset.path}: the corpus gives no ${opts.packing.contextSize}-token window with a kept position (too short or empty); use more text or a smaller --context-size`);
   const final = manifest(true);
   await writeFileAtomic(join(opts.dir, MANIFEST_FILE), JSON.stringify(final, null, 2) + '\n');
   return { manifest: final, resumedFromRows, exhausted: final.totalRows < opts.targetRows, stats };
@@ -123,8 +125,8 @@ export async function writeActivationStore(opts: WriteStoreOptions): Promise<Wri
 /** The shards already in `dir` (checked) when its manifest matches `identity`; a DataError when it does not. */
 async function resumeState(dir: string, identity: StoreIdentity): Promise<{ entries: ShardEntry[]; complete: boolean }> {
   const entries = await readdir(dir);
-  // Temp files of a killed write: never part of the store.
-  for (const e of entries) if (e.startsWith('.') && e.endsWith('.tmp')) await unlink(join(dir, e)).catch(() => undefined);
+  // Temp files of a killed write: never part of the store (a live writer's are its own).
+  await cleanStaleTemps(dir);
   const m = await readManifest(dir);
   if (!m) {
     const foreign = entries.filter((e) => !e.startsWith('.') && !/^shard-\d{5,}\.bin$/.test(e));

@@ -12,7 +12,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Device } from '../compute/device.js';
 import { packTokens, type PackedWindow } from '../data/packTokens.js';
 import { readDocuments } from '../data/textSource.js';
-import { openWorkspaceDb, workspaceDbPath } from '../io/workspaceDb.js';
+import { checkWorkspaceDb, openWorkspaceDb, workspaceDbPath } from '../io/workspaceDb.js';
 import { openModel } from '../model/openModel.js';
 import type { Tokenizer } from '../model/tokenizers/index.js';
 import type { Transformer } from '../model/transformer.js';
@@ -131,6 +131,8 @@ export async function evalRun(o: EvalRunOptions): Promise<EvalRunReport> {
   let model: Transformer | null = null;
   try {
     for (const d of dirs) loaded.push(await loadSpec(d, o.device, o.hook));
+    // The database is written after the whole evaluation: check it can be, first.
+    if (o.db !== null) checkWorkspaceDb(resolve(o.db ?? workspaceDbPath(dirname(dirs[0]!))));
     // Folder names label the SAEs; two with one name (L2/topk-k16-s0, L4/topk-k16-s0) get their parent's too.
     for (const l of loaded) if (loaded.filter((m) => m.spec.label === l.spec.label).length > 1) l.spec.label = `${basename(dirname(l.spec.path!))}/${basename(l.spec.path!)}`;
     const meta = loaded[0]!.loaded.metadata;

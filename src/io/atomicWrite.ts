@@ -5,8 +5,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { pidAlive } from './outputLock.js';
 
 // Single writes are capped (Node refuses buffers over 2 GiB per write call).
 const WRITE_CHUNK = 1 << 30;
@@ -14,6 +15,39 @@ const WRITE_CHUNK = 1 << 30;
 /** A unique temp path next to `target`: hidden, with pid and randomness so concurrent writers never collide. */
 export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** A temp name of tempPathFor (or of a checkpoint folder built the same way): `.<name>.<pid>.<hex>.tmp`. */
+const TEMP_NAME_RE = /^\..+\.(\d+)\.[0-9a-f]{6,}\.tmp$/;
+
+/** The pid a temp name carries, or null for other names. */
+export function tempOwnerPid(name: string): number | null {
+  const m = TEMP_NAME_RE.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Remove the temp files (and temp folders) in `dir` left by processes that no longer run (a kill -9
+ * mid-write); those of live processes, this one included, are left alone. `isAlive` says whether a
+ * pid runs on this machine. Returns the names removed.
+ */
+export async function cleanStaleTemps(dir: string, note?: (line: string) => void, isAlive: (pid: number) => boolean = pidAlive): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw e;
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const pid = tempOwnerPid(n);
+    if (pid === null || pid === process.pid || isAlive(pid)) continue;
+    await rm(join(dir, n), { recursive: true, force: true });
+    removed.push(n);
+  }
+  if (removed.length) note?.(`saelab: removed ${removed.length} partial file(s) of killed runs in ${dir}`);
+  return removed;
 }
 
 /** A file being written atomically: write chunks, then commit (publish) or abort (discard). */

@@ -11,9 +11,10 @@
 //        PRIMARY KEY (sae_id, step, name))        long format: one row per metric per logged step;
 //                                                 a resumed run's rewritten steps replace the old ones.
 
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { checkOutputDir } from './outputPaths.js';
 
 /** The database's file name inside a workspace folder. */
 export const WORKSPACE_DB_FILE = 'saelab.db';
@@ -129,10 +130,84 @@ export function workspaceDbPath(dir: string): string {
   return join(dir, WORKSPACE_DB_FILE);
 }
 
-/** Open (creating and migrating as needed) the workspace database at `path`; ':memory:' works too. */
-export function openWorkspaceDb(path: string): WorkspaceDb {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
+/** A workspace database that cannot be used: not a database, read-only, from a newer saelab (exit 2, one line). */
+export class WorkspaceDbError extends Error {
+  override name = 'WorkspaceDbError';
+}
+
+const SQLITE_MAGIC = 'SQLite format 3\0';
+
+/**
+ * Check, before any work, that `path` is (or can become) a workspace database this saelab can
+ * write: an existing file must be an SQLite file of a schema version no newer than ours, writable,
+ * in a folder that takes new files (WAL writes `-wal` and `-shm` beside it). Nothing is created or
+ * written. `flag` names the option.
+ */
+export function checkWorkspaceDb(path: string, flag = '--db'): void {
+  if (path === ':memory:') return;
+  const abs = resolve(path);
+  if (existsSync(abs)) {
+    if (statSync(abs).isDirectory()) throw new WorkspaceDbError(`${flag} ${path}: is a folder; give the database file (e.g. ${join(path, WORKSPACE_DB_FILE)})`);
+    assertSqliteFile(abs, flag, path);
+    try {
+      closeSync(openSync(abs, 'r+'));
+    } catch (e) {
+      throw new WorkspaceDbError(`${flag} ${path}: cannot write the database (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    checkOutputDir(dirname(abs), flag, { create: false });
+    let db: Database.Database | null = null;
+    try {
+      db = new Database(abs, { readonly: true, fileMustExist: true });
+      const has = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get();
+      const version = has ? ((db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined)?.version ?? 0) : 0;
+      if (version > WORKSPACE_DB_SCHEMA_VERSION) throw newerSchema(path, version);
+    } catch (e) {
+      throw asDbError(e, flag, path);
+    } finally {
+      db?.close();
+    }
+  } else {
+    checkOutputDir(dirname(abs), flag, { create: false });
+  }
+}
+
+/** A non-empty file that does not start with SQLite's header is not a database (an empty one becomes one). */
+function assertSqliteFile(abs: string, flag: string, shown: string): void {
+  if (statSync(abs).size === 0) return;
+  const head = Buffer.alloc(16);
+  const fd = openSync(abs, 'r');
+  try {
+    readSync(fd, head, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head.toString('latin1') !== SQLITE_MAGIC) throw new WorkspaceDbError(`${flag} ${shown}: not an SQLite database (a workspace database written by saelab)`);
+}
+
+function newerSchema(path: string, version: number): WorkspaceDbError {
+  return new WorkspaceDbError(`${path}: workspace database schema version ${version} is newer than this saelab's (${WORKSPACE_DB_SCHEMA_VERSION}); upgrade saelab or use another --db`);
+}
+
+/** SQLite's refusals (not a database, read-only, full) as one WorkspaceDbError line; other errors as they are. */
+function asDbError(e: unknown, flag: string, path: string): unknown {
+  if (e instanceof WorkspaceDbError) return e;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_')) return new WorkspaceDbError(`${flag} ${path}: ${(e as Error).message} [${code}]`);
+  return e;
+}
+
+/** Open (creating and migrating as needed) the workspace database at `path`; ':memory:' works too. Unusable files are a WorkspaceDbError. */
+export function openWorkspaceDb(path: string, flag = '--db'): WorkspaceDb {
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true });
+    if (existsSync(path) && statSync(path).isFile()) assertSqliteFile(path, flag, path);
+  }
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+  } catch (e) {
+    throw asDbError(e, flag, path);
+  }
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
@@ -140,7 +215,7 @@ export function openWorkspaceDb(path: string): WorkspaceDb {
     migrate(db, path);
   } catch (e) {
     db.close();
-    throw e;
+    throw asDbError(e, flag, path);
   }
   return new WorkspaceDb(db);
 }
@@ -153,7 +228,7 @@ function migrate(db: Database.Database, path: string): void {
     let version = row?.version ?? 0;
     if (!row) db.prepare('INSERT INTO schema_version (version) VALUES (0)').run();
     if (version > WORKSPACE_DB_SCHEMA_VERSION) {
-      throw new Error(`${path}: workspace database schema version ${version} is newer than this saelab's (${WORKSPACE_DB_SCHEMA_VERSION}); upgrade saelab`);
+      throw newerSchema(path, version);
     }
     for (; version < WORKSPACE_DB_SCHEMA_VERSION; version++) db.exec(MIGRATIONS[version]!);
     db.prepare('UPDATE schema_version SET version = ?').run(version);

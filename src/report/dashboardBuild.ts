@@ -21,7 +21,7 @@ import { DataError } from '../data/errors.js';
 import { packTokens, type PackedWindow } from '../data/packTokens.js';
 import { readDocuments } from '../data/textSource.js';
 import { DashboardDb, type ExampleJson, type FeatureData } from '../io/dashboardDb.js';
-import { openWorkspaceDb, WORKSPACE_DB_FILE, type WorkspaceDb } from '../io/workspaceDb.js';
+import { checkWorkspaceDb, openWorkspaceDb, WORKSPACE_DB_FILE, type WorkspaceDb } from '../io/workspaceDb.js';
 import { parseHook } from '../model/hooks.js';
 import { openModel } from '../model/openModel.js';
 import type { Tokenizer } from '../model/tokenizers/index.js';
@@ -166,6 +166,7 @@ export async function buildDashboard(o: DashboardOptions, ctl: { onProgress?: (p
   if (!existsSync(saeDir)) throw new DashboardError(`--sae ${o.sae}: no such folder`);
   const dbPath = o.db ? resolve(o.db) : defaultDb(saeDir);
   if (!dbPath) throw new DashboardError(`--sae ${o.sae}: no ${WORKSPACE_DB_FILE} in the SAE folder or its parent; pass --db FILE (the workspace database to write to)`);
+  checkWorkspaceDb(dbPath);
 
   let sae: LoadedSae | null = null;
   let model: Transformer | null = null;

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Tensor } from '../compute/tensor.js';
-import { writeFileAtomic } from '../io/atomicWrite.js';
+import { cleanStaleTemps, writeFileAtomic } from '../io/atomicWrite.js';
 import { SafetensorsFile } from '../io/safetensors.js';
 import { writeSafetensors, type TensorToWrite } from '../io/safetensorsWrite.js';
 import type { SaeConfig, SaeParams } from './types.js';
@@ -85,6 +85,8 @@ export async function saveCheckpoint(
   keep = 2,
 ): Promise<string> {
   await mkdir(dir, { recursive: true });
+  // Temp folders of a run killed mid-save (kill -9) would otherwise stay forever.
+  await cleanStaleTemps(dir);
   const final = join(dir, checkpointName(info.step));
   const temp = join(dir, `.${checkpointName(info.step)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   await mkdir(temp);
@@ -110,30 +112,95 @@ export async function saveCheckpoint(
   return final;
 }
 
-/** Read a checkpoint's state.json. */
+/** A checkpoint that cannot be read (corrupt state.json, a missing or broken tensor file): exit 2, one line. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** Read a checkpoint's state.json, checking its shape (a CheckpointError naming the problem otherwise). */
 export async function readCheckpointState(path: string): Promise<CheckpointState> {
-  const state = JSON.parse(await readFile(join(path, 'state.json'), 'utf8')) as CheckpointState;
-  if (state.version !== CHECKPOINT_VERSION) throw new Error(`checkpoint ${path}: version ${state.version}, this saelab reads ${CHECKPOINT_VERSION}`);
+  const bad = (why: string) => new CheckpointError(`checkpoint ${path}: ${why}`);
+  let state: CheckpointState;
+  try {
+    state = JSON.parse(await readFile(join(path, 'state.json'), 'utf8')) as CheckpointState;
+  } catch (e) {
+    throw bad(`state.json is unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]})`);
+  }
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) throw bad('state.json is not a JSON object');
+  if (state.version !== CHECKPOINT_VERSION) throw bad(`version ${JSON.stringify(state.version)}, this saelab reads ${CHECKPOINT_VERSION}`);
+  for (const k of ['step', 'tokens', 'totalSteps'] as const) if (!isCount(state[k])) throw bad(`state.json: "${k}" is ${JSON.stringify(state[k])}, not a count`);
+  if (state.firingTokens !== undefined && !isCount(state.firingTokens)) throw bad('state.json: "firingTokens" is not a count');
+  if (!Array.isArray(state.saes) || state.saes.length === 0) throw bad('state.json: "saes" is not a non-empty list');
+  state.saes.forEach((s, i) => {
+    const c = (s as { cfg?: Partial<SaeConfig> } | null)?.cfg;
+    if (typeof s?.file !== 'string' || !/^[\w.-]+$/.test(s.file)) throw bad(`state.json: saes[${i}].file is not a file name`);
+    if (typeof c !== 'object' || c === null || !isCount(c.dIn) || !isCount(c.dSae) || typeof c.architecture !== 'string') throw bad(`state.json: saes[${i}].cfg lacks dIn, dSae or architecture`);
+  });
   return state;
+}
+
+/** Check a checkpoint is whole: state.json reads (see readCheckpointState) and every SAE's tensor file opens and holds its tensors. */
+export async function verifyCheckpoint(path: string): Promise<CheckpointState> {
+  const state = await readCheckpointState(path);
+  for (const s of state.saes) {
+    let f: SafetensorsFile;
+    try {
+      f = await SafetensorsFile.open(join(path, s.file));
+    } catch (e) {
+      throw new CheckpointError(`checkpoint ${path}: ${s.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]}`);
+    }
+    try {
+      for (const name of ['W_enc', 'W_dec', 'tokens_since_fired']) if (!f.has(name)) throw new CheckpointError(`checkpoint ${path}: ${s.file} lacks tensor ${name}`);
+    } finally {
+      await f.close();
+    }
+  }
+  return state;
+}
+
+/**
+ * The newest checkpoint in `dir` that verifies (see verifyCheckpoint), or null when there is none.
+ * A broken one is renamed `<name>.corrupt` (kept for a look, no longer listed) and the previous one
+ * is tried, with a line through `note`; when every checkpoint is broken, the newest's error is thrown.
+ */
+export async function latestIntactCheckpoint(dir: string, note?: (line: string) => void): Promise<{ path: string; state: CheckpointState } | null> {
+  const all = await listCheckpoints(dir);
+  let firstError: unknown = null;
+  for (let i = all.length - 1; i >= 0; i--) {
+    const path = all[i]!.path;
+    try {
+      return { path, state: await verifyCheckpoint(path) };
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      firstError ??= e;
+      const prev = i > 0 ? `falling back to ${all[i - 1]!.path}` : 'no earlier checkpoint';
+      note?.(`saelab: ${e.message}; ${prev}`);
+      await rename(path, `${path}.corrupt`).catch(() => undefined);
+    }
+  }
+  if (firstError) throw firstError;
+  return null;
 }
 
 /** Restore `states` (tensors overwritten in place) from the checkpoint at `path`; returns its state. */
 export async function loadCheckpoint(path: string, states: readonly SaeTrainState[]): Promise<CheckpointState> {
   const state = await readCheckpointState(path);
-  if (state.saes.length !== states.length) throw new Error(`checkpoint ${path}: has ${state.saes.length} SAEs, this run trains ${states.length}`);
+  if (state.saes.length !== states.length) throw new CheckpointError(`checkpoint ${path}: has ${state.saes.length} SAEs, this run trains ${states.length}`);
   for (let i = 0; i < states.length; i++) {
     const s = states[i]!;
     const saved = state.saes[i]!.cfg;
     if (saved.dIn !== s.cfg.dIn || saved.dSae !== s.cfg.dSae || saved.architecture !== s.cfg.architecture) {
-      throw new Error(`checkpoint ${path}: SAE ${i} is ${saved.architecture} ${saved.dIn}×${saved.dSae}, this run's is ${s.cfg.architecture} ${s.cfg.dIn}×${s.cfg.dSae}`);
+      throw new CheckpointError(`checkpoint ${path}: SAE ${i} is ${saved.architecture} ${saved.dIn}×${saved.dSae}, this run's is ${s.cfg.architecture} ${s.cfg.dIn}×${s.cfg.dSae}`);
     }
     const f = await SafetensorsFile.open(join(path, state.saes[i]!.file));
     try {
       for (const [name, t] of namedTensors(s)) {
         if (name === 'fired_count' && !f.has(name)) continue; // older checkpoints: counting restarts (stays 0)
-        if (!f.has(name)) throw new Error(`checkpoint ${path}: SAE ${i} lacks tensor ${name}`);
+        if (!f.has(name)) throw new CheckpointError(`checkpoint ${path}: SAE ${i} lacks tensor ${name}`);
         const data = await f.readF32(name);
-        if (data.length !== t.numel) throw new Error(`checkpoint ${path}: SAE ${i} tensor ${name} has ${data.length} values, expected ${t.numel}`);
+        if (data.length !== t.numel) throw new CheckpointError(`checkpoint ${path}: SAE ${i} tensor ${name} has ${data.length} values, expected ${t.numel}`);
         t.device.write(t, data);
       }
     } finally {

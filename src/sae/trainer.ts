@@ -12,7 +12,7 @@ import { adamwUpdate } from '../compute/ops/adamw.js';
 import { addInPlace, mul, scaleInPlace } from '../compute/ops/elementwise.js';
 import { sumRows } from '../compute/ops/reductions.js';
 import { rowsCols, type Tensor } from '../compute/tensor.js';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type SaeTrainState } from './checkpoint.js';
+import { latestIntactCheckpoint, loadCheckpoint, saveCheckpoint, type SaeTrainState } from './checkpoint.js';
 import { DEFAULT_DEAD_TOKENS_THRESHOLD, deadFractionOf, updateTokensSinceFired } from './deadFeatures.js';
 import { normalizeRowsInPlace, removeParallelGrad } from './decoderNorm.js';
 import { l1CoefficientAt, lrAt, type ScheduleOptions } from './schedule.js';
@@ -52,8 +52,10 @@ export interface TrainOptions {
   checkpointDir?: string;
   /** Checkpoints kept (default 2). */
   keepCheckpoints?: number;
-  /** Continue from the newest checkpoint in checkpointDir (from scratch when there is none). */
+  /** Continue from the newest intact checkpoint in checkpointDir (from scratch when there is none). */
   resume?: boolean;
+  /** Gets a line when a broken checkpoint is skipped for an earlier one. */
+  onNote?: (line: string) => void;
   /** Also checkpoint when stopped by `signal` (a graceful Ctrl-C); default false. */
   checkpointOnAbort?: boolean;
   /** JSON the batch source needs to resume, stored in each checkpoint (for sources that are not a pure function of the step). */
@@ -107,7 +109,7 @@ export async function trainSaes(o: TrainOptions): Promise<TrainResult> {
   let firingTokens = 0;
   let resumedFrom: string | null = null;
   if (o.resume) {
-    const latest = await latestCheckpoint(o.checkpointDir!);
+    const latest = (await latestIntactCheckpoint(o.checkpointDir!, o.onNote))?.path;
     if (latest) {
       const st = await loadCheckpoint(latest, states);
       step = st.step;

@@ -9,6 +9,7 @@ import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { countFlag, intFlag, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
+import { checkOutputDir } from '../../io/outputPaths.js';
 
 interface CompareFlags {
   by: CompareBy[];
@@ -87,6 +88,7 @@ export function registerCompare(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (saes: string[], _o: CompareFlags, cmd: Command) => {
       const o = cmd.opts<CompareFlags>();
+      if (o.out !== undefined) checkOutputDir(o.out, '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
       try {
         const r = await compareSaes(

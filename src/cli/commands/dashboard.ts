@@ -6,8 +6,10 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { buildDashboard, DASHBOARD_DEFAULTS } from '../../report/dashboardBuild.js';
 import { exportNeuronpedia } from '../../report/neuronpediaExport.js';
+import { checkOutputFile } from '../../io/outputPaths.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
+import { gracefulStop } from '../interrupt.js';
 import { countFlag, intFlag } from '../flags.js';
 import { emit } from '../output.js';
 import { startProgress, type Progress } from '../progress.js';
@@ -48,21 +50,17 @@ export function registerDashboard(program: Command): void {
       const o = cmd.opts<DashboardFlags>();
       if (!o.sae) throw new UsageError('--sae <dir> is required (the SAE folder)');
       if (!existsSync(o.sae)) throw new UsageError(`--sae ${o.sae}: no such folder`);
+      if (o.neuronpedia !== undefined) checkOutputFile(o.neuronpedia, '--neuronpedia');
       const device = await openDeviceFromFlag(o.device, !!o.json);
-      const ac = new AbortController();
-      const onSigint = () => {
-        if (ac.signal.aborted) process.exit(130);
-        process.stderr.write('\nsaelab: stopping after this batch (checkpointing; Ctrl-C again to kill)\n');
-        ac.abort();
-      };
-      process.on('SIGINT', onSigint);
+      // Ctrl-C or SIGTERM: finish the batch, checkpoint, exit 130/143; a second signal kills at once.
+      const stop = gracefulStop('after this batch (checkpointing)');
       let bar = null as Progress | null;
       try {
         const r = await buildDashboard(
           {
             device, sae: o.sae, model: o.model, data: o.data, tokens: o.tokens, db: o.db, hook: o.hook, contextSize: o.contextSize, batchSize: o.batchSize,
             topK: o.topK, window: o.window, reservoir: o.reservoir, logitK: o.logitK, neighbours: o.neighbours, seed: o.seed, resume: !!o.resume,
-            checkpointEvery: o.checkpointEvery, textField: o.textField, signal: ac.signal,
+            checkpointEvery: o.checkpointEvery, textField: o.textField, signal: stop.signal,
           },
           {
             onNote: (line) => process.stderr.write(line + '\n'),
@@ -85,9 +83,10 @@ export function registerDashboard(program: Command): void {
           if (neuronpedia) console.log(`neuronpedia batch JSON ${neuronpedia}`);
           console.log(`view: saelab serve --db ${r.db}`);
         });
+        if (r.aborted) stop.throwIfStopped();
       } finally {
         bar?.stop();
-        process.off('SIGINT', onSigint);
+        stop.dispose();
         device.destroy();
       }
     });

@@ -2,11 +2,13 @@
 // (firing-density histogram per SAE, CE increase per position) and a table or --json. Several
 // --sae folders in one call share the clean (and ablation) forward passes.
 
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { evalRun, type EvalRunReport } from '../../eval/evalRun.js';
 import { writeFileAtomic } from '../../io/atomicWrite.js';
+import { checkOutputDir } from '../../io/outputPaths.js';
 import { densityHistogramSvg } from '../../report/densityHistogram.js';
 import { ceIncreaseByPositionSvg } from '../../report/positionPlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
@@ -68,6 +70,8 @@ export function registerEval(program: Command): void {
     .action(async (_o: EvalFlags, cmd: Command) => {
       const o = cmd.opts<EvalFlags>();
       if (o.sae.length === 0) throw new UsageError('--sae <dir> is required');
+      // The plot folder is checked before the work (the default sits beside the first SAE).
+      if (o.out !== undefined || existsSync(o.sae[0]!)) checkOutputDir(o.out ?? join(dirname(resolve(o.sae[0]!)), 'eval'), '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('eval', !!o.json);
       try {

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { Device } from '../../compute/device.js';
 import type { Tensor } from '../../compute/tensor.js';
+import { checkOutputFile } from '../../io/outputPaths.js';
 import { writeSafetensors, type TensorToWrite } from '../../io/safetensorsWrite.js';
 import { openModel, type OpenedModel } from '../../model/openModel.js';
 import type { Tokenizer } from '../../model/tokenizers/index.js';
@@ -154,6 +155,7 @@ export function registerForward(program: Command): void {
       if ((o.text === undefined) === (o.ids === undefined)) throw new UsageError('give exactly one of --text or --ids');
       const hooks = o.hooks?.split(',').map((h) => h.trim()).filter((h) => h !== '') ?? [];
       const note = (line: string) => process.stderr.write(`${line}\n`);
+      if (o.out !== undefined) checkOutputFile(o.out, '--out');
       const device = await openDeviceFromFlag(o.device);
       const opened = await openModel(o.model, device, { download: o.download, needTokenizer: o.text !== undefined, note });
       try {

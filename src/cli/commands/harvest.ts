@@ -2,7 +2,11 @@
 // on-disk activation store (shards + manifest). Re-running the same command resumes a killed
 // harvest after its last complete shard; different options for an existing store are an error.
 
+import { rmdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { Device } from '../../compute/device.js';
+import { checkOutputDir } from '../../io/outputPaths.js';
+import { acquireOutputLock } from '../../io/outputLock.js';
 import type { Command } from 'commander';
 import { writeActivationStore, type WriteStoreResult } from '../../data/activationStore.js';
 import { packSettings, packTokens } from '../../data/packTokens.js';
@@ -119,9 +123,15 @@ export function registerHarvest(program: Command): void {
     }) => {
       const note = (line: string) => process.stderr.write(`${line}\n`);
       const hooks = o.hooks.split(',').map((h) => h.trim()).filter((h) => h !== '');
-      const device = await openDeviceFromFlag(o.device, !!o.json);
-      const opened = await openModel(o.model, device, { download: o.download, needTokenizer: true, note });
+      // The store folder: writable, and ours alone while we write (a second harvest into it is refused).
+      const { dir, created } = checkOutputDir(o.out, '--out');
+      const lock = acquireOutputLock(dir, 'saelab harvest', note);
+      let device: Device | null = null;
+      let opened: OpenedModel | null = null;
+      let ok = false;
       try {
+        device = await openDeviceFromFlag(o.device, !!o.json);
+        opened = await openModel(o.model, device, { download: o.download, needTokenizer: true, note });
         const r = await runHarvest(opened, {
           hooks, data: o.data, tokens: o.tokens, out: o.out, contextSize: o.contextSize, dtype: o.dtype, batchSize: o.batchSize,
           shardTokens: o.shardTokens, textField: o.textField, docSeparator: o.docSeparator, prependBos: o.prependBos, separator: o.separator,
@@ -133,9 +143,13 @@ export function registerHarvest(program: Command): void {
           console.log(`${r.seconds.toFixed(1)} s, ${Math.round(r.tokensPerSecond).toLocaleString('en-US')} tokens/s`);
           if (r.exhausted) console.log(`note: the corpus ran out after ${r.rows.toLocaleString('en-US')} of ${r.targetRows.toLocaleString('en-US')} rows`);
         });
+        ok = true;
       } finally {
-        opened.model.dispose();
-        device.destroy();
+        opened?.model.dispose();
+        device?.destroy();
+        lock.release();
+        // A harvest that failed before writing anything leaves no empty folder behind.
+        if (!ok) for (const d of [...created].reverse()) await rmdir(d).catch(() => undefined);
       }
     });
 }

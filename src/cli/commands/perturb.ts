@@ -11,6 +11,7 @@ import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { evalTextOptions } from '../textOptions.js';
 import { intFlag, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
+import { checkOutputDir } from '../../io/outputPaths.js';
 import { batchProgress } from '../progress.js';
 
 interface PerturbFlags {
@@ -44,6 +45,7 @@ export function registerPerturb(program: Command): void {
     .action(async (_o: PerturbFlags, cmd: Command) => {
       const o = cmd.opts<PerturbFlags>();
       const targets = o.targets === undefined ? undefined : parseTargets(o.targets);
+      checkOutputDir(o.out, '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('perturb', !!o.json);
       try {

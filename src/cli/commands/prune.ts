@@ -10,6 +10,7 @@ import { pruneSvg } from '../../report/prunePlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { evalTextOptions } from '../textOptions.js';
 import { emit, table } from '../output.js';
+import { checkOutputDir } from '../../io/outputPaths.js';
 import { batchProgress } from '../progress.js';
 
 interface PruneFlags {
@@ -35,6 +36,7 @@ export function registerPrune(program: Command): void {
       const o = cmd.opts<PruneFlags>();
       const l0 = o.l0.map(Number);
       if (l0.some((x) => !(x >= 0 && Number.isFinite(x)))) throw new PerturbError(`--l0 targets must be non-negative numbers (got ${o.l0.join(' ')})`);
+      checkOutputDir(o.out, '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('prune', !!o.json);
       try {

@@ -10,6 +10,7 @@ import { parseNumberList, trainRun, TRAIN_DEFAULTS, type TrainRunOptions } from 
 import type { SaeArchitecture } from '../../sae/types.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
+import { gracefulStop } from '../interrupt.js';
 import { intFlag, numFlag, countFlag, choice } from '../flags.js';
 import { emit } from '../output.js';
 import { startProgress, type Progress } from '../progress.js';
@@ -109,14 +110,8 @@ export function registerTrain(program: Command): void {
       if (!o.out) throw new UsageError('--out <dir> is required (where the SAEs, log and checkpoints go)');
       if (o.dSae !== undefined && o.dSaes !== undefined) throw new UsageError('give --d-sae (one width) or --d-saes (several), not both');
       const device = await openDeviceFromFlag(o.device, !!o.json);
-      const ac = new AbortController();
-      // Ctrl-C: finish the step, checkpoint, and exit; a second Ctrl-C kills at once.
-      const onSigint = () => {
-        if (ac.signal.aborted) process.exit(130);
-        process.stderr.write('\nsaelab: stopping after this step (checkpointing; Ctrl-C again to kill)\n');
-        ac.abort();
-      };
-      process.on('SIGINT', onSigint);
+      // Ctrl-C or SIGTERM: finish the step, checkpoint, mark the run aborted, exit 130/143; a second signal kills at once.
+      const stop = gracefulStop('after this step (checkpointing)');
       // Created at the first step, once the run knows its total (after the model, hook and first batches check out).
       let bar = null as Progress | null;
       const req: TrainRunOptions = {
@@ -128,7 +123,8 @@ export function registerTrain(program: Command): void {
       };
       try {
         const r = await trainRun(req, {
-          signal: ac.signal,
+          signal: stop.signal,
+          onNote: (line) => process.stderr.write(`${line}\n`),
           onProgress: (p) => {
             bar ??= startProgress('train', p.totalTokens, { unit: 'tokens', quiet: !!o.json, fields: ['tokens_s', 'loss', 'L0', 'dead'] });
             const f = (v: number | undefined, d: number) => (v === undefined ? '-' : v.toFixed(d));
@@ -146,9 +142,10 @@ export function registerTrain(program: Command): void {
           for (const s of r.saes) console.log(`  ${s.path}  loss ${s.loss?.toFixed(4) ?? '-'}  L0 ${s.l0?.toFixed(1) ?? '-'}  dead ${s.deadFraction === null ? '-' : (s.deadFraction * 100).toFixed(1) + '%'}`);
           console.log(`log ${r.logFile}, workspace db ${r.db} (run ${r.runId})`);
         });
+        if (r.aborted) stop.throwIfStopped();
       } finally {
         bar?.stop();
-        process.off('SIGINT', onSigint);
+        stop.dispose();
         device.destroy();
       }
     });
