@@ -141,7 +141,7 @@ test('silent, slow-loris and idle keep-alive sockets are closed within the confi
   try {
     assert.notEqual(loris.closedAt, null, `slow-loris socket still open after ${lines} header lines`);
     assert.ok(loris.closedAt! - t0 < bound, `slow-loris closed after ${(loris.closedAt! - t0).toFixed(0)} ms`);
-    assert.match(loris.pendingText, /^HTTP\/1\.1 408 /);
+    assert.equal((await loris.answer(100)).status, 408);
     const s = await silent.closed(Math.max(0, bound - (performance.now() - t0)));
     assert.notEqual(s, null, 'silent socket still open');
     // After one answer, a keep-alive socket left idle is closed after keepAliveMs (Node waits 1 s
