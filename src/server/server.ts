@@ -214,7 +214,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     server.listen(o.port ?? 0, host, () => (server.off('error', fail), ok()));
   });
   const port = (server.address() as AddressInfo).port;
-  const shownHost = host.includes(':') ? `[${host}]` : host;
+  // A wildcard bind is not a name a browser can use (nor one the Host check accepts): show loopback.
+  const shownHost = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${shownHost}:${port}/`, host, port, server,
     close: () =>
