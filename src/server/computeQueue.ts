@@ -1,11 +1,16 @@
 // The server's compute queue: model work ("text → features", and any later compute route) runs off
 // the request path, one job at a time, with a bounded number of jobs running or waiting; one more
-// is refused at once with 429 and a Retry-After. A job starts from setImmediate, never straight
-// from the request that queued it, so the event loop reads sockets and answers GET pages between
-// any two jobs (a CPU forward holds the thread while it runs, so pages wait at most one job), and
-// requests that arrive together are all counted against the bound before any of them runs.
+// is refused at once with 429 and a Retry-After. A job never starts straight from the request that
+// queued it: before each job the queue yields event-loop turns until they bring no new connection
+// or request (at most MAX_TURNS). One turn is not enough: libuv accepts one pending
+// connection per turn, so a page on a new connection could wait behind many jobs. So GET pages are
+// answered between any two jobs (a CPU forward holds the thread while it runs: a page waits at most
+// one job), and a burst of posts is all read, and counted against the bound, before any runs.
 
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { HttpError } from './http.js';
+
+const MAX_TURNS = 64;
 
 interface Job {
   work: () => Promise<unknown>;
@@ -21,7 +26,8 @@ export class ComputeQueue {
   private scheduled = false;
   private avgMs = 1000; // a guess until the first job is timed; only used for Retry-After
 
-  constructor(readonly capacity: number) {
+  /** `activity` counts the server's connections and requests so far (the turns between jobs last while it grows). */
+  constructor(readonly capacity: number, private readonly activity: () => number = () => 0) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`compute queue capacity must be a whole number ≥ 1 (got ${capacity})`);
   }
 
@@ -48,7 +54,22 @@ export class ComputeQueue {
   private schedule(): void {
     if (this.running || this.scheduled || this.waiting.length === 0) return;
     this.scheduled = true;
-    setImmediate(() => void this.next());
+    void this.settle().then(() => this.next());
+  }
+
+  /**
+   * Yield event-loop turns until two in a row bring no new connection or request (see the file
+   * comment). Two, because a turn begun from the poll phase ends in that same iteration's check
+   * phase without polling again; of two consecutive turns, one always polls.
+   */
+  private async settle(): Promise<void> {
+    let seen = this.activity();
+    for (let n = 0, quiet = 0; n < MAX_TURNS && quiet < 2; n++) {
+      await nextTurn();
+      const now = this.activity();
+      quiet = now === seen ? quiet + 1 : 0;
+      seen = now;
+    }
   }
 
   private async next(): Promise<void> {

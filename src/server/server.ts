@@ -107,7 +107,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const text = new TextService(o.device);
   const maxBody = o.maxBody ?? 64 * 1024;
   const maxText = o.maxText ?? 8000;
-  const queue = new ComputeQueue(o.queueSize ?? 4);
+  let activity = 0; // connections and requests so far: the compute queue lets the loop turn while it grows
+  const queue = new ComputeQueue(o.queueSize ?? 4, () => activity);
   const t: ServerTimeouts = { ...DEFAULT_TIMEOUTS, ...o.timeouts };
   if (t.headersMs > t.requestMs) throw new RangeError(`the headers timeout (${t.headersMs} ms) must not exceed the request timeout (${t.requestMs} ms)`);
   const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
@@ -186,6 +187,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   };
 
   const server = createServer({ headersTimeout: t.headersMs, requestTimeout: t.requestMs, connectionsCheckingInterval: t.checkIntervalMs }, (req, res) => {
+    activity++;
     handle(req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
       if (status === 499) return void res.destroy(); // the client left while its job waited
@@ -200,6 +202,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       sendJson(res, status, { error: message, status });
     });
   });
+  server.on('connection', () => activity++);
   server.keepAliveTimeout = t.keepAliveMs;
   server.setTimeout(t.idleMs);
   server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
