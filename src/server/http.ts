@@ -1,6 +1,6 @@
-// Small HTTP helpers for the read-only server: JSON answers, errors that carry a status and one
-// line for the user (never a stack trace), a body reader with a size limit (413), and the
-// security headers every answer gets.
+// Small HTTP helpers for the read-only server: JSON answers, errors that carry a status, one line
+// for the user (never a stack trace) and any extra headers (Retry-After), a body reader with a size
+// limit (413), and the security headers every answer gets.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export class HttpError extends Error {
   override name = 'HttpError';
 
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
     super(message.replace(/[\r\n]+/g, ' '));
   }
 }
@@ -46,12 +46,23 @@ export function sendBytes(res: ServerResponse, status: number, type: string, bod
   res.end(head ? undefined : buf);
 }
 
+/** Answer with one line of plain text (for answers given before any route is chosen). */
+export function sendText(res: ServerResponse, status: number, line: string): void {
+  sendBytes(res, status, 'text/plain; charset=utf-8', line.replace(/[\r\n]+/g, ' ') + '\n');
+}
+
+/** The request's Content-Length as a number (NaN when absent or malformed). */
+export function declaredLength(req: IncomingMessage): number {
+  const v = req.headers['content-length'];
+  return v !== undefined && /^\d{1,20}$/.test(v) ? Number(v) : NaN;
+}
+
 /**
  * Read a request body of at most `limit` bytes; past it an HttpError 413. An oversized body is
  * still drained (up to 64 × limit) before the answer, so the client reads the 413 instead of a reset.
  */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? NaN);
+  const declared = declaredLength(req);
   const chunks: Buffer[] = [];
   let n = 0;
   let over = Number.isFinite(declared) && declared > limit;

@@ -1,6 +1,7 @@
 // The model and SAE behind "text → features": opened on the first request for a dashboard and
-// kept (one at a time; another dashboard's request swaps them). Requests run one after another, so
-// a burst never loads two models or runs two forwards at once.
+// kept (one at a time; another dashboard's request swaps them). The server runs every call through
+// its compute queue (computeQueue.ts), one after another, so a burst never loads two models or runs
+// two forwards at once.
 
 import { existsSync } from 'node:fs';
 import type { Device } from '../compute/device.js';
@@ -22,18 +23,11 @@ interface Loaded {
 /** Runs text through a dashboard's model and SAE (see the file comment). */
 export class TextService {
   private loaded: Loaded | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly device: Device) {}
 
-  /** Features per token of `text` for dashboard `d`. */
-  run(d: DashboardRecord, text: string): Promise<TextFeatures> {
-    const job = this.queue.then(() => this.runNow(d, text));
-    this.queue = job.catch(() => undefined);
-    return job;
-  }
-
-  private async runNow(d: DashboardRecord, text: string): Promise<TextFeatures> {
+  /** Features per token of `text` for dashboard `d` (one call at a time: the caller queues them). */
+  async run(d: DashboardRecord, text: string): Promise<TextFeatures> {
     const l = await this.load(d);
     // Up to the model's context, not the pass's windows: pasted text is usually longer than a window.
     return textFeatures(l.model, l.tok, l.sae, d.hook, text, { contextSize: l.model.config.nCtx, perToken: 8, maxFeatures: 50 });

@@ -1,12 +1,14 @@
 // A synthetic workspace for server tests: a train run with one SAE and logged metrics, and a
 // dashboard whose feature pages are generated (with corpus-like text holding raw HTML and script
-// tags, as the shared corpus's spam does), plus report files.
+// tags, as the shared corpus's spam does), plus report files; and one with a real model behind
+// "text → features".
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../../src/compute/random.js';
 import { DashboardDb, type FeatureData } from '../../src/io/dashboardDb.js';
 import { openWorkspaceDb, workspaceDbPath } from '../../src/io/workspaceDb.js';
+import { TINY_MODEL, writeCorpus, writeRandomSae } from '../report/dashboardFixture.js';
 
 export const HOSTILE = ['<script>window.__xss=1</script>', '<img src=x onerror="window.__xss=2">', '"><svg onload=alert(1)>', '&amp;', '</td></tr></table>'];
 
@@ -46,6 +48,26 @@ export function syntheticWorkspace(dir: string, features = 64): { db: string; da
     writeFileSync(join(dir, 'reports', 'eval', 'metrics.json'), JSON.stringify({ l0: 8 }));
     writeFileSync(join(dir, 'reports', 'eval', 'density.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>parent.__xss=3</script><rect width="10" height="10"/></svg>');
     return { db, dashboardId, saeId };
+  } finally {
+    ws.close();
+  }
+}
+
+/**
+ * A workspace whose one dashboard has a real model and SAE behind "text → features": the shared
+ * gpt2-corpus-tiny and a random TopK SAE saved in `dir` (no feature rows). Needs the shared assets.
+ */
+export async function modelWorkspace(dir: string): Promise<{ db: string; dashboardId: number }> {
+  const corpus = writeCorpus(join(dir, 'corpus.txt'), 8);
+  const saePath = join(dir, 'random-sae');
+  const cfg = await writeRandomSae(saePath, corpus);
+  const db = workspaceDbPath(dir);
+  const ws = openWorkspaceDb(db);
+  try {
+    const dash = new DashboardDb(ws);
+    const dashboardId = dash.insertDashboard({ saeId: null, saePath, model: TINY_MODEL, hook: 'blocks.2.hook_resid_pre', data: corpus, dSae: cfg.dSae, config: { contextSize: 32 } });
+    dash.setStatus(dashboardId, 'done', 0);
+    return { db, dashboardId };
   } finally {
     ws.close();
   }

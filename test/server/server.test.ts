@@ -135,12 +135,13 @@ test('oversized bodies get 413, wrong methods 405, bad JSON 400, all without a s
   const big = await raw(`/api/dashboards/${dashboardId}/text`, { method: 'POST', body: Buffer.alloc(64 * 1024, 'a'), headers: { 'content-type': 'application/json' } });
   assert.equal(big.status, 413);
   noStack(big.body);
-  const longText = await raw(`/api/dashboards/${dashboardId}/text`, { method: 'POST', body: JSON.stringify({ text: 'x'.repeat(300) }) });
+  const json = { 'content-type': 'application/json' };
+  const longText = await raw(`/api/dashboards/${dashboardId}/text`, { method: 'POST', body: JSON.stringify({ text: 'x'.repeat(300) }), headers: json });
   assert.equal(longText.status, 413);
   assert.match(JSON.parse(longText.body).error, /over the limit of 200/);
-  const notJson = await raw(`/api/dashboards/${dashboardId}/text`, { method: 'POST', body: '{nope' });
+  const notJson = await raw(`/api/dashboards/${dashboardId}/text`, { method: 'POST', body: '{nope', headers: json });
   assert.equal(notJson.status, 400);
-  const noText = await raw(`/api/dashboards/${dashboardId}/text`, { method: 'POST', body: '{"text": 5}' });
+  const noText = await raw(`/api/dashboards/${dashboardId}/text`, { method: 'POST', body: '{"text": 5}', headers: json });
   assert.equal(noText.status, 400);
   for (const [m, p] of [['POST', '/api/workspace'], ['DELETE', `/api/dashboards/${dashboardId}`], ['PUT', '/'], ['GET', `/api/dashboards/${dashboardId}/text`]] as const) {
     const r = await raw(p, { method: m });
@@ -148,7 +149,7 @@ test('oversized bodies get 413, wrong methods 405, bad JSON 400, all without a s
     noStack(r.body);
   }
   // The dashboard's model folder does not exist: a 404 naming it, not a crash.
-  const gone = await raw(`/api/dashboards/${dashboardId}/text`, { method: 'POST', body: '{"text": "hello"}' });
+  const gone = await raw(`/api/dashboards/${dashboardId}/text`, { method: 'POST', body: '{"text": "hello"}', headers: json });
   assert.equal(gone.status, 404);
   assert.match(JSON.parse(gone.body).error, /no longer there/);
   assert.deepEqual(logged, [], 'no internal errors were logged');

@@ -6,7 +6,7 @@ export async function getJson<T>(path: string): Promise<T> {
   return answer<T>(await fetch(path, { headers: { accept: 'application/json' } }));
 }
 
-/** POST a JSON body, get a JSON document. */
+/** POST a JSON body, get a JSON document (the server refuses POSTs that are not application/json, or not from its own origin). */
 export async function postJson<T>(path: string, body: unknown): Promise<T> {
   return answer<T>(await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
 }
