@@ -11,7 +11,7 @@ import { densityHistogramSvg } from '../../report/densityHistogram.js';
 import { ceIncreaseByPositionSvg } from '../../report/positionPlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
-import { countFlag, intFlag, numFlag } from '../flags.js';
+import { anyString, countFlag, intFlag, listOption, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
 
@@ -42,19 +42,17 @@ export async function writeEvalPlots(r: EvalRunReport, out: string): Promise<{ d
   return { density, ceIncreaseByPosition: ce };
 }
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-
 /** Register `saelab eval`. */
 export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('evaluate SAEs spliced into a model on held-out text: the metrics of docs/metrics.md (L0, MSE, FVU, CE loss recovered, KL, …), SVG plots and a workspace-db row')
-    .requiredOption('--sae <dir>', 'an SAE folder (SAELens, sparsify or dictionary_learning); repeat for several SAEs (they share the clean forward passes)', collect)
+    .addOption(listOption('--sae <dir>', 'SAE folders (SAELens, sparsify or dictionary_learning); several share the clean forward passes', anyString).makeOptionMandatory())
     .option('--model <model>', "model folder or hub id (default: the SAE's metadata.model_name when it exists, else ../shared/assets/models/gpt2-corpus-tiny)")
     .option('--data <path>', 'held-out text (file or folder; for a reward model, JSONL preference pairs {chosen, rejected}) (default: the shared corpus)')
     .option('--hook <name>', "hook to splice every SAE into (default: each SAE's metadata.hook_name)")
     .option('--tokens <n>', 'evaluated tokens (BOS and padding not counted), e.g. 20k', countFlag('--tokens'), 16_384)
-    .option('--skip-tokens <n>', 'skip this many stream tokens (reward model: pairs) of the data first, e.g. the text the SAEs trained on', intFlag('--skip-tokens', 0), 0)
+    .option('--skip-tokens <n>', 'skip this many stream tokens (reward model: pairs) of the data first, e.g. the text the SAEs trained on', countFlag('--skip-tokens', 0))
     .option('--context-size <n>', "tokens per window (default: the SAE's metadata.context_size, else 128)", intFlag('--context-size', 2))
     .option('--batch-size <n>', 'windows per forward', intFlag('--batch-size', 1), 8)
     .option('--dense-threshold <x>', 'a latent firing on more than this fraction of tokens is dense', numFlag('--dense-threshold', 0), 0.1)

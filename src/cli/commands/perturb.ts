@@ -9,31 +9,29 @@ import { PerturbError } from '../../analysis/perturbation.js';
 import { perturbCurveSvg, robustnessSvg } from '../../report/perturbPlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { evalTextOptions } from '../textOptions.js';
-import { intFlag, numFlag } from '../flags.js';
+import { anyString, intFlag, listOption, numFlag, numItem } from '../flags.js';
 import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
 
 interface PerturbFlags {
   model?: string; data?: string; hooks: string[]; sae: string[]; tokens: number; skipTokens: number; contextSize?: number; batchSize: number; seed: number;
-  targets?: string; normRatio: number; reference: number; out: string; download?: boolean; device: string; json?: boolean;
+  targets?: number[]; normRatio: number; reference: number; out: string; download?: boolean; device: string; json?: boolean;
 }
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-/** "1e-4,1e-2,0.5" → numbers, each a 1 − cos in [0, 2). */
-function parseTargets(s: string): number[] {
-  const xs = s.split(',').map((p) => Number(p.trim()));
-  if (xs.length === 0 || xs.some((x) => !(x >= 0 && x < 2))) throw new PerturbError(`--targets must be comma-separated 1 − cos values in [0, 2), i.e. cos in (−1, 1] (got '${s}')`);
-  return xs;
+/** One --targets value: a 1 − cos in [0, 2). */
+function targetItem(s: string): number {
+  const x = Number(s);
+  if (s.trim() === '' || !(x >= 0 && x < 2)) throw new PerturbError(`--targets must be 1 − cos values in [0, 2), i.e. cos in (−1, 1] (got '${s}')`);
+  return x;
 }
 
 /** Register `saelab perturb`. */
 export function registerPerturb(program: Command): void {
   evalTextOptions(program.command('perturb'), { tokens: 4096, contextSize: 64 })
     .description('is an SAE better than noise? KL(clean ‖ perturbed) and CE increase under random perturbations of matched cosine and norm, per hook, with each SAE\'s point and its token-matched random twin (docs/perturb.md)')
-    .requiredOption('--hooks <names...>', 'hooks to perturb; "all" = resid_pre, attn_out and mlp_out of every layer; "blocks.*.hook_attn_out" = that kind in every layer')
-    .option('--sae <dir>', 'an SAE folder to place on its hook\'s curve (repeat for several)', collect, [])
-    .option('--targets <list>', '1 − cos values to sweep (default: 9 log-spaced from 1e-4 to 0.5)')
+    .addOption(listOption('--hooks <names>', 'hooks to perturb; "all" = resid_pre, attn_out and mlp_out of every layer; "blocks.*.hook_attn_out" = that kind in every layer', anyString).makeOptionMandatory())
+    .addOption(listOption('--sae <dir>', 'SAE folders to place on their hooks\' curves', anyString, { default: [], defaultText: 'none' }))
+    .addOption(listOption('--targets <list>', '1 − cos values to sweep (default: 9 log-spaced from 1e-4 to 0.5)', targetItem))
     .option('--norm-ratio <r>', '‖x′‖/‖x‖ of the swept perturbations', numFlag('--norm-ratio', 0), 1)
     .option('--reference <x>', 'the 1 − cos at which the layer-robustness summary reads KL', numFlag('--reference', 0), 0.01)
     .option('--seed <n>', 'seed of the random directions', intFlag('--seed', 0), 0)
@@ -43,7 +41,7 @@ export function registerPerturb(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (_o: PerturbFlags, cmd: Command) => {
       const o = cmd.opts<PerturbFlags>();
-      const targets = o.targets === undefined ? undefined : parseTargets(o.targets);
+      const targets = o.targets;
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('perturb', !!o.json);
       try {
