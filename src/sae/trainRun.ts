@@ -5,8 +5,8 @@
 //   (or: an activation store's seeded shuffled batches)
 //   → × norm_scaling_factor (expected_average_only_in: E‖x‖² = d_in, estimated on the first batches)
 //   → trainSaes (every batch to every SAE) → checkpoints, train-log.jsonl, workspace SQLite
-//   → DIR/<arch>-k<k>-s<seed> | DIR/standard-l1<l1>-s<seed> (cfg.json, weights, sparsity);
-//     with several widths: DIR/<arch>-k<k>-d<d_sae>-s<seed> | DIR/standard-l1<l1>-d<d_sae>-s<seed>
+//   → DIR/<arch>-k<k>-s<seed> | DIR/standard-l1_<l1>-s<seed> (cfg.json, weights, sparsity);
+//     with several widths: DIR/<arch>-k<k>-d<d_sae>-s<seed> | DIR/standard-l1_<l1>-d<d_sae>-s<seed>
 //
 // Resume: the batch stream is a deterministic function of the options (corpus order, packing, the
 // model's forward, a seeded shuffle buffer), so a resumed run rebuilds it from the start and the
@@ -251,11 +251,12 @@ export function sweepConfigs(o: { arch: SaeArchitecture; dIn: number; dSae?: num
 }
 
 /**
- * The folder name of an SAE of a sweep: `<arch>-k<k>-s<seed>` or `standard-l1<l1>-s<seed>`; with
+ * The folder name of an SAE of a sweep: `<arch>-k<k>-s<seed>` or `standard-l1_<l1>-s<seed>` (the `_`
+ * keeps L1 = 2 from reading as L1 = 12); with
  * `withWidth` (a sweep over several widths) the width goes before the seed: `topk-k32-d6144-s0`.
  */
 export function saeFolderName(cfg: SaeConfig, withWidth = false): string {
-  const v = cfg.architecture === 'standard' ? `l1${cfg.l1Coefficient}` : `k${cfg.k}`;
+  const v = cfg.architecture === 'standard' ? `l1_${cfg.l1Coefficient}` : `k${cfg.k}`;
   const d = withWidth ? `-d${cfg.dSae}` : '';
   return `${cfg.architecture}-${v}${d}-s${cfg.seed}`;
 }
@@ -321,15 +322,20 @@ async function* pullFrom<T>(run: (emit: (v: T) => Promise<void>) => Promise<unkn
   }
 }
 
+/** Pass windows through, counting them into `read.windows` (how much of the corpus training read). */
+async function* countWindows<T>(windows: AsyncIterable<T>, read: { windows: number }): AsyncGenerator<T> {
+  for await (const w of windows) (read.windows++, yield w);
+}
+
 /** Host batches [≤ batchSize, dIn] from the model over the corpus, through a seeded shuffle buffer; the corpus repeats when it runs out. */
-async function* streamBatches(model: Transformer, tok: Tokenizer, o: { data: string; hook: string; packing: PackSettings; harvestBatchSize: number; batchSize: number; bufferBatches: number; seed: number; textField: string; docSeparator: string | null }): AsyncGenerator<Float32Array> {
+async function* streamBatches(model: Transformer, tok: Tokenizer, o: { data: string; hook: string; packing: PackSettings; harvestBatchSize: number; batchSize: number; bufferBatches: number; seed: number; textField: string; docSeparator: string | null; read: { windows: number } }): AsyncGenerator<Float32Array> {
   const dIn = model.config.dModel;
   const buf = new ShuffleBuffer({ dIn, capacity: Math.max(2, o.bufferBatches) * o.batchSize, batchSize: o.batchSize, seed: o.seed });
   for (;;) {
     let rowsThisPass = 0;
     const chunks = pullFrom<Float32Array>((emit) => {
       const docs = readDocuments(o.data, { textField: o.textField, docSeparator: o.docSeparator });
-      return harvestActivations(model, packTokens(docs, tok, o.packing), {
+      return harvestActivations(model, countWindows(packTokens(docs, tok, o.packing), o.read), {
         hooks: [o.hook], batchSize: o.harvestBatchSize,
         onBatch: (_h, rows) => emit(rows),
       });
@@ -470,6 +476,7 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
 
   // ---- one deterministic batch stream (host arrays), its first batches also fixing scale and b_dec ----
   const dataSeed = opts.dataSeed ?? D.dataSeed;
+  const streamRead = { windows: 0 };
   const hostBatches = (): AsyncGenerator<Float32Array> => {
     if (store) {
       const epochs = Math.max(1, Math.ceil((totalSteps * batchSize) / Math.max(1, store.totalRows)));
@@ -477,7 +484,7 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     }
     return streamBatches(model!, tok!, {
       data: dataPath!, hook, packing: packing!, harvestBatchSize: opts.harvestBatchSize ?? D.harvestBatchSize, batchSize,
-      bufferBatches: opts.bufferBatches ?? D.bufferBatches, seed: dataSeed, textField: opts.textField ?? 'text', docSeparator: opts.docSeparator === undefined ? '<|endoftext|>' : opts.docSeparator,
+      bufferBatches: opts.bufferBatches ?? D.bufferBatches, seed: dataSeed, textField: opts.textField ?? 'text', docSeparator: opts.docSeparator === undefined ? '<|endoftext|>' : opts.docSeparator, read: streamRead,
     });
   };
   const source = hostBatches();
@@ -629,6 +636,9 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
       status = 'aborted';
       return report;
     }
+    // How much of dataset_path training read (stream tokens, read-ahead included): eval skips it by default.
+    metadata.training_tokens = res.tokens;
+    if (!store) metadata.training_stream_tokens = streamRead.windows * (packing!.contextSize - (packing!.prependBos ? 1 : 0));
     for (let i = 0; i < cfgs.length; i++) {
       const cfg = cfgs[i]!;
       const counts = (await res.states[i]!.firedCount.read()) as Float32Array;

@@ -9,6 +9,7 @@ import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { choice, countFlag, intFlag, listOption, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
+import { checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
 
 interface CompareFlags {
   by: CompareBy[];
@@ -81,6 +82,10 @@ export function registerCompare(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (saes: string[], _o: CompareFlags, cmd: Command) => {
       const o = cmd.opts<CompareFlags>();
+      if (saes.length < 2) throw new UsageError(`compare needs two or more SAE folders (got ${saes.length}: ${saes.join(' ')})`);
+      checkSaeDirs('compare', saes);
+      checkPath('--data', o.data);
+      await checkModelSpec(o.model);
       const device = await openDeviceFromFlag(o.device, !!o.json);
       try {
         const r = await compareSaes(

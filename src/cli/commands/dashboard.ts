@@ -10,6 +10,7 @@ import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { countFlag, intFlag } from '../flags.js';
 import { emit } from '../output.js';
+import { checkModelSpec, checkPath } from '../inputChecks.js';
 import { startProgress, type Progress } from '../progress.js';
 
 interface DashboardFlags {
@@ -48,6 +49,8 @@ export function registerDashboard(program: Command): void {
       const o = cmd.opts<DashboardFlags>();
       if (!o.sae) throw new UsageError('--sae <dir> is required (the SAE folder)');
       if (!existsSync(o.sae)) throw new UsageError(`--sae ${o.sae}: no such folder`);
+      checkPath('--data', o.data);
+      await checkModelSpec(o.model);
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const ac = new AbortController();
       const onSigint = () => {

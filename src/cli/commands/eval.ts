@@ -14,9 +14,12 @@ import { UsageError } from '../errors.js';
 import { anyString, countFlag, intFlag, listOption, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
+import { chooseSkip } from '../heldOut.js';
+import { checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
+import { sayHeldOut } from '../textOptions.js';
 
 interface EvalFlags {
-  sae: string[]; model?: string; data?: string; hook?: string; tokens: number; skipTokens: number; contextSize?: number; batchSize: number;
+  sae: string[]; model?: string; data?: string; hook?: string; tokens: number; skipTokens?: number; contextSize?: number; batchSize: number;
   denseThreshold: number; out?: string; db?: string; prependBos: boolean; textField: string; download?: boolean; device: string; json?: boolean;
 }
 
@@ -52,7 +55,7 @@ export function registerEval(program: Command): void {
     .option('--data <path>', 'held-out text (file or folder; for a reward model, JSONL preference pairs {chosen, rejected}) (default: the shared corpus)')
     .option('--hook <name>', "hook to splice every SAE into (default: each SAE's metadata.hook_name)")
     .option('--tokens <n>', 'evaluated tokens (BOS and padding not counted), e.g. 20k', countFlag('--tokens'), 16_384)
-    .option('--skip-tokens <n>', 'skip this many stream tokens (reward model: pairs) of the data first, e.g. the text the SAEs trained on', countFlag('--skip-tokens', 0))
+    .option('--skip-tokens <n>', 'skip this many stream tokens (reward model: pairs) of the data first (default: the tokens of this data the SAEs trained on, from their cfg.json; else 0)', countFlag('--skip-tokens', 0))
     .option('--context-size <n>', "tokens per window (default: the SAE's metadata.context_size, else 128)", intFlag('--context-size', 2))
     .option('--batch-size <n>', 'windows per forward', intFlag('--batch-size', 1), 8)
     .option('--dense-threshold <x>', 'a latent firing on more than this fraction of tokens is dense', numFlag('--dense-threshold', 0), 0.1)
@@ -66,11 +69,16 @@ export function registerEval(program: Command): void {
     .action(async (_o: EvalFlags, cmd: Command) => {
       const o = cmd.opts<EvalFlags>();
       if (o.sae.length === 0) throw new UsageError('--sae <dir> is required');
+      checkSaeDirs('--sae', o.sae);
+      checkPath('--data', o.data);
+      await checkModelSpec(o.model, o.download);
+      const held = chooseSkip(o.sae, o.data, o.skipTokens);
+      sayHeldOut(held);
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('eval', !!o.json);
       try {
         const r = await evalRun({
-          device, saes: o.sae, model: o.model, data: o.data, hook: o.hook, tokens: o.tokens, skipTokens: o.skipTokens, contextSize: o.contextSize,
+          device, saes: o.sae, model: o.model, data: o.data, hook: o.hook, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize,
           batchSize: o.batchSize, denseThreshold: o.denseThreshold, db: o.db, prependBos: o.prependBos, textField: o.textField, download: o.download,
           onProgress: progress.onProgress,
         });

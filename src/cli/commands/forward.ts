@@ -14,6 +14,7 @@ import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { anyString, intFlag, listOption } from '../flags.js';
 import { emit, table } from '../output.js';
+import { checkModelSpec } from '../inputChecks.js';
 
 /** Parse `--ids 1,2,3` into token ids. */
 export function parseIds(s: string): number[] {
@@ -153,11 +154,13 @@ export function registerForward(program: Command): void {
     .action(async (o: { model: string; text?: string; ids?: string; hooks?: string[]; out?: string; top: number; truncate?: boolean; download?: boolean; device: string; json?: boolean }) => {
       if ((o.text === undefined) === (o.ids === undefined)) throw new UsageError('give exactly one of --text or --ids');
       const hooks = o.hooks ?? [];
+      const given = o.ids === undefined ? undefined : parseIds(o.ids);
+      await checkModelSpec(o.model, o.download);
       const note = (line: string) => process.stderr.write(`${line}\n`);
       const device = await openDeviceFromFlag(o.device);
       const opened = await openModel(o.model, device, { download: o.download, needTokenizer: o.text !== undefined, note });
       try {
-        const { ids, truncatedFrom } = inputIds(opened, { text: o.text, ids: o.ids === undefined ? undefined : parseIds(o.ids) }, { truncate: o.truncate, note });
+        const { ids, truncatedFrom } = inputIds(opened, { text: o.text, ids: given }, { truncate: o.truncate, note });
         const r = await runForward(opened, ids, { hooks, out: o.out, top: o.top, truncatedFrom });
         emit(!!o.json, r, () => printForward(r));
       } finally {

@@ -8,13 +8,15 @@ import { perturbRun } from '../../analysis/perturbRun.js';
 import { PerturbError } from '../../analysis/perturbation.js';
 import { perturbCurveSvg, robustnessSvg } from '../../report/perturbPlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
-import { evalTextOptions } from '../textOptions.js';
+import { evalTextOptions, sayHeldOut } from '../textOptions.js';
+import { chooseSkip } from '../heldOut.js';
+import { checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
 import { anyString, intFlag, listOption, numFlag, numItem } from '../flags.js';
 import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
 
 interface PerturbFlags {
-  model?: string; data?: string; hooks: string[]; sae: string[]; tokens: number; skipTokens: number; contextSize?: number; batchSize: number; seed: number;
+  model?: string; data?: string; hooks: string[]; sae: string[]; tokens: number; skipTokens?: number; contextSize?: number; batchSize: number; seed: number;
   targets?: number[]; normRatio: number; reference: number; out: string; download?: boolean; device: string; json?: boolean;
 }
 
@@ -42,11 +44,16 @@ export function registerPerturb(program: Command): void {
     .action(async (_o: PerturbFlags, cmd: Command) => {
       const o = cmd.opts<PerturbFlags>();
       const targets = o.targets;
+      checkSaeDirs('--sae', o.sae);
+      checkPath('--data', o.data);
+      await checkModelSpec(o.model, o.download);
+      const held = chooseSkip(o.sae, o.data, o.skipTokens);
+      sayHeldOut(held);
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('perturb', !!o.json);
       try {
         const r = await perturbRun({
-          device, model: o.model, data: o.data, hooks: o.hooks, saes: o.sae, tokens: o.tokens, skipTokens: o.skipTokens, contextSize: o.contextSize, batchSize: o.batchSize,
+          device, model: o.model, data: o.data, hooks: o.hooks, saes: o.sae, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, batchSize: o.batchSize,
           seed: o.seed, targets, normRatio: o.normRatio, reference: o.reference, out: resolve(o.out), download: o.download,
           plots: { curve: perturbCurveSvg, robustness: robustnessSvg },
           onProgress: progress.onProgress,

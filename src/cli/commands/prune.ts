@@ -7,13 +7,15 @@ import type { Command } from 'commander';
 import { pruneRun } from '../../analysis/pruneRun.js';
 import { pruneSvg } from '../../report/prunePlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
-import { evalTextOptions } from '../textOptions.js';
+import { evalTextOptions, sayHeldOut } from '../textOptions.js';
+import { chooseSkip } from '../heldOut.js';
+import { checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
 import { anyString, listOption, numItem } from '../flags.js';
 import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
 
 interface PruneFlags {
-  sae: string; hook?: string; l0: number[]; compare: string[]; model?: string; data?: string; tokens: number; skipTokens: number; contextSize?: number; batchSize: number;
+  sae: string; hook?: string; l0: number[]; compare: string[]; model?: string; data?: string; tokens: number; skipTokens?: number; contextSize?: number; batchSize: number;
   out: string; download?: boolean; device: string; json?: boolean;
 }
 
@@ -32,11 +34,17 @@ export function registerPrune(program: Command): void {
     .action(async (_o: PruneFlags, cmd: Command) => {
       const o = cmd.opts<PruneFlags>();
       const l0 = o.l0;
+      checkSaeDirs('--sae', [o.sae]);
+      checkSaeDirs('--compare', o.compare);
+      checkPath('--data', o.data);
+      await checkModelSpec(o.model, o.download);
+      const held = chooseSkip([o.sae, ...o.compare], o.data, o.skipTokens);
+      sayHeldOut(held);
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('prune', !!o.json);
       try {
         const r = await pruneRun({
-          device, sae: o.sae, hook: o.hook, l0, compare: o.compare, model: o.model, data: o.data, tokens: o.tokens, skipTokens: o.skipTokens, contextSize: o.contextSize, batchSize: o.batchSize,
+          device, sae: o.sae, hook: o.hook, l0, compare: o.compare, model: o.model, data: o.data, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, batchSize: o.batchSize,
           out: resolve(o.out), download: o.download, plot: pruneSvg,
           onProgress: progress.onProgress,
         });

@@ -12,6 +12,7 @@ import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { intFlag, numFlag, countFlag, choice, listOption, countItem, numItem } from '../flags.js';
 import { emit } from '../output.js';
+import { checkModelSpec, checkPath } from '../inputChecks.js';
 import { startProgress, type Progress } from '../progress.js';
 
 /** Fill options not given on the command line from a --config JSON object (keys: flag names or their camelCase). */
@@ -98,6 +99,9 @@ export function registerTrain(program: Command): void {
       const o = cmd.opts<TrainFlags>();
       if (!o.out) throw new UsageError('--out <dir> is required (where the SAEs, log and checkpoints go)');
       if (o.dSae !== undefined && o.dSaes !== undefined) throw new UsageError('give --d-sae (one width) or --d-saes (several), not both');
+      checkPath('--data', o.data);
+      checkPath('--store', o.store, 'dir');
+      await checkModelSpec(o.model, o.download);
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const ac = new AbortController();
       // Ctrl-C: finish the step, checkpoint, and exit; a second Ctrl-C kills at once.
