@@ -82,7 +82,7 @@ export function registerCompare(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (saes: string[], _o: CompareFlags, cmd: Command) => {
       const o = cmd.opts<CompareFlags>();
-      if (saes.length < 2) throw new UsageError(`compare needs two or more SAE folders (got ${saes.length}: ${saes.join(' ')})`);
+      if (saes.length < 2) throw new UsageError(`compare needs at least two SAE folders (got ${saes.length}: ${saes.join(' ')})`);
       checkSaeDirs('compare', saes);
       checkPath('--data', o.data);
       await checkModelSpec(o.model);

@@ -60,6 +60,7 @@ export function registerDashboard(program: Command): void {
       };
       process.on('SIGINT', onSigint);
       let bar = null as Progress | null;
+      let phase = '';
       try {
         const r = await buildDashboard(
           {
@@ -72,6 +73,15 @@ export function registerDashboard(program: Command): void {
             onProgress: (p) => {
               bar ??= startProgress('dashboard', p.totalWindows, { unit: 'windows', quiet: !!o.json, fields: ['tokens_s'] });
               bar.update(p.windows, { tokens_s: Math.round(p.tokensPerSecond) });
+            },
+            // After the pass: one bar per weight-only phase (logit effects take ~50 s on a 2-core CPU).
+            onWeightsProgress: (p) => {
+              if (phase !== p.phase) {
+                bar?.stop();
+                bar = startProgress(p.phase, p.total, { unit: 'features', quiet: !!o.json });
+                phase = p.phase;
+              }
+              bar!.update(p.done);
             },
           },
         );

@@ -13,7 +13,15 @@ import { chooseSkip } from '../heldOut.js';
 import { checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
 import { anyString, intFlag, listOption, numFlag, numItem } from '../flags.js';
 import { emit, table } from '../output.js';
-import { batchProgress } from '../progress.js';
+import { batchProgress, formatDuration } from '../progress.js';
+import type { PerturbPlan } from '../../analysis/perturbSweep.js';
+
+/** The cost of a sweep in one line: forwards × tokens. */
+export function planLine(p: PerturbPlan): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const parts = [`1 clean`, `${p.hooks} hook${p.hooks > 1 ? 's' : ''} × ${p.targets} targets`, ...(p.saes ? [`2 × ${p.saes} SAE${p.saes > 1 ? 's' : ''}`] : [])];
+  return `perturb: ${p.forwardsPerBatch} forwards per batch (${parts.join(' + ')}) × ${p.batches} batch${p.batches > 1 ? 'es' : ''} = ${n(p.forwards)} forwards of up to ${n(p.tokensPerForward)} tokens (${n(p.forwards * p.tokensPerForward)} token-forwards)`;
+}
 
 interface PerturbFlags {
   model?: string; data?: string; hooks: string[]; sae: string[]; tokens: number; skipTokens?: number; contextSize?: number; batchSize: number; seed: number;
@@ -50,13 +58,29 @@ export function registerPerturb(program: Command): void {
       const held = chooseSkip(o.sae, o.data, o.skipTokens);
       sayHeldOut(held);
       const device = await openDeviceFromFlag(o.device, !!o.json);
-      const progress = batchProgress('perturb', !!o.json);
+      const progress = batchProgress('perturb', !!o.json, 'forwards');
+      const say = (line: string) => {
+        if (!o.json) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`);
+      };
+      let plan: PerturbPlan | null = null;
+      let tPlan = 0;
       try {
         const r = await perturbRun({
           device, model: o.model, data: o.data, hooks: o.hooks, saes: o.sae, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, batchSize: o.batchSize,
           seed: o.seed, targets, normRatio: o.normRatio, reference: o.reference, out: resolve(o.out), download: o.download,
           plots: { curve: perturbCurveSvg, robustness: robustnessSvg },
-          onProgress: progress.onProgress,
+          onPlan: (p) => {
+            plan = p;
+            tPlan = performance.now();
+            say(planLine(p));
+          },
+          onProgress: (done, total) => {
+            progress.onProgress(done, total);
+            if (plan && done === plan.forwardsPerBatch && plan.batches > 1) {
+              const s = (performance.now() - tPlan) / 1000;
+              say(`perturb: the first batch took ${formatDuration(s)}, so about ${formatDuration(s * plan.batches)} for all ${plan.batches} batches`);
+            }
+          },
         });
         progress.stop();
         emit(!!o.json, r, () => {
