@@ -50,6 +50,13 @@ test('arguments and input paths are checked before a device opens', async () => 
   }
 });
 
+test('hook names are checked against the model\'s config before a device opens', { skip: needsModel }, async () => {
+  oneLineBeforeDevice(await saelab(['perturb', '--model', MODEL, '--hooks', 'blocks.0.hook_mlp_out,blocks.7.hook_resid_pre', '--out', 'x']), /unknown hook "blocks\.7\.hook_resid_pre": the model has 6 blocks/, 'perturb layer 7');
+  oneLineBeforeDevice(await saelab(['perturb', '--model', MODEL, '--hooks', 'blocks.*.hook_attn_outt', '--out', 'x']), /unknown hook "blocks\.\*\.hook_attn_outt": did you mean "blocks\.\*\.hook_attn_out"/, 'perturb pattern');
+  oneLineBeforeDevice(await saelab(['forward', '--model', MODEL, '--ids', '1', '--hooks', 'blocks.1.hook_resid_prex']), /did you mean "blocks\.1\.hook_resid_pre"/, 'forward typo');
+  oneLineBeforeDevice(await saelab(['train', '--model', MODEL, '--hook', 'blocks.9.hook_resid_pre', '--out', 'x']), /unknown hook "blocks\.9\.hook_resid_pre"/, 'train hook');
+});
+
 test('--model on a llama2.c folder names the .bin to pass', { skip: needsAsset('models/stories260k') }, async () => {
   const folder = join(ASSETS, 'models/stories260k');
   const r = await saelab(['forward', '--model', folder, '--ids', '1']);

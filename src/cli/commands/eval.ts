@@ -15,7 +15,7 @@ import { anyString, countFlag, intFlag, listOption, numFlag } from '../flags.js'
 import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
 import { chooseSkip } from '../heldOut.js';
-import { checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
+import { checkHooks, checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
 import { sayHeldOut } from '../textOptions.js';
 
 interface EvalFlags {
@@ -71,7 +71,7 @@ export function registerEval(program: Command): void {
       if (o.sae.length === 0) throw new UsageError('--sae <dir> is required');
       checkSaeDirs('--sae', o.sae);
       checkPath('--data', o.data);
-      await checkModelSpec(o.model, o.download);
+      checkHooks(await checkModelSpec(o.model, o.download), [o.hook]);
       const held = chooseSkip(o.sae, o.data, o.skipTokens);
       sayHeldOut(held);
       const device = await openDeviceFromFlag(o.device, !!o.json);

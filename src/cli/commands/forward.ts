@@ -14,7 +14,7 @@ import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { anyString, intFlag, listOption } from '../flags.js';
 import { emit, table } from '../output.js';
-import { checkModelSpec } from '../inputChecks.js';
+import { checkHooks, checkModelSpec } from '../inputChecks.js';
 
 /** Parse `--ids 1,2,3` into token ids. */
 export function parseIds(s: string): number[] {
@@ -155,7 +155,7 @@ export function registerForward(program: Command): void {
       if ((o.text === undefined) === (o.ids === undefined)) throw new UsageError('give exactly one of --text or --ids');
       const hooks = o.hooks ?? [];
       const given = o.ids === undefined ? undefined : parseIds(o.ids);
-      await checkModelSpec(o.model, o.download);
+      checkHooks(await checkModelSpec(o.model, o.download), hooks);
       const note = (line: string) => process.stderr.write(`${line}\n`);
       const device = await openDeviceFromFlag(o.device);
       const opened = await openModel(o.model, device, { download: o.download, needTokenizer: o.text !== undefined, note });

@@ -12,7 +12,7 @@ import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { intFlag, countFlag, choice, listOption, anyString } from '../flags.js';
 import { emit } from '../output.js';
-import { checkModelSpec, checkPath } from '../inputChecks.js';
+import { checkHooks, checkModelSpec, checkPath } from '../inputChecks.js';
 import { startProgress } from '../progress.js';
 import { openModel, type OpenedModel } from '../../model/openModel.js';
 
@@ -121,7 +121,7 @@ export function registerHarvest(program: Command): void {
       const note = (line: string) => process.stderr.write(`${line}\n`);
       const hooks = o.hooks;
       checkPath('--data', o.data);
-      await checkModelSpec(o.model, o.download);
+      checkHooks(await checkModelSpec(o.model, o.download), hooks);
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const opened = await openModel(o.model, device, { download: o.download, needTokenizer: true, note });
       try {

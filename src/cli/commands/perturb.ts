@@ -10,7 +10,8 @@ import { perturbCurveSvg, robustnessSvg } from '../../report/perturbPlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { evalTextOptions, sayHeldOut } from '../textOptions.js';
 import { chooseSkip } from '../heldOut.js';
-import { checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
+import { checkHooks, checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
+import { defaultModel } from '../../sae/trainRun.js';
 import { anyString, intFlag, listOption, numFlag, numItem } from '../flags.js';
 import { emit, table } from '../output.js';
 import { batchProgress, formatDuration } from '../progress.js';
@@ -54,7 +55,7 @@ export function registerPerturb(program: Command): void {
       const targets = o.targets;
       checkSaeDirs('--sae', o.sae);
       checkPath('--data', o.data);
-      await checkModelSpec(o.model, o.download);
+      checkHooks(await checkModelSpec(o.model ?? defaultModel(), o.download), o.hooks);
       const held = chooseSkip(o.sae, o.data, o.skipTokens);
       sayHeldOut(held);
       const device = await openDeviceFromFlag(o.device, !!o.json);

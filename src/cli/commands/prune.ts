@@ -9,7 +9,7 @@ import { pruneSvg } from '../../report/prunePlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { evalTextOptions, sayHeldOut } from '../textOptions.js';
 import { chooseSkip } from '../heldOut.js';
-import { checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
+import { checkHooks, checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
 import { anyString, listOption, numItem } from '../flags.js';
 import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
@@ -37,7 +37,7 @@ export function registerPrune(program: Command): void {
       checkSaeDirs('--sae', [o.sae]);
       checkSaeDirs('--compare', o.compare);
       checkPath('--data', o.data);
-      await checkModelSpec(o.model, o.download);
+      checkHooks(await checkModelSpec(o.model, o.download), [o.hook]);
       const held = chooseSkip([o.sae, ...o.compare], o.data, o.skipTokens);
       sayHeldOut(held);
       const device = await openDeviceFromFlag(o.device, !!o.json);

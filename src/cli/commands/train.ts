@@ -6,13 +6,13 @@
 import { readFileSync } from 'node:fs';
 import type { Command, Option } from 'commander';
 import type { LrDecay } from '../../sae/schedule.js';
-import { trainRun, TRAIN_DEFAULTS, type TrainRunOptions } from '../../sae/trainRun.js';
+import { defaultModel, trainRun, TRAIN_DEFAULTS, type TrainRunOptions } from '../../sae/trainRun.js';
 import type { SaeArchitecture } from '../../sae/types.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { intFlag, numFlag, countFlag, choice, listOption, countItem, numItem } from '../flags.js';
 import { emit } from '../output.js';
-import { checkModelSpec, checkPath } from '../inputChecks.js';
+import { checkHooks, checkModelSpec, checkPath } from '../inputChecks.js';
 import { startProgress, type Progress } from '../progress.js';
 
 /** Fill options not given on the command line from a --config JSON object (keys: flag names or their camelCase). */
@@ -101,7 +101,8 @@ export function registerTrain(program: Command): void {
       if (o.dSae !== undefined && o.dSaes !== undefined) throw new UsageError('give --d-sae (one width) or --d-saes (several), not both');
       checkPath('--data', o.data);
       checkPath('--store', o.store, 'dir');
-      await checkModelSpec(o.model, o.download);
+      // Without --model, trainRun may download its default (gpt2): a missing cache entry is not an error here.
+      checkHooks(await checkModelSpec(o.model ?? (o.store ? undefined : defaultModel()), o.download || o.model === undefined), [o.store ? undefined : o.hook]);
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const ac = new AbortController();
       // Ctrl-C: finish the step, checkpoint, and exit; a second Ctrl-C kills at once.
