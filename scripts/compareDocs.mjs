@@ -45,7 +45,7 @@ saelab('harvest', '--model', MODEL, '--hooks', HOOK, '--data', CORPUS, '--tokens
 const common = ['--store', store, '--d-sae', dSae, '--tokens', tokens, '--seeds', '0,1,2', '--batch-size', '512', '--lr', '1e-3', '--device', 'cpu', '--json'];
 const runs = {
   topk: { flags: ['--arch', 'topk', '--k', '16'], folders: [0, 1, 2].map((s) => `topk-k16-s${s}`) },
-  relu: { flags: ['--arch', 'standard', '--l1', '5'], folders: [0, 1, 2].map((s) => `standard-l15-s${s}`) },
+  relu: { flags: ['--arch', 'standard', '--l1', '5'], folders: [0, 1, 2].map((s) => `standard-l1_5-s${s}`) },
 };
 for (const [name, r] of Object.entries(runs)) {
   const out = join(work, name);

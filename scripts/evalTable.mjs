@@ -57,7 +57,7 @@ for (const layer of LAYERS) {
   const hook = `blocks.${layer}.hook_resid_pre`;
   const runs = [
     { out: join(WORK, `L${layer}-topk`), argv: ['--arch', 'topk', '--k', String(K)], folders: [`topk-k${K}-s0`] },
-    { out: join(WORK, `L${layer}-relu`), argv: ['--arch', 'standard', '--l1s', L1S.join(',')], folders: L1S.map((l1) => `standard-l1${l1}-s0`) },
+    { out: join(WORK, `L${layer}-relu`), argv: ['--arch', 'standard', '--l1s', L1S.join(',')], folders: L1S.map((l1) => `standard-l1_${l1}-s0`) },
   ];
   for (const r of runs) {
     const dirs = r.folders.map((f) => join(r.out, f));

@@ -50,7 +50,7 @@ const saelab = (argv, file) => {
 };
 
 run([join(ROOT, 'scripts', 'evalTable.mjs'), '--work', WORK, '--train-only']);
-const saes = LAYERS.flatMap((l) => [join(WORK, `L${l}-topk`, 'topk-k16-s0'), ...L1S.map((x) => join(WORK, `L${l}-relu`, `standard-l1${x}-s0`))]);
+const saes = LAYERS.flatMap((l) => [join(WORK, `L${l}-topk`, 'topk-k16-s0'), ...L1S.map((x) => join(WORK, `L${l}-relu`, `standard-l1_${x}-s0`))]);
 
 const common = ['--data', DATA, '--skip-tokens', String(SKIP_TOKENS), '--tokens', String(TOKENS), '--context-size', String(CONTEXT), '--targets', TARGETS.join(',')];
 const t0 = Date.now();
@@ -58,7 +58,7 @@ const tiny = saelab(['perturb', '--model', TINY, '--hooks', 'all', ...saes.flatM
 const tTiny = (Date.now() - t0) / 1000;
 const stories = saelab(['perturb', '--model', STORIES, '--hooks', 'all', ...common, '--out', join(WORK, 'perturb-stories')], 'perturb.json');
 const prunes = LAYERS.map((l) => {
-  const [base, ...larger] = L1S.map((x) => join(WORK, `L${l}-relu`, `standard-l1${x}-s0`));
+  const [base, ...larger] = L1S.map((x) => join(WORK, `L${l}-relu`, `standard-l1_${x}-s0`));
   return saelab(['prune', '--model', TINY, '--data', DATA, '--sae', base, '--l0', ...PRUNE_L0.map(String), ...larger.flatMap((s) => ['--compare', s]), '--tokens', String(PRUNE_TOKENS), '--skip-tokens', String(SKIP_TOKENS), '--out', join(WORK, `prune-L${l}`)], 'prune.json');
 });
 
@@ -97,7 +97,7 @@ L.push('');
 L.push('```');
 L.push(`saelab perturb --model gpt2-corpus-tiny --hooks all --sae WORK/L2-topk/topk-k16-s0 … --skip-tokens ${SKIP_TOKENS} --tokens ${TOKENS} --context-size ${CONTEXT} --targets ${TARGETS.join(',')} --out WORK/perturb-tiny`);
 L.push(`saelab perturb --model stories260k/stories260K.bin --hooks all --skip-tokens ${SKIP_TOKENS} --tokens ${TOKENS} --context-size ${CONTEXT} --targets ${TARGETS.join(',')} --out WORK/perturb-stories`);
-L.push(`saelab prune --sae WORK/L2-relu/standard-l12-s0 --l0 ${PRUNE_L0.join(' ')} --compare WORK/L2-relu/standard-l15-s0 … --tokens ${PRUNE_TOKENS} --skip-tokens ${SKIP_TOKENS} --out WORK/prune-L2`);
+L.push(`saelab prune --sae WORK/L2-relu/standard-l1_2-s0 --l0 ${PRUNE_L0.join(' ')} --compare WORK/L2-relu/standard-l1_5-s0 … --tokens ${PRUNE_TOKENS} --skip-tokens ${SKIP_TOKENS} --out WORK/prune-L2`);
 L.push('```');
 L.push('');
 for (const [name, r, robust] of [['gpt2-corpus-tiny', tiny, tinyRobust], ['stories260K', stories, storiesRobust]]) {

@@ -18,7 +18,7 @@ import type { LoadedSae } from '../sae/saeFiles.js';
 import { saeModelSpec } from '../sae/runSource.js';
 import { defaultData, defaultModel } from '../sae/trainRun.js';
 import { logSpaced, PerturbError } from './perturbation.js';
-import { perturbSweep, type HookPerturbResult, type PerturbReport } from './perturbSweep.js';
+import { perturbSweep, type HookPerturbResult, type PerturbPlan, type PerturbReport } from './perturbSweep.js';
 
 /** The hook kinds `all` expands to, per layer. */
 export const PERTURB_HOOK_KINDS = ['hook_resid_pre', 'hook_attn_out', 'hook_mlp_out'] as const;
@@ -44,6 +44,9 @@ export interface PerturbRunOptions {
   reference?: number;
   out: string;
   download?: boolean;
+  /** Called once before the first forward with the work ahead. */
+  onPlan?: (plan: PerturbPlan) => void;
+  /** Called after every model forward (done, total forwards). */
   onProgress?: (done: number, total: number) => void;
   /** Draw the plots (report/perturbPlot.ts); omitted: JSON only. */
   plots?: { curve: (h: HookPerturbResult) => string; robustness: (r: PerturbReport) => string };
@@ -97,7 +100,7 @@ export async function perturbRun(o: PerturbRunOptions): Promise<PerturbRunReport
     const windows = await lmWindows(dataPath, opened.tokenizer!, { contextSize, prependBos: true, tokens: o.tokens, skip: o.skipTokens ?? 0, textField: 'text' });
     const report = await perturbSweep({
       model, hooks, windows, oneMinusCos: o.targets ?? DEFAULT_TARGETS, normRatio: o.normRatio, saes: loaded.map((l) => l.spec),
-      seed: o.seed, batchSize: o.batchSize, reference: o.reference, onProgress: o.onProgress,
+      seed: o.seed, batchSize: o.batchSize, reference: o.reference, onPlan: o.onPlan, onProgress: o.onProgress,
     });
     const out = resolve(o.out);
     await mkdir(out, { recursive: true });

@@ -31,7 +31,23 @@ export interface PerturbOptions {
   batchSize?: number;
   /** Where to read the robustness summary: KL at this 1 − cos (default 0.01), interpolated. */
   reference?: number;
+  /** Called once before the first forward with the work ahead. */
+  onPlan?: (plan: PerturbPlan) => void;
+  /** Called after every model forward: `done` of `total` forwards (a batch takes plan.forwardsPerBatch). */
   onProgress?: (done: number, total: number) => void;
+}
+
+/** The cost of a sweep, known before it runs. */
+export interface PerturbPlan {
+  hooks: number;
+  targets: number;
+  saes: number;
+  batches: number;
+  /** 1 clean + hooks × targets + 2 per SAE (its splice and its matched random twin). */
+  forwardsPerBatch: number;
+  forwards: number;
+  /** Tokens in one forward (windows per batch × window length; the last batch may be smaller). */
+  tokensPerForward: number;
 }
 
 /** Mean and quantiles over tokens. */
@@ -150,8 +166,13 @@ export async function perturbSweep(o: PerturbOptions): Promise<PerturbReport> {
   const saeRngs = saes.map((_, i) => new Rng(seed * 1_000_003 + 7_000_000 + i));
   let tokens = 0;
   const batches = Math.ceil(o.windows.length / batch);
+  const forwardsPerBatch = 1 + o.hooks.length * o.oneMinusCos.length + 2 * saes.length;
+  const forwards = batches * forwardsPerBatch;
+  o.onPlan?.({ hooks: o.hooks.length, targets: o.oneMinusCos.length, saes: saes.length, batches, forwardsPerBatch, forwards, tokensPerForward: Math.min(batch, o.windows.length) * T });
+  let forwardsDone = 0;
+  const forwarded = () => o.onProgress?.(++forwardsDone, forwards);
 
-  for (let b0 = 0, done = 0; b0 < o.windows.length; b0 += batch, done++) {
+  for (let b0 = 0; b0 < o.windows.length; b0 += batch) {
     const { ids, keep, B } = batchOf(o.windows.slice(b0, b0 + batch));
     // CE at position t predicts token t + 1: counted where t is kept and a next token exists.
     const targetsHost = nextTokenTargets(ids, B, T);
@@ -163,6 +184,7 @@ export async function perturbSweep(o: PerturbOptions): Promise<PerturbReport> {
     const V = model.config.vocabSize;
     const cleanLogits = clean.logits!.reshape([B * T, V]);
     const cleanCe = await readAndDispose(crossEntropy(cleanLogits, targets));
+    forwarded();
     const acts = new Map<string, Float32Array>();
     for (const [name, t] of clean.activations) {
       acts.set(name, ((await t.read()) as Float32Array).slice());
@@ -176,6 +198,7 @@ export async function perturbSweep(o: PerturbOptions): Promise<PerturbReport> {
       const ce = await readAndDispose(crossEntropy(logits, targets));
       r.logits!.dispose();
       into.add(kl, ce, cleanCe, keep, ceMask);
+      forwarded();
     };
     for (let h = 0; h < o.hooks.length; h++) {
       const hook = o.hooks[h]!;
@@ -209,7 +232,6 @@ export async function perturbSweep(o: PerturbOptions): Promise<PerturbReport> {
     }
     clean.logits!.dispose();
     targets.dispose();
-    o.onProgress?.(done + 1, batches);
   }
 
   const hooks: HookPerturbResult[] = o.hooks.map((hook, h) => {

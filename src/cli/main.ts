@@ -15,7 +15,8 @@ import { registerPerturb } from './commands/perturb.js';
 import { registerPrune } from './commands/prune.js';
 import { registerTrain } from './commands/train.js';
 import { registerServe } from './commands/serve.js';
-import { Interrupted, isUserError, userErrorLine } from './errors.js';
+import { Interrupted, isUserError, userErrorLine, UsageError } from './errors.js';
+import { editDistance } from '../model/hooks.js';
 import { SAELAB_VERSION } from '../version.js';
 
 /** Build the command tree (exported so tests can inspect it). */
@@ -43,10 +44,35 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Check the command words of `argv` (`train`, `bench kernels`) before Commander sees them: an
+ * unknown one is a UsageError with "did you mean" — otherwise `saelab push --help` would print the
+ * main help and exit 0, as if `push` existed.
+ */
+export function checkCommandWords(program: Command, argv: readonly string[]): void {
+  let cmd = program;
+  const path: string[] = [];
+  for (const arg of argv) {
+    if (arg.startsWith('-') || cmd.commands.length === 0) return;
+    if (arg === 'help') return; // Commander's own `help [command]`
+    const sub = cmd.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (!sub) {
+      const names = cmd.commands.map((c) => c.name());
+      // Close means a typo (two edits, or a third of a long word), not any word of similar length.
+      const near = names.map((n) => ({ n, d: editDistance(arg, n) })).sort((a, b) => a.d - b.d).find((c) => c.d <= Math.max(2, Math.floor(arg.length / 3)));
+      const where = path.length ? `saelab ${path.join(' ')}` : 'saelab';
+      throw new UsageError(`unknown command '${[...path, arg].join(' ')}'${near ? `: did you mean '${near.n}'?` : ''} (the commands of ${where}: ${names.join(', ')})`);
+    }
+    path.push(arg);
+    cmd = sub;
+  }
+}
+
 /** Run the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
+    checkCommandWords(program, argv);
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (e) {

@@ -2,7 +2,7 @@
 // snapshot already in the HF cache, or (when allowed) a fresh download. Local paths win, as in
 // transformers, so a folder named like a hub id is never shadowed by the hub.
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { HfFolderError } from './errors.js';
@@ -46,7 +46,12 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
   const local = kind(path);
   if (local === 'file' && path.endsWith('.bin')) return path; // a llama2.c checkpoint
   if (local === 'dir') {
-    if (!existsSync(join(path, 'config.json'))) throw new HfFolderError(path, 'no config.json: not a Hugging Face model folder');
+    if (!existsSync(join(path, 'config.json'))) {
+      // A llama2.c folder holds the checkpoint beside its tokenizer (tok512.bin, tokenizer.bin): name the file to pass.
+      const bins = readdirSync(path).filter((f) => f.endsWith('.bin') && !/^tok/i.test(f)).sort();
+      if (bins.length) throw new HfFolderError(path, `no config.json, but it holds the llama2.c checkpoint${bins.length > 1 ? 's' : ''} ${bins.join(', ')}: pass the file itself, e.g. ${join(path, bins[0]!)}`);
+      throw new HfFolderError(path, 'no config.json: not a Hugging Face model folder');
+    }
     return path;
   }
   if (local === 'file') throw new HfFolderError(path, 'is a file: pass a model folder (with config.json) or a llama2.c .bin checkpoint');

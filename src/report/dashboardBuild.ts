@@ -89,6 +89,13 @@ export const DASHBOARD_DEFAULTS = {
   checkpointEvery: 512,
 } as const;
 
+/** Progress of the weight-only phases after the pass (rows = features). */
+export interface DashboardWeightsProgress {
+  phase: 'logit effects' | 'neighbours';
+  done: number;
+  total: number;
+}
+
 export interface DashboardProgress {
   windows: number;
   totalWindows: number;
@@ -158,7 +165,7 @@ function exampleJson(e: FeatureExample, W: number, text: (id: number) => string)
 }
 
 /** Build (or resume) the feature dashboard of an SAE (see the file comment). */
-export async function buildDashboard(o: DashboardOptions, ctl: { onProgress?: (p: DashboardProgress) => void; onNote?: (line: string) => void } = {}): Promise<DashboardReport> {
+export async function buildDashboard(o: DashboardOptions, ctl: { onProgress?: (p: DashboardProgress) => void; onWeightsProgress?: (p: DashboardWeightsProgress) => void; onNote?: (line: string) => void } = {}): Promise<DashboardReport> {
   const t0 = performance.now();
   const D = DASHBOARD_DEFAULTS;
   if (!(Number.isSafeInteger(o.tokens) && o.tokens > 0)) throw new DashboardError(`--tokens must be a positive integer (got ${o.tokens})`);
@@ -300,8 +307,9 @@ export async function buildDashboard(o: DashboardOptions, ctl: { onProgress?: (p
     const wDec = (await sae.params.W_dec.read()) as Float32Array;
     const w = model.weights;
     const tied = w.unembed === null;
-    const { boosted, suppressed } = await logitEffects(o.device, wDec, dSae, sae.cfg.dIn, w.unembed ?? w.embed, tied, config.logitK);
-    const neigh = await decoderNeighbours(o.device, wDec, dSae, sae.cfg.dIn, config.neighbours);
+    const weightsProgress = (phase: DashboardWeightsProgress['phase']) => (done: number) => ctl.onWeightsProgress?.({ phase, done, total: dSae });
+    const { boosted, suppressed } = await logitEffects(o.device, wDec, dSae, sae.cfg.dIn, w.unembed ?? w.embed, tied, config.logitK, undefined, weightsProgress('logit effects'));
+    const neigh = await decoderNeighbours(o.device, wDec, dSae, sae.cfg.dIn, config.neighbours, undefined, weightsProgress('neighbours'));
     const weightsSeconds = (performance.now() - tW) / 1000;
 
     // ---- rows ----

@@ -52,22 +52,24 @@ async function topOfProduct(chunk: Tensor, B: Tensor, transB: boolean, k: number
  * (`unembed` [dIn, V], or the tied `embed` [V, dIn] with `tied`), the k largest and k smallest
  * entries of each row of W_dec · W_U (ties: lower token id first).
  */
-export async function logitEffects(device: Device, wDec: Float32Array, dSae: number, dIn: number, unembed: Tensor, tied: boolean, k: number, chunkRows = 256): Promise<{ boosted: RowTop; suppressed: RowTop }> {
+export async function logitEffects(device: Device, wDec: Float32Array, dSae: number, dIn: number, unembed: Tensor, tied: boolean, k: number, chunkRows = 256, onRows?: (done: number) => void): Promise<{ boosted: RowTop; suppressed: RowTop }> {
   const V = tied ? unembed.shape[0]! : unembed.shape[1]!;
   const kk = Math.min(k, V);
   const boosted: RowTop = { k: kk, ids: new Int32Array(dSae * kk), values: new Float32Array(dSae * kk) };
   const suppressed: RowTop = { k: kk, ids: new Int32Array(dSae * kk), values: new Float32Array(dSae * kk) };
+  onRows?.(0);
   for (let r0 = 0; r0 < dSae; r0 += chunkRows) {
     const n = Math.min(chunkRows, dSae - r0);
     const chunk = uploadRows(device, wDec, dIn, r0, n);
     await topOfProduct(chunk, unembed, tied, kk, r0, boosted, suppressed);
     chunk.dispose();
+    onRows?.(r0 + n);
   }
   return { boosted, suppressed };
 }
 
 /** Each feature's `n` nearest features by decoder cosine similarity (itself left out), [dSae, n]. */
-export async function decoderNeighbours(device: Device, wDec: Float32Array, dSae: number, dIn: number, n: number, chunkRows = 512): Promise<RowTop> {
+export async function decoderNeighbours(device: Device, wDec: Float32Array, dSae: number, dIn: number, n: number, chunkRows = 512, onRows?: (done: number) => void): Promise<RowTop> {
   const nn = Math.min(n, dSae - 1);
   const out: RowTop = { k: nn, ids: new Int32Array(dSae * nn), values: new Float32Array(dSae * nn) };
   if (nn <= 0) return out;
@@ -81,11 +83,13 @@ export async function decoderNeighbours(device: Device, wDec: Float32Array, dSae
   }
   const all = device.fromArray(unit, [dSae, dIn]);
   const withSelf: RowTop = { k: nn + 1, ids: new Int32Array(dSae * (nn + 1)), values: new Float32Array(dSae * (nn + 1)) };
+  onRows?.(0);
   for (let r0 = 0; r0 < dSae; r0 += chunkRows) {
     const m = Math.min(chunkRows, dSae - r0);
     const chunk = uploadRows(device, unit, dIn, r0, m);
     await topOfProduct(chunk, all, true, nn + 1, r0, withSelf, null);
     chunk.dispose();
+    onRows?.(r0 + m);
   }
   all.dispose();
   // Drop the feature itself (usually first; a duplicate row may tie it, so look it up by id).

@@ -75,8 +75,13 @@ export async function* pullFrom<T>(run: (emit: (v: T) => Promise<void>) => Promi
   }
 }
 
+/** Pass windows through, counting them into `read.windows` (how much of the corpus training read). */
+async function* countWindows<T>(windows: AsyncIterable<T>, read: { windows: number }): AsyncGenerator<T> {
+  for await (const w of windows) (read.windows++, yield w);
+}
+
 /** Host batches [≤ batchSize, dIn] from the model over the corpus, through a seeded shuffle buffer; the corpus repeats when it runs out. */
-export async function* streamBatches(model: Transformer, tok: Tokenizer, o: { data: string; hook: string; packing: PackSettings; harvestBatchSize: number; batchSize: number; bufferBatches: number; seed: number; textField: string; docSeparator: string | null; onFirstPass?: (rows: number) => void }): AsyncGenerator<Float32Array> {
+export async function* streamBatches(model: Transformer, tok: Tokenizer, o: { data: string; hook: string; packing: PackSettings; harvestBatchSize: number; batchSize: number; bufferBatches: number; seed: number; textField: string; docSeparator: string | null; onFirstPass?: (rows: number) => void; read?: { windows: number } }): AsyncGenerator<Float32Array> {
   const dIn = model.config.dModel;
   const buf = new ShuffleBuffer({ dIn, capacity: Math.max(2, o.bufferBatches) * o.batchSize, batchSize: o.batchSize, seed: o.seed });
   let pass = 0;
@@ -84,7 +89,8 @@ export async function* streamBatches(model: Transformer, tok: Tokenizer, o: { da
     let rowsThisPass = 0;
     const chunks = pullFrom<Float32Array>((emit) => {
       const docs = readDocuments(o.data, { textField: o.textField, docSeparator: o.docSeparator });
-      return harvestActivations(model, packTokens(docs, tok, o.packing), {
+      const windows = packTokens(docs, tok, o.packing);
+      return harvestActivations(model, o.read ? countWindows(windows, o.read) : windows, {
         hooks: [o.hook], batchSize: o.harvestBatchSize,
         onBatch: (_h, rows) => emit(rows),
       });
@@ -120,6 +126,8 @@ export interface ActivationSource {
   metadata: SaeRunMetadata;
   /** A fresh host batch stream from the start (seeded by `dataSeed`); it covers at least `totalSteps` batches. */
   hostBatches(o: { totalSteps: number; batchSize: number; dataSeed: number; note?: (line: string) => void }): AsyncGenerator<Float32Array>;
+  /** Corpus tokens the stream has read so far (read-ahead included; eval skips them), or null for a store. */
+  streamTokensRead(): number | null;
   /** Free the model (idempotent). */
   dispose(): void;
 }
@@ -147,6 +155,7 @@ export async function openActivationSource(opts: TrainRunOptions, device: Device
           if (epochs > 1) note?.(repeatNote(`the store ${resolve(opts.store!)}`, store.totalRows, totalSteps * batchSize));
           return store.batches({ hook, batchSize, seed: dataSeed, epochs });
         },
+        streamTokensRead: () => null,
         dispose: () => undefined,
       };
     }
@@ -171,6 +180,7 @@ export async function openActivationSource(opts: TrainRunOptions, device: Device
     const m = model;
     const data = dataPath;
     let disposed = false;
+    const read = { windows: 0 };
     return {
       kind: 'stream', model: m, tokenizer: tok, store: null, hook, dIn, modelName, metadata,
       hostBatches: ({ totalSteps, batchSize, dataSeed, note }) => streamBatches(m, tok, {
@@ -180,7 +190,9 @@ export async function openActivationSource(opts: TrainRunOptions, device: Device
         onFirstPass: (rows) => {
           if (rows < totalSteps * batchSize) note?.(repeatNote(`the corpus ${data}`, rows, totalSteps * batchSize));
         },
+        read,
       }),
+      streamTokensRead: () => read.windows * (packing.contextSize - (packing.prependBos ? 1 : 0)),
       dispose: () => {
         if (!disposed) m.dispose();
         disposed = true;

@@ -5,8 +5,8 @@
 //   (or: an activation store's seeded shuffled batches)
 //   → × norm_scaling_factor (expected_average_only_in: E‖x‖² = d_in, estimated on the first batches)
 //   → trainSaes (every batch to every SAE) → checkpoints, train-log.jsonl, workspace SQLite
-//   → DIR/<arch>-k<k>-s<seed> | DIR/standard-l1<l1>-s<seed> (cfg.json, weights, sparsity);
-//     with several widths: DIR/<arch>-k<k>-d<d_sae>-s<seed> | DIR/standard-l1<l1>-d<d_sae>-s<seed>
+//   → DIR/<arch>-k<k>-s<seed> | DIR/standard-l1_<l1>-s<seed> (cfg.json, weights, sparsity);
+//     with several widths: DIR/<arch>-k<k>-d<d_sae>-s<seed> | DIR/standard-l1_<l1>-d<d_sae>-s<seed>
 //
 // The stages live in their own files: activationSource.ts (model or store → host batches),
 // trainBatches.ts (normalisation, b_dec sample, device batches), trainer.ts (the steps),
@@ -149,6 +149,10 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
       status = 'aborted';
       return report;
     }
+    // How much of dataset_path training read (stream tokens, read-ahead included): eval skips it by default.
+    metadata.training_tokens = res.tokens;
+    const streamTokens = src.streamTokensRead();
+    if (streamTokens !== null) metadata.training_stream_tokens = streamTokens;
     report.saes = await saveTrainedSaes(res, { out, names, cfgs, saes, saeIds, db, metadata, factor, deviceKind: opts.device.kind, lastRows });
     disposeTrainState(res, saes);
     status = 'done';

@@ -28,11 +28,11 @@ export function sweepConfigs(o: { arch: SaeArchitecture; dIn: number; dSae?: num
 }
 
 /**
- * The folder name of an SAE of a sweep: `<arch>-k<k>-s<seed>` or `standard-l1<l1>-s<seed>`; with
+ * The folder name of an SAE of a sweep: `<arch>-k<k>-s<seed>` or `standard-l1_<l1>-s<seed>` (the `_` keeps L1 = 2 from reading as 12); with
  * `withWidth` (a sweep over several widths) the width goes before the seed: `topk-k32-d6144-s0`.
  */
 export function saeFolderName(cfg: SaeConfig, withWidth = false): string {
-  const v = cfg.architecture === 'standard' ? `l1${cfg.l1Coefficient}` : `k${cfg.k}`;
+  const v = cfg.architecture === 'standard' ? `l1_${cfg.l1Coefficient}` : `k${cfg.k}`;
   const d = withWidth ? `-d${cfg.dSae}` : '';
   return `${cfg.architecture}-${v}${d}-s${cfg.seed}`;
 }

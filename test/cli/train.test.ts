@@ -64,7 +64,11 @@ test('a tiny --json run with the default model and corpus', { skip: needsAssets,
     assert.ok(rep.tokensPerSecond > 0);
     assert.deepEqual(rep.saes.map((s) => s.path), [join(out, 'topk-k8-s0'), join(out, 'topk-k8-s1')]);
     for (const s of rep.saes) {
-      const json = JSON.parse(readFileSync(join(s.path, 'cfg.json'), 'utf8')) as { k: number; d_sae: number; metadata: { hook_name: string; context_size: number } };
+      const json = JSON.parse(readFileSync(join(s.path, 'cfg.json'), 'utf8')) as { k: number; d_sae: number; metadata: { hook_name: string; context_size: number; training_tokens: number; training_stream_tokens: number } };
+      // How much of the corpus training read, so eval can skip it: whole windows of 31 stream tokens (BOS not from the stream), at least the 11 × 256 trained rows.
+      assert.equal(json.metadata.training_tokens, 11 * 256);
+      assert.equal(json.metadata.training_stream_tokens % 31, 0);
+      assert.ok(json.metadata.training_stream_tokens >= 11 * 256, String(json.metadata.training_stream_tokens));
       assert.equal(json.k, 8);
       assert.equal(json.d_sae, 64);
       assert.equal(json.metadata.hook_name, 'blocks.3.hook_resid_pre');

@@ -197,9 +197,9 @@ test('from an activation store: trains, records the store in cfg.json; a divergi
     const out = join(dir, 'diverge');
     await assert.rejects(
       trainRun({ device: cpu, store: storeDir, arch: 'standard', l1: 1, dSae: 96, tokens: 2048, batchSize: 256, lr: 1e38, out, logEvery: 1, checkpointEvery: 256 }),
-      (e: Error) => e.name === 'DataError' && /non-finite loss .* at step \d+ for SAE standard-l11-s0 at hook blocks\.1\.hook_resid_post/.test(e.message),
+      (e: Error) => e.name === 'DataError' && /non-finite loss .* at step \d+ for SAE standard-l1_1-s0 at hook blocks\.1\.hook_resid_post/.test(e.message),
     );
-    assert.equal(existsSync(join(out, 'standard-l11-s0')), false);
+    assert.equal(existsSync(join(out, 'standard-l1_1-s0')), false);
   } finally {
     cleanup();
   }
@@ -219,7 +219,7 @@ test('sweepConfigs: the cross product of seeds × widths × ks (or l1s), seed-ma
 
   const std = sweepConfigs({ ...base, arch: 'standard', seeds: [3], dSaes: [16, 32, 64] });
   assert.deepEqual(std.map((c) => [c.dSae, c.l1Coefficient]), [[16, 1], [16, 5], [32, 1], [32, 5], [64, 1], [64, 5]]);
-  assert.equal(saeFolderName(std[5]!, true), 'standard-l15-d64-s3');
+  assert.equal(saeFolderName(std[5]!, true), 'standard-l1_5-d64-s3');
 
   // The single-width form is unchanged.
   const one = sweepConfigs({ ...base, arch: 'batchtopk', dSae: 24 });

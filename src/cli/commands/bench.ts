@@ -10,15 +10,13 @@ import type { SaeArchitecture } from '../../sae/types.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { emit, table } from '../output.js';
-import { intFlag } from '../flags.js';
+import { choice, intFlag, listOption } from '../flags.js';
 
-/** Parse `128,1024` into context lengths. */
-function parseCtxs(s: string): number[] {
-  return s.split(',').map((part) => {
-    const n = Number(part.trim());
-    if (!Number.isInteger(n) || n <= 0 || n > 1024) throw new UsageError(`--ctx expects context lengths in 1..1024, comma-separated (got '${part}')`);
-    return n;
-  });
+/** One --ctx value: a context length in 1..1024. */
+function ctxItem(s: string): number {
+  const n = intFlag('--ctx', 1)(s);
+  if (n > 1024) throw new UsageError(`--ctx expects context lengths in 1..1024 (got '${s}')`);
+  return n;
 }
 
 /** Parse `M,K,N;M,K,N` into shapes. */
@@ -30,23 +28,6 @@ function parseShapes(s: string): [number, number, number][] {
   });
 }
 
-/** Parse `topk,standard` into SAE architectures. */
-function parseArchs(s: string): SaeArchitecture[] {
-  return s.split(',').map((part) => {
-    const a = part.trim();
-    if (a !== 'topk' && a !== 'standard' && a !== 'batchtopk') throw new UsageError(`--arch expects topk, standard or batchtopk, comma-separated (got '${part}')`);
-    return a;
-  });
-}
-
-/** Parse `24576,98304` into latent counts. */
-function parseDSaes(s: string): number[] {
-  return s.split(',').map((part) => {
-    const n = Number(part.trim());
-    if (!/^\s*\d+\s*$/.test(part) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--d-sae expects positive integers, comma-separated (got '${part}')`);
-    return n;
-  });
-}
 
 /** Register `saelab bench`. */
 export function registerBench(program: Command): void {
@@ -56,17 +37,16 @@ export function registerBench(program: Command): void {
     .description('matmul GFLOP/s (4096x768x24576, 4096x24576x768, 1024x768x3072 as MxKxN), row top-k, cosine max both ways')
     .addOption(deviceOption())
     .option('--json', 'print JSON')
-    .option('--only <cases>', 'comma list of matmul,topk,cos')
+    .addOption(listOption('--only <cases>', 'cases to run: matmul, topk, cos', choice('--only', ['matmul', 'topk', 'cos'] as const)))
     .option('--matmul <shapes>', 'matmul shapes MxKxN separated by ;')
     .option('--cos-n <n>', 'directions per set for the cosine max', intFlag('--cos-n', 1), 32768)
     .option('--topk-rows <n>', 'rows for top-k', intFlag('--topk-rows', 1), 4096)
     .option('--min-ms <ms>', 'minimum time per case', intFlag('--min-ms', 1), 1000)
-    .action(async (o: { device: string; json?: boolean; only?: string; matmul?: string; cosN: number; topkRows: number; minMs: number }) => {
-      const only = o.only?.split(',').map((s) => s.trim());
-      for (const c of only ?? []) if (!['matmul', 'topk', 'cos'].includes(c)) throw new UsageError(`--only: unknown case '${c}' (matmul, topk, cos)`);
+    .action(async (o: { device: string; json?: boolean; only?: ('matmul' | 'topk' | 'cos')[]; matmul?: string; cosN: number; topkRows: number; minMs: number }) => {
+      const only = o.only;
       const device = await openDeviceFromFlag(o.device);
       const rows = await benchKernels(device, {
-        only: only as ('matmul' | 'topk' | 'cos')[] | undefined,
+        only,
         matmulShapes: o.matmul ? parseShapes(o.matmul) : undefined,
         cos: { n: o.cosN, d: 768 },
         topk: { rows: o.topkRows, cols: 24576, k: 32 },
@@ -84,7 +64,7 @@ export function registerBench(program: Command): void {
     .description('GPT-2-small-shaped forward (random init) to blocks.L.hook_resid_pre, as activation harvesting runs it: tokens/s per context length')
     .addOption(deviceOption())
     .option('--json', 'print JSON')
-    .option('--ctx <lengths>', 'context lengths, comma-separated', parseCtxs, [128, 1024])
+    .addOption(listOption('--ctx <lengths>', 'context lengths', ctxItem, { default: [128, 1024], defaultText: '128,1024' }))
     .option('--stop-at-layer <L>', 'stop at blocks.L.hook_resid_pre (layers 0..L-1 run)', intFlag('--stop-at-layer', 0), 8)
     .option('--batch-tokens <n>', 'tokens per batch: batch = max(1, n / ctx), as torch_reference.py', intFlag('--batch-tokens', 1), 16384)
     .option('--min-ms <ms>', 'minimum timed time per context length (at least 2 reps)', intFlag('--min-ms', 1), 2000)
@@ -110,8 +90,8 @@ export function registerBench(program: Command): void {
     .description('one full SAE training step (forward, backward, Adam on all params, decoder renorm for topk) on random data: ms/step and tokens/s. Default cases as torch_reference.py --only sae: topk at 24576 and 98304 latents, standard at 24576; --arch/--d-sae give every combination')
     .addOption(deviceOption())
     .option('--json', 'print JSON')
-    .option('--arch <archs>', 'architectures, comma-separated (topk, standard, batchtopk)', parseArchs)
-    .option('--d-sae <ns>', 'latent counts, comma-separated', parseDSaes)
+    .addOption(listOption('--arch <archs>', 'architectures (topk, standard, batchtopk)', choice<SaeArchitecture>('--arch', ['topk', 'standard', 'batchtopk'])))
+    .addOption(listOption('--d-sae <ns>', 'latent counts', intFlag('--d-sae', 1)))
     .option('--d-in <n>', 'input width', intFlag('--d-in', 1), 768)
     .option('--batch <n>', 'tokens per step', intFlag('--batch', 1), 4096)
     .option('--k <n>', 'active latents per token (topk, batchtopk)', intFlag('--k', 1), 32)

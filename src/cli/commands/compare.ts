@@ -7,9 +7,10 @@ import { COMPARE_BY, compareSaes, type CompareBy, type CompareResult } from '../
 import { compareJson, writeCompareReport } from '../../report/compareReport.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
-import { countFlag, intFlag, numFlag } from '../flags.js';
+import { choice, countFlag, intFlag, listOption, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
 import { checkOutputDir } from '../../io/outputPaths.js';
+import { checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
 
 interface CompareFlags {
   by: CompareBy[];
@@ -26,13 +27,6 @@ interface CompareFlags {
   device: string;
 }
 
-/** `--by decoder`, or several: `--by decoder,encoder`. */
-function byFlag(s: string): CompareBy[] {
-  const parts = s.split(',').map((p) => p.trim()).filter(Boolean);
-  for (const p of parts) if (!(COMPARE_BY as readonly string[]).includes(p)) throw new UsageError(`--by must be ${COMPARE_BY.join(', ')} or a comma list of them (got '${s}')`);
-  if (parts.length === 0) throw new UsageError(`--by must name at least one of ${COMPARE_BY.join(', ')}`);
-  return parts as CompareBy[];
-}
 
 /** The human summary: one block per pair and kind, then the pairwise table for 3+ SAEs. */
 function printHuman(r: CompareResult, reportPath: string | null): void {
@@ -74,7 +68,8 @@ export function registerCompare(program: Command): void {
     .command('compare')
     .description('compare SAEs (seeds, objectives): max cosine both ways and the exact one-to-one matching, by decoder or encoder directions or by activations')
     .argument('<saes...>', 'two or more SAE folders')
-    .option('--by <kind>', `what to compare: ${COMPARE_BY.join(', ')} (or a comma list, e.g. decoder,encoder)`, byFlag, ['decoder'] as CompareBy[])
+    // Not variadic: `--by decoder A B` must leave A and B to <saes...>.
+    .addOption(listOption('--by <kind>', `what to compare: ${COMPARE_BY.join(', ')}, e.g. decoder,encoder`, choice('--by', COMPARE_BY), { default: ['decoder'], variadic: false }))
     .option('--alive-only', 'drop features that never fired on the evaluation tokens (and report how many)')
     .option('--force', 'compare SAEs trained on different hooks or models (different d_in: --by activations only)')
     .option('--out <dir>', 'write the report: compare.json, SVG histograms, the matchings as CSV')
@@ -88,6 +83,10 @@ export function registerCompare(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (saes: string[], _o: CompareFlags, cmd: Command) => {
       const o = cmd.opts<CompareFlags>();
+      if (saes.length < 2) throw new UsageError(`compare needs at least two SAE folders (got ${saes.length}: ${saes.join(' ')})`);
+      checkSaeDirs('compare', saes);
+      checkPath('--data', o.data);
+      await checkModelSpec(o.model);
       if (o.out !== undefined) checkOutputDir(o.out, '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
       try {

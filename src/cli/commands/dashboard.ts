@@ -12,6 +12,7 @@ import { UsageError } from '../errors.js';
 import { gracefulStop } from '../interrupt.js';
 import { countFlag, intFlag } from '../flags.js';
 import { emit } from '../output.js';
+import { checkModelSpec, checkPath } from '../inputChecks.js';
 import { startProgress, type Progress } from '../progress.js';
 
 interface DashboardFlags {
@@ -50,11 +51,14 @@ export function registerDashboard(program: Command): void {
       const o = cmd.opts<DashboardFlags>();
       if (!o.sae) throw new UsageError('--sae <dir> is required (the SAE folder)');
       if (!existsSync(o.sae)) throw new UsageError(`--sae ${o.sae}: no such folder`);
+      checkPath('--data', o.data);
+      await checkModelSpec(o.model);
       if (o.neuronpedia !== undefined) checkOutputFile(o.neuronpedia, '--neuronpedia');
       const device = await openDeviceFromFlag(o.device, !!o.json);
       // Ctrl-C or SIGTERM: finish the batch, checkpoint, exit 130/143; a second signal kills at once.
       const stop = gracefulStop('after this batch (checkpointing)');
       let bar = null as Progress | null;
+      let phase = '';
       try {
         const r = await buildDashboard(
           {
@@ -67,6 +71,15 @@ export function registerDashboard(program: Command): void {
             onProgress: (p) => {
               bar ??= startProgress('dashboard', p.totalWindows, { unit: 'windows', quiet: !!o.json, fields: ['tokens_s'] });
               bar.update(p.windows, { tokens_s: Math.round(p.tokensPerSecond) });
+            },
+            // After the pass: one bar per weight-only phase (logit effects take ~50 s on a 2-core CPU).
+            onWeightsProgress: (p) => {
+              if (phase !== p.phase) {
+                bar?.stop();
+                bar = startProgress(p.phase, p.total, { unit: 'features', quiet: !!o.json });
+                phase = p.phase;
+              }
+              bar!.update(p.done);
             },
           },
         );

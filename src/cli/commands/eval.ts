@@ -13,12 +13,15 @@ import { densityHistogramSvg } from '../../report/densityHistogram.js';
 import { ceIncreaseByPositionSvg } from '../../report/positionPlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
-import { countFlag, intFlag, numFlag } from '../flags.js';
+import { anyString, countFlag, intFlag, listOption, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
+import { chooseSkip } from '../heldOut.js';
+import { checkHooks, checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
+import { sayHeldOut } from '../textOptions.js';
 
 interface EvalFlags {
-  sae: string[]; model?: string; data?: string; hook?: string; tokens: number; skipTokens: number; contextSize?: number; batchSize: number;
+  sae: string[]; model?: string; data?: string; hook?: string; tokens: number; skipTokens?: number; contextSize?: number; batchSize: number;
   denseThreshold: number; out?: string; db?: string; prependBos: boolean; textField: string; download?: boolean; device: string; json?: boolean;
 }
 
@@ -44,24 +47,22 @@ export async function writeEvalPlots(r: EvalRunReport, out: string): Promise<{ d
   return { density, ceIncreaseByPosition: ce };
 }
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-
 /** Register `saelab eval`. */
 export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('evaluate SAEs spliced into a model on held-out text: the metrics of docs/metrics.md (L0, MSE, FVU, CE loss recovered, KL, …), SVG plots and a workspace-db row')
-    .requiredOption('--sae <dir>', 'an SAE folder (SAELens, sparsify or dictionary_learning); repeat for several SAEs (they share the clean forward passes)', collect)
+    .addOption(listOption('--sae <dir>', 'SAE folders (SAELens, sparsify or dictionary_learning); several share the clean forward passes', anyString).makeOptionMandatory())
     .option('--model <model>', "model folder or hub id (default: the SAE's model when it is here: its saelab_model_path, else model_name in the HF cache; else ../shared/assets/models/gpt2-corpus-tiny)")
     .option('--data <path>', 'held-out text (file or folder; for a reward model, JSONL preference pairs {chosen, rejected}) (default: the shared corpus)')
     .option('--hook <name>', "hook to splice every SAE into (default: each SAE's metadata.hook_name)")
     .option('--tokens <n>', 'evaluated tokens (BOS and padding not counted), e.g. 20k', countFlag('--tokens'), 16_384)
-    .option('--skip-tokens <n>', 'skip this many stream tokens (reward model: pairs) of the data first, e.g. the text the SAEs trained on', intFlag('--skip-tokens', 0), 0)
+    .option('--skip-tokens <n>', 'skip this many stream tokens (reward model: pairs) of the data first (default: the tokens of this data the SAEs trained on, from their cfg.json; else 0)', countFlag('--skip-tokens', 0))
     .option('--context-size <n>', "tokens per window (default: the SAE's metadata.context_size, else 128)", intFlag('--context-size', 2))
     .option('--batch-size <n>', 'windows per forward', intFlag('--batch-size', 1), 8)
     .option('--dense-threshold <x>', 'a latent firing on more than this fraction of tokens is dense', numFlag('--dense-threshold', 0), 0.1)
-    .option('--out <dir>', 'folder for the SVG plots (default: <folder of the first SAE>/eval)')
-    .option('--db <file>', 'workspace database (default: <folder of the first SAE>/saelab.db)')
+    .option('--out <dir>', 'folder for the SVG plots (default: eval/ beside the first --sae folder, e.g. runs/x/eval for runs/x/topk-k32-s0)')
+    .option('--db <file>', 'workspace database (default: saelab.db beside the first --sae folder, e.g. runs/x/saelab.db for runs/x/topk-k32-s0 — the train --out database)')
     .option('--no-prepend-bos', 'do not start each window with BOS')
     .option('--text-field <name>', 'the field holding the text in JSON lines', 'text')
     .option('--download', 'allow downloading --model from the hub')
@@ -72,11 +73,16 @@ export function registerEval(program: Command): void {
       if (o.sae.length === 0) throw new UsageError('--sae <dir> is required');
       // The plot folder is checked before the work (the default sits beside the first SAE).
       if (o.out !== undefined || existsSync(o.sae[0]!)) checkOutputDir(o.out ?? join(dirname(resolve(o.sae[0]!)), 'eval'), '--out', { create: false });
+      checkSaeDirs('--sae', o.sae);
+      checkPath('--data', o.data);
+      checkHooks(await checkModelSpec(o.model, o.download), [o.hook]);
+      const held = chooseSkip(o.sae, o.data, o.skipTokens);
+      sayHeldOut(held);
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('eval', !!o.json);
       try {
         const r = await evalRun({
-          device, saes: o.sae, model: o.model, data: o.data, hook: o.hook, tokens: o.tokens, skipTokens: o.skipTokens, contextSize: o.contextSize,
+          device, saes: o.sae, model: o.model, data: o.data, hook: o.hook, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize,
           batchSize: o.batchSize, denseThreshold: o.denseThreshold, db: o.db, prependBos: o.prependBos, textField: o.textField, download: o.download,
           onProgress: progress.onProgress,
         });

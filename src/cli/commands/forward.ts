@@ -13,8 +13,9 @@ import type { Tokenizer } from '../../model/tokenizers/index.js';
 import { SAELAB_VERSION } from '../../version.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
-import { intFlag } from '../flags.js';
+import { anyString, intFlag, listOption } from '../flags.js';
 import { emit, table } from '../output.js';
+import { checkHooks, checkModelSpec } from '../inputChecks.js';
 
 /** Parse `--ids 1,2,3` into token ids. */
 export function parseIds(s: string): number[] {
@@ -144,22 +145,24 @@ export function registerForward(program: Command): void {
     .requiredOption('--model <model>', 'an HF model folder, a llama2.c .bin (tokenizer beside it), or a hub id in the HF cache')
     .option('--text <text>', 'input text (tokenized with the model\'s tokenizer; BOS as it adds by default)')
     .option('--ids <ids>', 'input token ids, comma-separated')
-    .option('--hooks <names>', 'comma list of hook names to keep (e.g. blocks.1.hook_resid_pre)')
+    .addOption(listOption('--hooks <names>', 'hook names to keep (e.g. blocks.1.hook_resid_pre)', anyString))
     .option('--out <file>', 'write the hooks, logits (or rewards) and input_ids to this .safetensors file (F32)')
     .option('--top <n>', 'how many next tokens to show', intFlag('--top', 1), 5)
     .option('--truncate', 'keep the last context-length tokens of a longer input instead of failing')
     .option('--download', 'download the model from the hub when it is not local or cached')
     .addOption(deviceOption())
     .option('--json', 'print JSON')
-    .action(async (o: { model: string; text?: string; ids?: string; hooks?: string; out?: string; top: number; truncate?: boolean; download?: boolean; device: string; json?: boolean }) => {
+    .action(async (o: { model: string; text?: string; ids?: string; hooks?: string[]; out?: string; top: number; truncate?: boolean; download?: boolean; device: string; json?: boolean }) => {
       if ((o.text === undefined) === (o.ids === undefined)) throw new UsageError('give exactly one of --text or --ids');
-      const hooks = o.hooks?.split(',').map((h) => h.trim()).filter((h) => h !== '') ?? [];
+      const hooks = o.hooks ?? [];
+      const given = o.ids === undefined ? undefined : parseIds(o.ids);
+      checkHooks(await checkModelSpec(o.model, o.download), hooks);
       const note = (line: string) => process.stderr.write(`${line}\n`);
       if (o.out !== undefined) checkOutputFile(o.out, '--out');
       const device = await openDeviceFromFlag(o.device);
       const opened = await openModel(o.model, device, { download: o.download, needTokenizer: o.text !== undefined, note });
       try {
-        const { ids, truncatedFrom } = inputIds(opened, { text: o.text, ids: o.ids === undefined ? undefined : parseIds(o.ids) }, { truncate: o.truncate, note });
+        const { ids, truncatedFrom } = inputIds(opened, { text: o.text, ids: given }, { truncate: o.truncate, note });
         const r = await runForward(opened, ids, { hooks, out: o.out, top: o.top, truncatedFrom });
         emit(!!o.json, r, () => printForward(r));
       } finally {

@@ -7,6 +7,7 @@ import { generate, textStream, type GenerateResult } from '../../model/generate.
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { emit } from '../output.js';
+import { checkModelSpec } from '../inputChecks.js';
 import { intFlag } from '../flags.js';
 import { openModel, type OpenedModel } from '../../model/openModel.js';
 import { inputIds } from './forward.js';
@@ -86,6 +87,7 @@ export function registerGenerate(program: Command): void {
     .addOption(deviceOption())
     .option('--json', 'print JSON')
     .action(async (o: { model: string; prompt: string; maxTokens: number; temperature: number; topK?: number; seed: number; ignoreEos?: boolean; truncate?: boolean; download?: boolean; device: string; json?: boolean }) => {
+      await checkModelSpec(o.model, o.download);
       const note = (line: string) => process.stderr.write(`${line}\n`);
       const device = await openDeviceFromFlag(o.device);
       const opened = await openModel(o.model, device, { download: o.download, needTokenizer: true, note });

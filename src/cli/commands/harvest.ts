@@ -14,8 +14,9 @@ import type { StoreDtype } from '../../data/storeManifest.js';
 import { readDocuments } from '../../data/textSource.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
-import { intFlag, countFlag, choice } from '../flags.js';
+import { intFlag, countFlag, choice, listOption, anyString } from '../flags.js';
 import { emit } from '../output.js';
+import { checkHooks, checkModelSpec, checkPath } from '../inputChecks.js';
 import { startProgress } from '../progress.js';
 import { openModel, type OpenedModel } from '../../model/openModel.js';
 
@@ -99,7 +100,7 @@ export function registerHarvest(program: Command): void {
     .command('harvest')
     .description('run a model over a text corpus and store hook activations on disk (sharded, checksummed, resumable: re-run to continue)')
     .requiredOption('--model <model>', 'an HF model folder (with its tokenizer), a llama2.c .bin, or a hub id in the HF cache')
-    .requiredOption('--hooks <names>', 'comma-separated hook names, e.g. blocks.3.hook_resid_post,blocks.4.hook_resid_post (one forward serves all)')
+    .addOption(listOption('--hooks <names>', 'hook names, e.g. blocks.3.hook_resid_post,blocks.4.hook_resid_post (one forward serves all)', anyString).makeOptionMandatory())
     .requiredOption('--data <path>', 'a corpus file or folder: .txt/.md (split on --doc-separator) or .jsonl/.json lines, each optionally .gz/.xz')
     .requiredOption('--tokens <n>', 'activation rows (kept token positions) to store, e.g. 1e6 or 2M', countFlag('--tokens'))
     .requiredOption('--out <dir>', 'the store folder (created; an existing store there is resumed)')
@@ -117,12 +118,14 @@ export function registerHarvest(program: Command): void {
     .addOption(deviceOption())
     .option('--json', 'print JSON')
     .action(async (o: {
-      model: string; hooks: string; data: string; tokens: number; out: string; contextSize: number; dtype: StoreDtype; batchSize: number;
+      model: string; hooks: string[]; data: string; tokens: number; out: string; contextSize: number; dtype: StoreDtype; batchSize: number;
       shardTokens?: number; textField: string; docSeparator: string | null; prependBos: boolean; separator: 'eos' | 'bos' | 'none';
       keepSpecial?: boolean; excludeFirst?: boolean; download?: boolean; device: string; json?: boolean;
     }) => {
       const note = (line: string) => process.stderr.write(`${line}\n`);
-      const hooks = o.hooks.split(',').map((h) => h.trim()).filter((h) => h !== '');
+      const hooks = o.hooks;
+      checkPath('--data', o.data);
+      checkHooks(await checkModelSpec(o.model, o.download), hooks);
       // The store folder: writable, and ours alone while we write (a second harvest into it is refused).
       const { dir, created } = checkOutputDir(o.out, '--out');
       const lock = acquireOutputLock(dir, 'saelab harvest', note);

@@ -8,33 +8,42 @@ import { perturbRun } from '../../analysis/perturbRun.js';
 import { PerturbError } from '../../analysis/perturbation.js';
 import { perturbCurveSvg, robustnessSvg } from '../../report/perturbPlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
-import { evalTextOptions } from '../textOptions.js';
-import { intFlag, numFlag } from '../flags.js';
+import { evalTextOptions, sayHeldOut } from '../textOptions.js';
+import { chooseSkip } from '../heldOut.js';
+import { checkHooks, checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
+import { defaultModel } from '../../sae/trainRun.js';
+import { anyString, intFlag, listOption, numFlag, numItem } from '../flags.js';
 import { emit, table } from '../output.js';
 import { checkOutputDir } from '../../io/outputPaths.js';
-import { batchProgress } from '../progress.js';
+import { batchProgress, formatDuration } from '../progress.js';
+import type { PerturbPlan } from '../../analysis/perturbSweep.js';
 
-interface PerturbFlags {
-  model?: string; data?: string; hooks: string[]; sae: string[]; tokens: number; skipTokens: number; contextSize?: number; batchSize: number; seed: number;
-  targets?: string; normRatio: number; reference: number; out: string; download?: boolean; device: string; json?: boolean;
+/** The cost of a sweep in one line: forwards × tokens. */
+export function planLine(p: PerturbPlan): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const parts = [`1 clean`, `${p.hooks} hook${p.hooks > 1 ? 's' : ''} × ${p.targets} targets`, ...(p.saes ? [`2 × ${p.saes} SAE${p.saes > 1 ? 's' : ''}`] : [])];
+  return `perturb: ${p.forwardsPerBatch} forwards per batch (${parts.join(' + ')}) × ${p.batches} batch${p.batches > 1 ? 'es' : ''} = ${n(p.forwards)} forwards of up to ${n(p.tokensPerForward)} tokens (${n(p.forwards * p.tokensPerForward)} token-forwards)`;
 }
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
+interface PerturbFlags {
+  model?: string; data?: string; hooks: string[]; sae: string[]; tokens: number; skipTokens?: number; contextSize?: number; batchSize: number; seed: number;
+  targets?: number[]; normRatio: number; reference: number; out: string; download?: boolean; device: string; json?: boolean;
+}
 
-/** "1e-4,1e-2,0.5" → numbers, each a 1 − cos in [0, 2). */
-function parseTargets(s: string): number[] {
-  const xs = s.split(',').map((p) => Number(p.trim()));
-  if (xs.length === 0 || xs.some((x) => !(x >= 0 && x < 2))) throw new PerturbError(`--targets must be comma-separated 1 − cos values in [0, 2), i.e. cos in (−1, 1] (got '${s}')`);
-  return xs;
+/** One --targets value: a 1 − cos in [0, 2). */
+function targetItem(s: string): number {
+  const x = Number(s);
+  if (s.trim() === '' || !(x >= 0 && x < 2)) throw new PerturbError(`--targets must be 1 − cos values in [0, 2), i.e. cos in (−1, 1] (got '${s}')`);
+  return x;
 }
 
 /** Register `saelab perturb`. */
 export function registerPerturb(program: Command): void {
   evalTextOptions(program.command('perturb'), { tokens: 4096, contextSize: 64 })
     .description('is an SAE better than noise? KL(clean ‖ perturbed) and CE increase under random perturbations of matched cosine and norm, per hook, with each SAE\'s point and its token-matched random twin (docs/perturb.md)')
-    .requiredOption('--hooks <names...>', 'hooks to perturb; "all" = resid_pre, attn_out and mlp_out of every layer; "blocks.*.hook_attn_out" = that kind in every layer')
-    .option('--sae <dir>', 'an SAE folder to place on its hook\'s curve (repeat for several)', collect, [])
-    .option('--targets <list>', '1 − cos values to sweep (default: 9 log-spaced from 1e-4 to 0.5)')
+    .addOption(listOption('--hooks <names>', 'hooks to perturb; "all" = resid_pre, attn_out and mlp_out of every layer; "blocks.*.hook_attn_out" = that kind in every layer', anyString).makeOptionMandatory())
+    .addOption(listOption('--sae <dir>', 'SAE folders to place on their hooks\' curves', anyString, { default: [], defaultText: 'none' }))
+    .addOption(listOption('--targets <list>', '1 − cos values to sweep (default: 9 log-spaced from 1e-4 to 0.5)', targetItem))
     .option('--norm-ratio <r>', '‖x′‖/‖x‖ of the swept perturbations', numFlag('--norm-ratio', 0), 1)
     .option('--reference <x>', 'the 1 − cos at which the layer-robustness summary reads KL', numFlag('--reference', 0), 0.01)
     .option('--seed <n>', 'seed of the random directions', intFlag('--seed', 0), 0)
@@ -44,16 +53,37 @@ export function registerPerturb(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (_o: PerturbFlags, cmd: Command) => {
       const o = cmd.opts<PerturbFlags>();
-      const targets = o.targets === undefined ? undefined : parseTargets(o.targets);
+      const targets = o.targets;
+      checkSaeDirs('--sae', o.sae);
+      checkPath('--data', o.data);
+      checkHooks(await checkModelSpec(o.model ?? defaultModel(), o.download), o.hooks);
+      const held = chooseSkip(o.sae, o.data, o.skipTokens);
+      sayHeldOut(held);
       checkOutputDir(o.out, '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
-      const progress = batchProgress('perturb', !!o.json);
+      const progress = batchProgress('perturb', !!o.json, 'forwards');
+      const say = (line: string) => {
+        if (!o.json) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`);
+      };
+      let plan: PerturbPlan | null = null;
+      let tPlan = 0;
       try {
         const r = await perturbRun({
-          device, model: o.model, data: o.data, hooks: o.hooks, saes: o.sae, tokens: o.tokens, skipTokens: o.skipTokens, contextSize: o.contextSize, batchSize: o.batchSize,
+          device, model: o.model, data: o.data, hooks: o.hooks, saes: o.sae, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, batchSize: o.batchSize,
           seed: o.seed, targets, normRatio: o.normRatio, reference: o.reference, out: resolve(o.out), download: o.download,
           plots: { curve: perturbCurveSvg, robustness: robustnessSvg },
-          onProgress: progress.onProgress,
+          onPlan: (p) => {
+            plan = p;
+            tPlan = performance.now();
+            say(planLine(p));
+          },
+          onProgress: (done, total) => {
+            progress.onProgress(done, total);
+            if (plan && done === plan.forwardsPerBatch && plan.batches > 1) {
+              const s = (performance.now() - tPlan) / 1000;
+              say(`perturb: the first batch took ${formatDuration(s)}, so about ${formatDuration(s * plan.batches)} for all ${plan.batches} batches`);
+            }
+          },
         });
         progress.stop();
         emit(!!o.json, r, () => {

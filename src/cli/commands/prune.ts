@@ -4,21 +4,21 @@
 
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { PerturbError } from '../../analysis/perturbation.js';
 import { pruneRun } from '../../analysis/pruneRun.js';
 import { pruneSvg } from '../../report/prunePlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
-import { evalTextOptions } from '../textOptions.js';
+import { evalTextOptions, sayHeldOut } from '../textOptions.js';
+import { chooseSkip } from '../heldOut.js';
+import { checkHooks, checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
+import { anyString, listOption, numItem } from '../flags.js';
 import { emit, table } from '../output.js';
 import { checkOutputDir } from '../../io/outputPaths.js';
 import { batchProgress } from '../progress.js';
 
 interface PruneFlags {
-  sae: string; hook?: string; l0: string[]; compare: string[]; model?: string; data?: string; tokens: number; skipTokens: number; contextSize?: number; batchSize: number;
+  sae: string; hook?: string; l0: number[]; compare: string[]; model?: string; data?: string; tokens: number; skipTokens?: number; contextSize?: number; batchSize: number;
   out: string; download?: boolean; device: string; json?: boolean;
 }
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Register `saelab prune`. */
 export function registerPrune(program: Command): void {
@@ -26,22 +26,27 @@ export function registerPrune(program: Command): void {
     .description('prune an SAE to target L0s (most frequent latents first) and compare with SAEs trained with larger L1: CE loss recovered and KL on held-out tokens')
     .requiredOption('--sae <dir>', 'the SAE folder to prune')
     .option('--hook <name>', "the hook of the SAEs (default: each SAE's metadata.hook_name)")
-    .requiredOption('--l0 <x...>', 'target L0s, e.g. --l0 8 16 32')
-    .option('--compare <dir>', 'an SAE of the same hook to evaluate beside the pruned ones (repeat; e.g. the folders of one `saelab train --l1s` run)', collect, [])
+    .addOption(listOption('--l0 <x>', 'target L0s, e.g. --l0 8 16 32', numItem('--l0 targets', 0)).makeOptionMandatory())
+    .addOption(listOption('--compare <dir>', 'SAEs of the same hook to evaluate beside the pruned ones (e.g. the folders of one `saelab train --l1s` run)', anyString, { default: [], defaultText: 'none' }))
     .requiredOption('--out <dir>', 'folder for prune.json and the plot')
     .option('--download', 'allow downloading --model from the hub')
     .addOption(deviceOption())
     .option('--json', 'print JSON')
     .action(async (_o: PruneFlags, cmd: Command) => {
       const o = cmd.opts<PruneFlags>();
-      const l0 = o.l0.map(Number);
-      if (l0.some((x) => !(x >= 0 && Number.isFinite(x)))) throw new PerturbError(`--l0 targets must be non-negative numbers (got ${o.l0.join(' ')})`);
+      const l0 = o.l0;
+      checkSaeDirs('--sae', [o.sae]);
+      checkSaeDirs('--compare', o.compare);
+      checkPath('--data', o.data);
+      checkHooks(await checkModelSpec(o.model, o.download), [o.hook]);
+      const held = chooseSkip([o.sae, ...o.compare], o.data, o.skipTokens);
+      sayHeldOut(held);
       checkOutputDir(o.out, '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('prune', !!o.json);
       try {
         const r = await pruneRun({
-          device, sae: o.sae, hook: o.hook, l0, compare: o.compare, model: o.model, data: o.data, tokens: o.tokens, skipTokens: o.skipTokens, contextSize: o.contextSize, batchSize: o.batchSize,
+          device, sae: o.sae, hook: o.hook, l0, compare: o.compare, model: o.model, data: o.data, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, batchSize: o.batchSize,
           out: resolve(o.out), download: o.download, plot: pruneSvg,
           onProgress: progress.onProgress,
         });

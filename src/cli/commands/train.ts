@@ -6,24 +6,15 @@
 import { readFileSync } from 'node:fs';
 import type { Command, Option } from 'commander';
 import type { LrDecay } from '../../sae/schedule.js';
-import { parseNumberList, trainRun, TRAIN_DEFAULTS, type TrainRunOptions } from '../../sae/trainRun.js';
+import { defaultModel, trainRun, TRAIN_DEFAULTS, type TrainRunOptions } from '../../sae/trainRun.js';
 import type { SaeArchitecture } from '../../sae/types.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { gracefulStop } from '../interrupt.js';
-import { intFlag, numFlag, countFlag, choice } from '../flags.js';
+import { intFlag, numFlag, countFlag, choice, listOption, countItem, numItem } from '../flags.js';
 import { emit } from '../output.js';
+import { checkHooks, checkModelSpec, checkPath } from '../inputChecks.js';
 import { startProgress, type Progress } from '../progress.js';
-
-function listFlag(flag: string, integer: boolean) {
-  return (s: string): number[] => {
-    try {
-      return parseNumberList(s, flag, integer);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  };
-}
 
 /** Fill options not given on the command line from a --config JSON object (keys: flag names or their camelCase). */
 export function applyConfigFile(cmd: Command, path: string): void {
@@ -72,13 +63,13 @@ export function registerTrain(program: Command): void {
     .option('--store <dir>', 'train from a harvested activation store (saelab harvest) instead of streaming from the model')
     .option('--arch <arch>', 'topk, standard (ReLU + L1) or batchtopk', choice('--arch', ['topk', 'standard', 'batchtopk'] as const), 'topk')
     .option('--k <n>', `active latents per token for topk/batchtopk (default ${D.k})`, intFlag('--k', 1))
-    .option('--ks <list>', 'several k values, e.g. 16,32 (one SAE each per seed)', listFlag('--ks', true))
+    .addOption(listOption('--ks <list>', 'several k values, e.g. 16,32 (one SAE each per seed)', countItem('--ks', 1)))
     .option('--l1 <x>', `L1 coefficient for standard (default ${D.l1})`, numFlag('--l1', 0))
-    .option('--l1s <list>', 'several L1 coefficients, e.g. 1,5 (one SAE each per seed)', listFlag('--l1s', false))
+    .addOption(listOption('--l1s <list>', 'several L1 coefficients, e.g. 1,5 (one SAE each per seed)', numItem('--l1s', 0)))
     .option('--d-sae <n>', 'latents per SAE (default 32 × d_in: 6144 for gpt2-corpus-tiny)', intFlag('--d-sae', 1))
-    .option('--d-saes <list>', 'several widths, e.g. 1536,6144 (one SAE each per k/l1 per seed; folders named like topk-k32-d6144-s0); not with --d-sae', listFlag('--d-saes', true))
+    .addOption(listOption('--d-saes <list>', 'several widths, e.g. 1536,6144 (one SAE each per k/l1 per seed; folders named like topk-k32-d6144-s0); not with --d-sae', countItem('--d-saes', 1)))
     .option('--tokens <n>', 'tokens to train on, e.g. 500k or 20M', countFlag('--tokens'), 20_000_000)
-    .option('--seeds <list>', 'SAE initialisation seeds, e.g. 0,1,2', listFlag('--seeds', true), [...D.seeds])
+    .addOption(listOption('--seeds <list>', 'SAE initialisation seeds, e.g. 0,1,2', countItem('--seeds', 0), { default: [...D.seeds], defaultText: D.seeds.join(',') }))
     .option('--batch-size <n>', 'tokens per training step', intFlag('--batch-size', 1), D.batchSize)
     .option('--lr <x>', 'Adam learning rate', numFlag('--lr', 0), D.lr)
     .option('--lr-decay <kind>', 'none, linear (over the last 20% of steps) or cosine', choice('--lr-decay', ['none', 'linear', 'cosine'] as const), 'linear')
@@ -109,6 +100,10 @@ export function registerTrain(program: Command): void {
       const o = cmd.opts<TrainFlags>();
       if (!o.out) throw new UsageError('--out <dir> is required (where the SAEs, log and checkpoints go)');
       if (o.dSae !== undefined && o.dSaes !== undefined) throw new UsageError('give --d-sae (one width) or --d-saes (several), not both');
+      checkPath('--data', o.data);
+      checkPath('--store', o.store, 'dir');
+      // Without --model, trainRun may download its default (gpt2): a missing cache entry is not an error here.
+      checkHooks(await checkModelSpec(o.model ?? (o.store ? undefined : defaultModel()), o.download || o.model === undefined), [o.store ? undefined : o.hook]);
       const device = await openDeviceFromFlag(o.device, !!o.json);
       // Ctrl-C or SIGTERM: finish the step, checkpoint, mark the run aborted, exit 130/143; a second signal kills at once.
       const stop = gracefulStop('after this step (checkpointing)');
