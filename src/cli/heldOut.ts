@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { saeDatasetPath } from '../sae/runSource.js';
 import { defaultData } from '../sae/trainRun.js';
 
 /** What an SAE folder's cfg.json says about its training text. */
@@ -23,7 +24,8 @@ function trainedOnData(dirs: readonly string[], data: string): TrainedOn[] {
     } catch {
       continue; // not a SAELens folder (or unreadable): loading the SAE will say so
     }
-    if (typeof meta.dataset_path !== 'string' || resolve(meta.dataset_path) !== data) continue;
+    const trainedData = saeDatasetPath(meta); // the local path (cfg's dataset_path is portable: a file name)
+    if (trainedData === undefined || resolve(trainedData) !== data) continue;
     const n = meta.training_stream_tokens;
     out.push({ sae: basename(resolve(dir)), streamTokens: typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : null });
   }
