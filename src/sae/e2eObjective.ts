@@ -20,7 +20,7 @@ import { parseHook } from '../model/hooks.js';
 import type { Transformer } from '../model/transformer.js';
 import type { PreparedBatch, TrainObjective } from './objective.js';
 import { total } from './saeCommon.js';
-import { trainingReconstruction } from './spliceForward.js';
+import { keptOutputGrad, spliceDelta } from './spliceForward.js';
 import type { SaeModel, SaeStepContext, SaeStepResult, SaeStepStats } from './types.js';
 
 /** A batch of token windows: ids [B, T] row-major and the positions to leave out (1 = excluded). */
@@ -87,7 +87,7 @@ export function downstreamHooks(spec: string, hook: string, model: Transformer):
 }
 
 /** Kept flat positions (b·T + t) of a batch. */
-function keptPositions(b: TokenBatch): Int32Array {
+export function keptPositions(b: TokenBatch): Int32Array {
   const out: number[] = [];
   for (let i = 0; i < b.B * b.T; i++) if (!b.exclude[i]) out.push(i);
   return Int32Array.from(out);
@@ -135,14 +135,8 @@ export function e2eObjective(o: E2eObjectiveOptions): TrainObjective<TokenBatch>
       for (const [name, t] of clean.activations) if (name !== hook) t.dispose();
 
       const step = async (sae: SaeModel, ctx: SaeStepContext): Promise<SaeStepResult> => {
-        const xhat = trainingReconstruction(sae, x);
         // The spliced value: clean + (x̂ − x)/c on kept rows.
-        const diff = sub(xhat, x);
-        xhat.dispose();
-        const deltaKept = c === 1 ? diff : scale(diff, 1 / c);
-        if (deltaKept !== diff) diff.dispose();
-        const delta = embeddingScatterAdd(rows, deltaKept, B * T).reshape([B, T, d]);
-        deltaKept.dispose();
+        const delta = spliceDelta(sae, x, rows, [B, T, d], c);
         const spliced = model.forward(batch.ids, [B, T], { grad: true, keep: dsNames, hooks: { [hook]: (h) => add(h, delta) } });
         delta.dispose();
         const logits = spliced.logits!;
@@ -172,11 +166,7 @@ export function e2eObjective(o: E2eObjectiveOptions): TrainObjective<TokenBatch>
         logits.dispose();
         dLogits.dispose();
         for (const g of inject.values()) g.dispose();
-        const dKept = gatherKept(back.grad);
-        back.grad.dispose();
-        // x̂_raw = x̂/c, so dL/dx̂ = dL/dx̂_raw / c.
-        const outputGrad = c === 1 ? dKept : scale(dKept, 1 / c);
-        if (outputGrad !== dKept) dKept.dispose();
+        const outputGrad = keptOutputGrad(back.grad, rows, c);
         const res = sae.step(x, { ...ctx, mseCoefficient: cLocal, outputGrad });
         outputGrad.dispose();
         const klWeighted = mul(klPos, weights);
@@ -205,7 +195,7 @@ function sumSquares(a: Tensor): Tensor {
 }
 
 /** The SAE step's result with the objective's terms ([1] tensors, each times its coefficient) added to the loss. */
-function withTerms(res: SaeStepResult, terms: Record<string, { value: Tensor; coefficient: number }>): SaeStepResult {
+export function withTerms(res: SaeStepResult, terms: Record<string, { value: Tensor; coefficient: number }>): SaeStepResult {
   let cached: Promise<SaeStepStats> | null = null;
   return {
     grads: res.grads,
