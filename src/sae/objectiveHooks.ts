@@ -10,7 +10,11 @@ import { TRAIN_DEFAULTS, TrainRunError, type TrainLoss, type TrainRunOptions } f
 export function objectiveHooks(src: ActivationSource, loss: Exclude<TrainLoss, 'local'>, opts: Pick<TrainRunOptions, 'downstream' | 'downstreamCoefficients'>): { hook: string; coefficient: number }[] {
   const model = src.model;
   if (!model) throw new TrainRunError(`--loss ${loss} needs the model (train from --data)`);
-  if (model.config.head !== 'lm') throw new TrainRunError(`--loss ${loss} needs a causal LM's output; ${src.modelName} is a sequence classifier (reward model)`);
+  if (loss === 'reward') {
+    if (model.config.head === 'lm') throw new TrainRunError(`--loss reward needs a sequence-classification (reward) model; ${src.modelName} is a causal LM (use --loss e2e)`);
+    return [];
+  }
+  if (model.config.head !== 'lm') throw new TrainRunError(`--loss ${loss} needs a causal LM's output; ${src.modelName} is a sequence classifier (reward model: use --loss reward)`);
   if (loss === 'e2e') return [];
   let hooks: string[];
   try {

@@ -9,7 +9,10 @@ import type { ActivationSource } from './activationSource.js';
 import { e2eObjective, type TokenBatch } from './e2eObjective.js';
 import { keptActivations, tokenBatches } from './e2eSource.js';
 import { localObjective, type TrainObjective } from './objective.js';
+import { pairBatches } from './rewardPairs.js';
+import { rewardObjective } from './rewardObjective.js';
 import { prepareTrainBatches } from './trainBatches.js';
+import { TrainRunError } from './trainOptions.js';
 import type { TrainLoss } from './trainOptions.js';
 
 /** A run's objective, its batch stream, and what the first batches fixed. */
@@ -43,6 +46,8 @@ export interface ObjectiveSetupOptions {
   klCoefficient: number;
   localCoefficient: number;
   downstream: { hook: string; coefficient: number }[];
+  rewardCoefficient: number;
+  rewardDifference: boolean;
 }
 
 /** Open the objective of a run over `src` (the caller calls `close` when done, whatever happened). */
@@ -63,10 +68,16 @@ export async function setupObjective(src: ActivationSource, o: ObjectiveSetupOpt
       throw e;
     }
   }
-  // End-to-end: whole windows, ⌊batchSize / contextSize⌋ of them per step, in corpus order.
+  // End-to-end: whole windows, ⌊batchSize / contextSize⌋ of them per step, in corpus order
+  // (reward: whole pairs, ⌊batchSize / 2·contextSize⌋ of them, in file order).
   const model = src.model!;
+  const reward = o.loss === 'reward';
   const windowsPerBatch = Math.max(1, Math.floor(o.batchSize / o.contextSize));
-  const stream = tokenBatches(src.tokenWindows!(), windowsPerBatch);
+  const pairsPerBatch = Math.max(1, Math.floor(o.batchSize / (2 * o.contextSize)));
+  const padId = model.config.padTokenId ?? src.tokenizer!.eosId;
+  if (reward && padId === null) throw new TrainRunError('--loss reward: the model has no pad token id and the tokenizer no EOS to pad pairs with');
+  if (reward) src.metadata.prepend_bos = false; // pairs are tokenized as they are, right-padded
+  const stream = reward ? pairBatches(src.metadata.dataset_path as string, src.tokenizer!, { contextSize: o.contextSize, pairsPerBatch, padId: padId! }) : tokenBatches(src.tokenWindows!(), windowsPerBatch);
   const first: TokenBatch[] = [];
   try {
     while (first.length < o.normSteps) {
@@ -76,7 +87,9 @@ export async function setupObjective(src: ActivationSource, o: ObjectiveSetupOpt
     }
     const tb = await prepareTrainBatches(keptActivations(model, src.hook, first), common);
     await tb.batches.return(undefined); // only the statistics are wanted; the trainer reads tokens
-    const objective = e2eObjective({ model, hook: src.hook, normScale: tb.factor, klCoefficient: o.klCoefficient, localCoefficient: o.localCoefficient, downstream: o.downstream });
+    const objective = reward
+      ? rewardObjective({ model, hook: src.hook, normScale: tb.factor, rewardCoefficient: o.rewardCoefficient, localCoefficient: o.localCoefficient, pairs: o.rewardDifference })
+      : e2eObjective({ model, hook: src.hook, normScale: tb.factor, klCoefficient: o.klCoefficient, localCoefficient: o.localCoefficient, downstream: o.downstream });
     async function* batches(): AsyncGenerator<TokenBatch> {
       yield* first.splice(0);
       yield* stream;
@@ -86,9 +99,9 @@ export async function setupObjective(src: ActivationSource, o: ObjectiveSetupOpt
       await all.return(undefined);
       await stream.return(undefined); // started above, so its finally (closing the corpus reader) runs
     };
-    const record: Record<string, unknown> = {
-      loss: objective.name, kl_coefficient: o.klCoefficient, mse_coefficient: o.localCoefficient, kl_direction: 'KL(P_clean || P_spliced), mean over kept positions', windows_per_batch: windowsPerBatch,
-    };
+    const record: Record<string, unknown> = reward
+      ? { loss: 'reward', reward_coefficient: o.rewardCoefficient, mse_coefficient: o.localCoefficient, reward_term: o.rewardDifference ? '(dr_spliced - dr_clean)^2 per pair, dr = r(chosen) - r(rejected)' : '(r_spliced - r_clean)^2 per sequence', pairs_per_batch: pairsPerBatch }
+      : { loss: objective.name, kl_coefficient: o.klCoefficient, mse_coefficient: o.localCoefficient, kl_direction: 'KL(P_clean || P_spliced), mean over kept positions', windows_per_batch: windowsPerBatch };
     if (o.downstream.length > 0) record.downstream = o.downstream.map((d) => ({ hook: d.hook, coefficient: d.coefficient, term: 'sum_t ||a_spliced - a_clean||^2 / sum_t ||a_clean||^2' }));
     return { objective: objective as TrainObjective<unknown>, batches: all, factor: tb.factor, bDecSample: tb.bDecSample, record, close };
   } catch (e) {

@@ -83,23 +83,27 @@ export interface TrainRunOptions {
   prependBos?: boolean;
   /** Allow a hub download of the model (default: only when the model was defaulted to `gpt2`). */
   download?: boolean;
-  /** The objective (docs/training.md): local (default), e2e, e2e+ds. */
+  /** The objective (docs/training.md): local (default), e2e, e2e+ds, reward (reward models; --data is a JSONL of preference pairs). */
   loss?: TrainLoss;
   /** e2e: weight of KL(P_clean ‖ P_spliced) (default 1). */
   klCoefficient?: number;
-  /** e2e: weight of the MSE at the hook mixed in (default 0; local training's is 1). */
+  /** e2e: weight of the MSE at the hook mixed in (default 0; local training's and reward's is 1). */
   localCoefficient?: number;
   /** e2e+ds: `all` (default), `next`, `next:N`, or hook names separated by commas. */
   downstream?: string;
   /** e2e+ds: one weight for every downstream term, or one per term (default 1). */
   downstreamCoefficients?: number[];
+  /** reward: λ, the weight of the reward term (default 1). */
+  rewardCoefficient?: number;
+  /** reward: preserve each pair's reward difference r(chosen) − r(rejected) instead of each reward. */
+  rewardDifference?: boolean;
   /** Start every SAE from this SAE folder (same architecture, d_in, d_sae and hook) instead of a fresh init. */
   initFrom?: string;
 }
 
 /** The training objectives of `saelab train --loss`. */
-export type TrainLoss = 'local' | 'e2e' | 'e2e+ds';
-export const TRAIN_LOSSES: readonly TrainLoss[] = ['local', 'e2e', 'e2e+ds'];
+export type TrainLoss = 'local' | 'e2e' | 'e2e+ds' | 'reward';
+export const TRAIN_LOSSES: readonly TrainLoss[] = ['local', 'e2e', 'e2e+ds', 'reward'];
 
 /** Defaults, and why. */
 export const TRAIN_DEFAULTS = {
@@ -122,6 +126,8 @@ export const TRAIN_DEFAULTS = {
   sparsityTokens: 1_000_000,
   klCoefficient: 1, // e2e: KL in nats at weight 1, as Braun et al.
   localCoefficient: 0, // e2e: no MSE at the hook unless asked (e2e_sae's e2e has none)
+  rewardLocalCoefficient: 1, // reward: local training plus the reward term
+  rewardCoefficient: 1,
   downstreamCoefficient: 1, // e2e+ds: each relative downstream error at weight 1
   // Decoder rows unit norm: on for topk/batchtopk (Gao et al.: it fixes the scale ambiguity
   // between latents and decoder rows, which nothing else pins down when L0 is fixed); off for
@@ -274,6 +280,10 @@ export function resolveTrainOptions(opts: TrainRunOptions): ResolvedTrainOptions
       if (v !== undefined) throw new TrainRunError(`${flag} goes with --loss e2e or e2e+ds (this run's loss is local)`);
     }
   }
+  if (loss !== 'reward' && (opts.rewardCoefficient !== undefined || opts.rewardDifference !== undefined)) throw new TrainRunError('--reward-coefficient and --reward-difference go with --loss reward');
+  if (loss === 'reward' && (opts.klCoefficient !== undefined || opts.downstream !== undefined || opts.downstreamCoefficients !== undefined)) throw new TrainRunError('--kl-coefficient and --downstream go with --loss e2e / e2e+ds, not reward');
+  if (loss === 'reward' && opts.data === undefined && !opts.store) throw new TrainRunError('--loss reward needs --data: a JSONL file of preference pairs ({chosen, rejected} or {prompt, chosen, rejected})');
+  if (opts.rewardCoefficient !== undefined && !(Number.isFinite(opts.rewardCoefficient) && opts.rewardCoefficient >= 0)) throw new TrainRunError(`--reward-coefficient must be a non-negative number (got ${opts.rewardCoefficient})`);
   if (loss === 'e2e' && (opts.downstream !== undefined || opts.downstreamCoefficients !== undefined)) throw new TrainRunError('--downstream goes with --loss e2e+ds, not e2e');
   if (loss !== 'local' && opts.store) throw new TrainRunError(`--loss ${loss} runs the model on tokens: train from --data, not an activation --store`);
   for (const [v, flag] of [[opts.klCoefficient, '--kl-coefficient'], [opts.localCoefficient, '--local-coefficient']] as const) {

@@ -87,7 +87,8 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     const run = await setupObjective(src, {
       device: opts.device, out, totalSteps, batchSize, contextSize, dataSeed: opts.dataSeed ?? D.dataSeed, normSteps, normalize: opts.normalize ?? true,
       bDecInit, bDecSampleRows: opts.bDecSampleRows ?? D.bDecSampleRows, factor: warm?.factor, loss,
-      klCoefficient: opts.klCoefficient ?? D.klCoefficient, localCoefficient: opts.localCoefficient ?? D.localCoefficient, downstream,
+      klCoefficient: opts.klCoefficient ?? D.klCoefficient, localCoefficient: opts.localCoefficient ?? (loss === 'reward' ? D.rewardLocalCoefficient : D.localCoefficient), downstream,
+      rewardCoefficient: opts.rewardCoefficient ?? D.rewardCoefficient, rewardDifference: !!opts.rewardDifference,
     });
     closeBatches = run.close;
     const { factor, bDecSample } = run;

@@ -5,7 +5,7 @@
 // before any folder exists.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cpu } from '../../src/compute/cpu/cpuDevice.js';
@@ -105,6 +105,34 @@ test('bad end-to-end input: one usage error, nothing written', { skip, timeout: 
     await assert.rejects(bad({ loss: 'bogus' as never }), (e: Error) => e.name === 'UsageError' && /--loss must be one of/.test(e.message));
     if (existsSync(RM)) await assert.rejects(bad({ model: RM, loss: 'e2e', downstream: undefined, downstreamCoefficients: undefined }), (e: Error) => e.name === 'UsageError' && /sequence classifier/.test(e.message));
     assert.equal(existsSync(out), false, 'no --out folder');
+  } finally {
+    cleanup();
+  }
+});
+
+const HH = join(ASSETS, 'preference/hh-harmless-base-test.jsonl.gz');
+test('reward run on HH pairs: the pair-difference term is logged and recorded; bad pairs and wrong models are usage errors', { skip: needsAsset('models/gpt2-corpus-tiny-rm-hh') || needsAsset('preference/hh-harmless-base-test.jsonl.gz'), timeout: 300_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const opts = (out: string, extra: Partial<TrainRunOptions> = {}): TrainRunOptions => ({
+      device: cpu, model: RM, data: HH, hook: 'blocks.2.hook_resid_pre', arch: 'topk', k: 8, dSae: 96, seeds: [0], tokens: 4 * 256, batchSize: 256, lr: 1e-3, contextSize: 64,
+      logEvery: 1, checkpointEvery: 1e9, normTokens: 256, loss: 'reward', rewardDifference: true, rewardCoefficient: 2, out, ...extra,
+    });
+    const r = await trainRun(opts(join(dir, 'rm')));
+    assert.equal(r.steps, 4);
+    const rows = await readTrainLog(r.logFile);
+    assert.ok(rows.every((x) => typeof x.terms?.reward_diff === 'number' && x.terms.reward_diff >= 0));
+    const cfg = JSON.parse(readFileSync(join(r.saes[0]!.path, 'cfg.json'), 'utf8')) as { metadata: { training_objective: { loss: string; reward_coefficient: number; pairs_per_batch: number } } };
+    assert.equal(cfg.metadata.training_objective.loss, 'reward');
+    assert.equal(cfg.metadata.training_objective.reward_coefficient, 2);
+    assert.equal(cfg.metadata.training_objective.pairs_per_batch, 2);
+
+    const bad = join(dir, 'bad.jsonl');
+    writeFileSync(bad, '{"chosen": "a b c", "rejected": "a b"}\n{"prompt": "x", "chosen": "y"}\n');
+    await assert.rejects(trainRun(opts(join(dir, 'b1'), { data: bad })), (e: Error) => e.name === 'DataError' && /bad\.jsonl:2: .*missing or not text: rejected/.test(e.message));
+    await assert.rejects(trainRun(opts(join(dir, 'b2'), { model: MODEL })), (e: Error) => e.name === 'UsageError' && /needs a sequence-classification \(reward\) model/.test(e.message));
+    await assert.rejects(trainRun(opts(join(dir, 'b3'), { data: undefined })), (e: Error) => e.name === 'UsageError' && /--loss reward needs --data/.test(e.message));
+    assert.equal(existsSync(join(dir, 'b1')) || existsSync(join(dir, 'b2')) || existsSync(join(dir, 'b3')), false, 'nothing written');
   } finally {
     cleanup();
   }

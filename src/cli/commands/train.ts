@@ -58,7 +58,7 @@ interface TrainFlags {
   resume?: boolean; checkpointEvery: number; logEvery: number; bDecInit: 'zeros' | 'mean' | 'geometric_median'; decoderUnitNorm?: boolean;
   normalize: boolean; sparsityTokens: number; deadTokens?: number; harvestBatchSize: number; bufferBatches: number; dataSeed: number; textField: string;
   prependBos: boolean; download?: boolean; device: string; json?: boolean; config?: string;
-  loss: TrainLoss; klCoefficient?: number; localCoefficient?: number; downstream?: string; downstreamCoefficients?: number[]; initFrom?: string;
+  loss: TrainLoss; rewardCoefficient?: number; rewardDifference?: boolean; klCoefficient?: number; localCoefficient?: number; downstream?: string; downstreamCoefficients?: number[]; initFrom?: string;
 }
 
 /** Register `saelab train`. */
@@ -101,11 +101,13 @@ export function registerTrain(program: Command): void {
     .option('--text-field <name>', 'the field holding the text in JSON lines', 'text')
     .option('--no-prepend-bos', 'do not start each window with BOS')
     .option('--download', 'allow downloading --model from the hub')
-    .option('--loss <objective>', 'local (MSE at the hook), e2e (KL(P_clean ‖ P_spliced) + sparsity) or e2e+ds (e2e + downstream reconstruction); docs/training.md', choice('--loss', TRAIN_LOSSES), 'local')
+    .option('--loss <objective>', 'local (MSE at the hook), e2e (KL(P_clean ‖ P_spliced) + sparsity), e2e+ds (e2e + downstream reconstruction) or reward (reward models: MSE + λ·reward change; --data is JSONL pairs); docs/training.md', choice('--loss', TRAIN_LOSSES), 'local')
     .option('--kl-coefficient <x>', `e2e: weight of the KL term (default ${D.klCoefficient})`, numFlag('--kl-coefficient', 0))
     .option('--local-coefficient <x>', `e2e: weight of an MSE term at the hook mixed in (default ${D.localCoefficient})`, numFlag('--local-coefficient', 0))
     .option('--downstream <hooks>', 'e2e+ds: all (every later hook_resid_post, the default), next, next:N, or hook names separated by commas')
     .option('--downstream-coefficients <list>', `e2e+ds: one weight for every downstream term or one per hook (default ${D.downstreamCoefficient})`, listFlag('--downstream-coefficients', false))
+    .option('--reward-coefficient <x>', `reward: weight λ of the reward term (default ${D.rewardCoefficient})`, numFlag('--reward-coefficient', 0))
+    .option('--reward-difference', 'reward: preserve each pair\'s r(chosen) − r(rejected) instead of each reward')
     .option('--init-from <dir>', 'start every SAE from this SAE folder (same arch, d_in, d_sae, hook), e.g. a local SAE to fine-tune end to end')
     .option('--config <file>', 'a JSON file of options (keys as the flags: "d-sae", "seeds", …); flags override it')
     .addOption(deviceOption())
@@ -134,6 +136,7 @@ export function registerTrain(program: Command): void {
         normalize: o.normalize, sparsityTokens: o.sparsityTokens, deadTokensThreshold: o.deadTokens, harvestBatchSize: o.harvestBatchSize, bufferBatches: o.bufferBatches,
         dataSeed: o.dataSeed, textField: o.textField, prependBos: o.prependBos, download: o.download,
         loss: o.loss, klCoefficient: o.klCoefficient, localCoefficient: o.localCoefficient, downstream: o.downstream, downstreamCoefficients: o.downstreamCoefficients, initFrom: o.initFrom,
+        rewardCoefficient: o.rewardCoefficient, rewardDifference: o.rewardDifference,
       };
       try {
         const r = await trainRun(req, {
