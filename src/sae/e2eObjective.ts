@@ -140,7 +140,9 @@ export function e2eObjective(o: E2eObjectiveOptions): TrainObjective<TokenBatch>
         const spliced = model.forward(batch.ids, [B, T], { grad: true, keep: dsNames, hooks: { [hook]: (h) => add(h, delta) } });
         delta.dispose();
         const logits = spliced.logits!;
-        const klPos = klDivergence(logitsClean, logits); // [B, T]
+        // The KL's value only for logs (a pass over [B, T, V] the gradient does not need).
+        const logging = ctx.logging ?? true;
+        const klPos = logging ? klDivergence(logitsClean, logits) : null; // [B, T]
         const dlogits = klDivergenceBackward(logitsClean, logits, weights, { withP: false }).dLogitsQ;
         const dLogits = cKl === 1 ? dlogits : scale(dlogits, cKl);
         if (dLogits !== dlogits) dlogits.dispose();
@@ -169,6 +171,10 @@ export function e2eObjective(o: E2eObjectiveOptions): TrainObjective<TokenBatch>
         const outputGrad = keptOutputGrad(back.grad, rows, c);
         const res = sae.step(x, { ...ctx, mseCoefficient: cLocal, outputGrad });
         outputGrad.dispose();
+        if (!klPos) {
+          for (const v of dsValues) v.dispose();
+          return res;
+        }
         const klWeighted = mul(klPos, weights);
         klPos.dispose();
         const klSum = total(klWeighted);

@@ -225,7 +225,7 @@ type StepNumbers = Pick<TrainLogRow, 'loss' | 'mse' | 'l1' | 'auxK' | 'l0' | 'de
 /** One optimiser step of one SAE on x; returns its numbers when logging. */
 async function trainStep(sae: SaeModel, st: SaeTrainState, batch: PreparedBatch, so: StepOptions): Promise<StepNumbers | null> {
   const x = batch.x;
-  const res = await batch.step(sae, { tokensSinceFired: st.tokensSinceFired, l1Coefficient: so.l1, tokensSeen: so.tokensSeen });
+  const res = await batch.step(sae, { tokensSinceFired: st.tokensSinceFired, l1Coefficient: so.l1, tokensSeen: so.tokensSeen, logging: so.logging });
   try {
     const named: [keyof SaeParams, Tensor][] = [];
     for (const k of PARAM_NAMES) {

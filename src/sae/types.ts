@@ -79,6 +79,8 @@ export interface SaeStepContext {
   l1Coefficient: number;
   /** Tokens trained on before this step (lets AuxK skip its work while no latent can be dead yet). */
   tokensSeen?: number;
+  /** The trainer will read this step's stats (objectives may skip values needed only for logs when false; default true). */
+  logging?: boolean;
   /** Weight of the reconstruction MSE in the loss (default 1; 0 for a pure end-to-end objective). */
   mseCoefficient?: number;
   /**
