@@ -7,6 +7,7 @@
 //   kl-to-clean     mean over the B·T positions of KL(P_clean ‖ P_this) in nats, P = softmax of logits
 //                   (end-to-end SAE training; the clean logits come from an unpatched forward)
 //   output-grad     any objective whose gradient w.r.t. the logits / rewards the caller supplies
+// Further terms at downstream residual hooks join through `inject` (their gradients, added in place).
 // The hook's gradient is taken w.r.t. the value the forward went on with (after any hook function).
 
 import { crossEntropyBackward } from '../compute/ops/crossEntropy.js';
@@ -40,6 +41,12 @@ export interface BackwardOptions {
    * input used), so that `params` holds every parameter's full gradient (LM fine-tuning).
    */
   embeddings?: boolean;
+  /**
+   * Gradients of further loss terms at residual-stream hooks downstream of `to`
+   * (`blocks.L.hook_resid_post` or `blocks.L.hook_resid_pre`), each shaped like the hook [B, T, d],
+   * added where the backward passes that point (end-to-end + downstream SAE training).
+   */
+  inject?: ReadonlyMap<string, Tensor>;
 }
 
 export interface BackwardResult {
@@ -128,7 +135,10 @@ export function backward(model: Transformer, cache: ForwardCache, objective: Obj
   let dResid = normBackward(dH, cache.lnFinal, w.lnFinal, params, 'ln_final');
   dH.dispose();
   const stopLayer = stop.layer!;
+  const inject = checkInjected(opts.inject, stop.order, cfg);
   for (let l = cfg.nLayers - 1; l >= stopLayer; l--) {
+    // dResid is now d/d(blocks.l.hook_resid_post) = d/d(blocks.l+1.hook_resid_pre).
+    for (const g of [inject.get(`blocks.${l}.hook_resid_post`), inject.get(`blocks.${l + 1}.hook_resid_pre`)]) if (g) addInPlace(dResid, g.reshape(dResid.shape));
     const c = cache.blocks[l];
     if (!c) throw new ModelError(`the forward cache has no block ${l}: run the forward with grad: true`);
     const kind = l === stopLayer ? (stop.kind as Exclude<typeof stop.kind, typeof FINAL_HOOK>) : 'hook_resid_pre';
@@ -138,6 +148,17 @@ export function backward(model: Transformer, cache: ForwardCache, objective: Obj
   }
   if (opts.embeddings && params) embeddingGrads(model, cache, dResid, params);
   return { grad: dResid, params: params ?? new Map() };
+}
+
+/** The injected gradients by hook name, each checked to be a residual hook after `afterOrder` (a ModelError otherwise). */
+function checkInjected(inject: ReadonlyMap<string, Tensor> | undefined, afterOrder: number, cfg: Transformer['config']): ReadonlyMap<string, Tensor> {
+  if (!inject) return new Map();
+  for (const name of inject.keys()) {
+    const p = parseHook(name, cfg);
+    if (p.kind !== 'hook_resid_post' && p.kind !== 'hook_resid_pre') throw new ModelError(`backward inject: "${name}" is not a residual-stream hook (hook_resid_post or hook_resid_pre)`);
+    if (p.order <= afterOrder) throw new ModelError(`backward inject: "${name}" is not downstream of the hook the backward stops at`);
+  }
+  return inject;
 }
 
 /** d(embed) (added to the unembedding side when tied) and d(pos_embed) from d(blocks.0.hook_resid_pre). */

@@ -9,7 +9,7 @@ import type { Device } from '../compute/device.js';
 import { ActivationStoreReader } from '../data/activationStoreReader.js';
 import { DataError } from '../data/errors.js';
 import { harvestActivations, planHooks } from '../data/harvest.js';
-import { packSettings, packTokens, type PackSettings } from '../data/packTokens.js';
+import { packSettings, packTokens, type PackedWindow, type PackSettings } from '../data/packTokens.js';
 import { ShuffleBuffer } from '../data/shuffleBuffer.js';
 import { readDocuments } from '../data/textSource.js';
 import { parseHook } from '../model/hooks.js';
@@ -126,6 +126,8 @@ export interface ActivationSource {
   metadata: SaeRunMetadata;
   /** A fresh host batch stream from the start (seeded by `dataSeed`); it covers at least `totalSteps` batches. */
   hostBatches(o: { totalSteps: number; batchSize: number; dataSeed: number; note?: (line: string) => void }): AsyncGenerator<Float32Array>;
+  /** Streaming only: the corpus' packed windows in order, the corpus repeating when it runs out (end-to-end objectives read tokens, not activations). */
+  tokenWindows?: () => AsyncGenerator<PackedWindow>;
   /** Corpus tokens the stream has read so far (read-ahead included; eval skips them), or null for a store. */
   streamTokensRead(): number | null;
   /** Free the model (idempotent). */
@@ -192,6 +194,7 @@ export async function openActivationSource(opts: TrainRunOptions, device: Device
         },
         read,
       }),
+      tokenWindows: () => countWindows(repeatWindows(data, tok, packing, opts.textField ?? 'text', opts.docSeparator === undefined ? '<|endoftext|>' : opts.docSeparator), read),
       streamTokensRead: () => read.windows * (packing.contextSize - (packing.prependBos ? 1 : 0)),
       dispose: () => {
         if (!disposed) m.dispose();
@@ -201,5 +204,17 @@ export async function openActivationSource(opts: TrainRunOptions, device: Device
   } catch (e) {
     model?.dispose();
     throw e;
+  }
+}
+
+/** The corpus' packed windows, pass after pass (a corpus without one full window is a DataError). */
+async function* repeatWindows(data: string, tok: Tokenizer, packing: PackSettings, textField: string, docSeparator: string | null): AsyncGenerator<PackedWindow> {
+  for (;;) {
+    let n = 0;
+    for await (const w of packTokens(readDocuments(data, { textField, docSeparator }), tok, packing)) {
+      n++;
+      yield w;
+    }
+    if (n === 0) throw new DataError(`${data}: the corpus gives no ${packing.contextSize}-token window (too short or empty); use more text or a smaller --context-size`);
   }
 }

@@ -14,3 +14,6 @@ export { SAELENS_FORMAT_VERSION, foldNormScaling, foldDecoderNorms } from './sae
 export { portableRunMetadata, saeModelSpec, saeDatasetPath } from './runSource.js';
 export { scatterRows, scaleRows, mapSae, updateThreshold, type SaeMap } from './saeKernels.js';
 export { trainRun, TRAIN_DEFAULTS, type TrainRunReport } from './trainRun.js';
+export { localObjective, type TrainObjective, type PreparedBatch } from './objective.js';
+export { e2eObjective, downstreamHooks, type E2eObjectiveOptions, type TokenBatch } from './e2eObjective.js';
+export { rewardObjective, rewardTerm, type RewardObjectiveOptions } from './rewardObjective.js';

@@ -27,7 +27,7 @@ function fileBytes(path: string | null): number | null {
  */
 export function runSettings(
   opts: TrainRunOptions,
-  r: { arch: string; seeds: number[]; ks: number[]; l1s: number[]; batchSize: number; lr: number; contextSize: number; totalSteps: number; dSaes: number[] },
+  r: { arch: string; seeds: number[]; ks: number[]; l1s: number[]; batchSize: number; lr: number; contextSize: number; totalSteps: number; dSaes: number[]; loss?: string },
   s: { hook: string; modelName: string; data: string | null; store: string | null },
 ): RunSettings {
   const D = TRAIN_DEFAULTS;
@@ -61,6 +61,15 @@ export function runSettings(
     '--doc-separator': s.store ? null : (opts.docSeparator === undefined ? '<|endoftext|>' : opts.docSeparator),
     '--prepend-bos': s.store ? null : (opts.prependBos ?? true),
   };
+  // The objective (absent for local training, so local runs' checkpoints compare as before).
+  if (r.loss !== undefined && r.loss !== 'local') {
+    Object.assign(settings, {
+      '--loss': r.loss, '--kl-coefficient': opts.klCoefficient ?? null, '--local-coefficient': opts.localCoefficient ?? null,
+      '--downstream': opts.downstream ?? null, '--downstream-coefficients': opts.downstreamCoefficients ?? null,
+      '--reward-coefficient': opts.rewardCoefficient ?? null, '--reward-difference': opts.rewardDifference ?? false,
+    });
+  }
+  if (opts.initFrom !== undefined) settings['--init-from'] = opts.initFrom;
   if (r.arch === 'standard') settings['--l1/--l1s'] = r.l1s;
   else settings['--k/--ks'] = r.ks;
   return settings;

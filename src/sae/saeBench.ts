@@ -16,7 +16,11 @@ import { Rng } from '../compute/random.js';
 import type { Tensor } from '../compute/tensor.js';
 import { updateTokensSinceFired } from './deadFeatures.js';
 import { normalizeRowsInPlace, removeParallelGrad } from './decoderNorm.js';
+import type { Transformer } from '../model/transformer.js';
+import { downstreamHooks, e2eObjective } from './e2eObjective.js';
 import { initSae } from './initSae.js';
+import { localObjective } from './objective.js';
+import { trainSaes, type TrainResult } from './trainer.js';
 import { denseCodeStep, topkActivations } from './topkSae.js';
 import type { SaeArchitecture, SaeConfig, SaeModel, SaeParams } from './types.js';
 
@@ -169,5 +173,77 @@ export async function benchSae(device: Device, opts: SaeBenchOptions = {}): Prom
   } finally {
     x.dispose();
   }
+  return rows;
+}
+
+// ---- end-to-end steps (`saelab bench sae --loss e2e|e2e+ds`) ----------------------------------
+// One SAE, the same random windows every step; each case's time per token against local training
+// with its harvest forward (the streamed setting `saelab train` runs), in the same run and device.
+
+/** One timed objective of benchSaeObjectives. */
+export interface SaeObjectiveBenchRow {
+  /** `local+harvest` (the model forward to the hook, then the local step), `e2e` or `e2e+ds`. */
+  case: string;
+  arch: SaeArchitecture;
+  dIn: number;
+  dSae: number;
+  /** Tokens per step (windows × context). */
+  batch: number;
+  msPerStep: number;
+  tokensPerS: number;
+  /** Time per token relative to local+harvest in the same run (1 for local). */
+  costVsLocal: number;
+  reps: number;
+}
+
+/**
+ * Time full training steps (trainer included: step, Adam, decoder handling) of one SAE at `hook`
+ * of `model` on random token windows, for local training with its harvest forward and for each
+ * end-to-end objective in `losses`; e2e+ds uses every later hook_resid_post.
+ */
+export async function benchSaeObjectives(model: Transformer, o: { hook: string; arch: SaeArchitecture; dSae: number; k?: number; windows?: number; contextSize?: number; losses: ('e2e' | 'e2e+ds')[]; minMs?: number; onRow?: (r: SaeObjectiveBenchRow) => void }): Promise<SaeObjectiveBenchRow[]> {
+  const dev = model.device;
+  const d = model.config.dModel;
+  const W = o.windows ?? 8;
+  const T = o.contextSize ?? 128;
+  const rng = new Rng(0);
+  const ids = Int32Array.from({ length: W * T }, () => Math.floor(rng.uniform() * model.config.vocabSize));
+  const batch = { ids, exclude: new Uint8Array(W * T), B: W, T };
+  const cfg: SaeConfig = { architecture: o.arch, dIn: d, dSae: o.dSae, applyBDecToInput: true, decoderUnitNorm: o.arch !== 'standard', normalizeActivations: 'none', seed: 0, ...(o.arch === 'standard' ? { l1Coefficient: 1 } : { k: o.k ?? 32 }) };
+  const minMs = o.minMs ?? 2000;
+  const rows: SaeObjectiveBenchRow[] = [];
+  const free = (r: TrainResult) => {
+    for (const st of r.states) for (const t of [st.tokensSinceFired, st.firedCount, ...Object.values(st.m), ...Object.values(st.v)]) t.dispose();
+  };
+  const time = async (name: string, run: (steps: number) => Promise<void>) => {
+    await run(1); // warm-up (kernels compiled, buffers pooled)
+    let reps = 1;
+    let ms = 0;
+    for (;;) {
+      const t0 = performance.now();
+      await run(reps);
+      await dev.sync();
+      ms = performance.now() - t0;
+      if (ms >= minMs || reps >= 64) break;
+      reps *= 2;
+    }
+    const msPerStep = ms / reps;
+    const base = rows[0]?.msPerStep ?? msPerStep;
+    const row: SaeObjectiveBenchRow = { case: name, arch: o.arch, dIn: d, dSae: o.dSae, batch: W * T, msPerStep, tokensPerS: (W * T) / (msPerStep / 1000), costVsLocal: msPerStep / base, reps };
+    rows.push(row);
+    o.onRow?.(row);
+  };
+  const harvest = () => {
+    const r = model.forward(ids, [W, T], { stopAt: o.hook, keep: [o.hook] });
+    return r.activations.get(o.hook)!.reshape([W * T, d]);
+  };
+  const sae = await initSae(cfg, dev);
+  await time('local+harvest', async (steps) => free(await trainSaes({ saes: [sae], batches: () => harvest(), objective: localObjective, totalSteps: steps, lr: 1e-4, logEvery: 1e9 })));
+  for (const loss of o.losses) {
+    const downstream = loss === 'e2e+ds' ? downstreamHooks('all', o.hook, model).map((hook) => ({ hook, coefficient: 1 })) : [];
+    const objective = e2eObjective({ model, hook: o.hook, normScale: 1, downstream });
+    await time(loss, async (steps) => free(await trainSaes({ saes: [sae], batches: () => batch, objective, totalSteps: steps, lr: 1e-4, logEvery: 1e9 })));
+  }
+  for (const p of Object.values(sae.params) as (Tensor | undefined)[]) p?.dispose();
   return rows;
 }

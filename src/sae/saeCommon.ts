@@ -56,23 +56,34 @@ export interface Reconstruction {
   df: Tensor;
 }
 
-/** The reconstruction loss alone: mse = mean_t Σ_j (x̂ − x)² [1] and dL/dx̂ = 2(x̂ − x)/N [N, dIn]. */
-export function squaredError(x: Tensor, xhat: Tensor): { mse: Tensor; dxhat: Tensor } {
+/** What an objective adds to an SAE's own loss: the MSE's weight and an outside gradient on x̂ (see SaeStepContext). */
+export interface OutputTerms {
+  mseCoefficient?: number;
+  outputGrad?: Tensor;
+}
+
+/**
+ * The reconstruction loss alone: mse = mean_t Σ_j (x̂ − x)² [1] and dL/dx̂ = c·2(x̂ − x)/N [N, dIn]
+ * (c = `ext.mseCoefficient`, default 1), plus `ext.outputGrad` when given.
+ */
+export function squaredError(x: Tensor, xhat: Tensor, ext: OutputTerms = {}): { mse: Tensor; dxhat: Tensor } {
   const N = x.shape[0]!;
+  const c = ext.mseCoefficient ?? 1;
   const r = sub(xhat, x); // [N, dIn]
   const r2 = mul(r, r);
   const sum = total(r2);
   const mse = scale(sum, 1 / N);
   sum.dispose();
   r2.dispose();
-  const dxhat = scale(r, 2 / N);
+  const dxhat = scale(r, (2 * c) / N);
   r.dispose();
+  if (ext.outputGrad) addInPlace(dxhat, ext.outputGrad);
   return { mse, dxhat };
 }
 
 /** MSE forward and backward through the dense decoder. */
-export function reconstruction(p: SaeParams, x: Tensor, f: Tensor, xhat: Tensor): Reconstruction {
-  const { mse, dxhat } = squaredError(x, xhat);
+export function reconstruction(p: SaeParams, x: Tensor, f: Tensor, xhat: Tensor, ext: OutputTerms = {}): Reconstruction {
+  const { mse, dxhat } = squaredError(x, xhat, ext);
   const dW_dec = matmul(f, dxhat, { transA: true }); // [dSae, dIn]
   const df = matmul(dxhat, p.W_dec, { transB: true }); // [N, dSae]
   return { mse, dxhat, dW_dec, df };

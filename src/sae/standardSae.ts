@@ -2,7 +2,8 @@
 //   xin = x − b_dec·[applyBDecToInput]            [N, dIn]
 //   f   = ReLU(xin·W_enc + b_enc)                 [N, dSae]
 //   x̂   = f·W_dec + b_dec                         [N, dIn]
-//   L   = mean_t Σ_j (x̂ − x)² + λ·mean_t Σ_i f_i‖W_dec[i]‖
+//   L   = c·mean_t Σ_j (x̂ − x)² + λ·mean_t Σ_i f_i‖W_dec[i]‖   (c = ctx.mseCoefficient, default 1;
+//         an objective's outside gradient ctx.outputGrad joins dL/dx̂)
 // Backward (n_i = ‖W_dec[i]‖, F_i = Σ_t f_ti):
 //   df = dx̂·W_decᵀ + (λ/N)·n,   dW_dec = fᵀ·dx̂ + (λ/N)·F_i·W_dec[i]/n_i,   dpre = df ⊙ [f > 0].
 
@@ -56,7 +57,7 @@ export class StandardSae implements SaeModel {
     const f = relu(pre);
     pre.dispose();
     const xhat = decodeDense(p, f);
-    const rec = reconstruction(p, x, f, xhat);
+    const rec = reconstruction(p, x, f, xhat, ctx);
     xhat.dispose();
 
     // L1 forward: Σ_i F_i n_i / N.
@@ -78,7 +79,7 @@ export class StandardSae implements SaeModel {
 
     const dpre = maskedByActive(f, rec.df);
     rec.df.dispose();
-    return finishStep(p, this.cfg, x, xin, f, rec, dpre, { l1 }, (v) => v.mse + lambda * (v.l1 ?? 0));
+    return finishStep(p, this.cfg, x, xin, f, rec, dpre, { l1 }, (v) => (ctx.mseCoefficient ?? 1) * v.mse + lambda * (v.l1 ?? 0));
   }
 }
 

@@ -2,7 +2,8 @@
 //   pre = (x − b_dec)·W_enc + b_enc      [N, dSae]  (dense: the one full-width product of a step)
 //   f   = ReLU(TopK_k(pre))              k picks per token (values [N, k], latents [N, k])
 //   x̂   = f·W_dec + b_dec                [N, dIn]   (sparse: only the picked W_dec rows are read)
-//   L   = mean_t Σ_j (x̂ − x)² + α·AuxK   (auxK.ts)
+//   L   = c·mean_t Σ_j (x̂ − x)² + α·AuxK   (auxK.ts; c = ctx.mseCoefficient, default 1, and an
+//         objective's outside gradient ctx.outputGrad joins dL/dx̂)
 // Backward, on the picks only: dv = dx̂·W_dec[pick]ᵀ masked by v > 0; dW_dec rows of picked latents
 // (Σ over their tokens of v·dx̂, other rows exactly 0); dW_enc columns of picked latents (Σ of
 // dv·xin); db_enc = Σ dv. So the step costs one dense matmul plus O(N·k·dIn), not five dense ones.
@@ -92,7 +93,7 @@ export function topkSparseStep(p: SaeParams, cfg: SaeConfig, x: Tensor, ctx: Sae
   const code = topkCode(pre, cfg.k!);
   const xhat = sparseDecode(code, p.W_dec, p.b_dec); // [N, dIn]
 
-  const { mse, dxhat } = squaredError(x, xhat);
+  const { mse, dxhat } = squaredError(x, xhat, ctx);
 
   const buckets = latentBuckets(code.indices, cfg.dSae);
   const dW_dec = bucketRowSums(buckets, code.values, dxhat); // [dSae, dIn]
@@ -118,7 +119,7 @@ export function topkSparseStep(p: SaeParams, cfg: SaeConfig, x: Tensor, ctx: Sae
   dxhat.dispose();
   const l0 = meanL0(fired, N);
   const alpha = cfg.auxKCoefficient ?? AUXK_DEFAULTS.auxKCoefficient;
-  return stepResult({ W_enc: dW_enc, b_enc: db_enc, W_dec: dW_dec, b_dec: db_dec }, fired, { mse, l0, auxK }, (v) => v.mse + alpha * (v.auxK ?? 0));
+  return stepResult({ W_enc: dW_enc, b_enc: db_enc, W_dec: dW_dec, b_dec: db_dec }, fired, { mse, l0, auxK }, (v) => (ctx.mseCoefficient ?? 1) * v.mse + alpha * (v.auxK ?? 0));
 }
 
 /** The step on dense codes, shared by BatchTopK (and the TopK oracle): `activate` turns pre-activations into f [N, dSae]. */
@@ -127,7 +128,7 @@ export function denseCodeStep(p: SaeParams, cfg: SaeConfig, x: Tensor, ctx: SaeS
   const pre = preActivations(p, xin); // [N, dSae]
   const f = activate(pre);
   const xhat = decodeDense(p, f);
-  const rec = reconstruction(p, x, f, xhat);
+  const rec = reconstruction(p, x, f, xhat, ctx);
   const dpre = maskedByActive(f, rec.df);
   rec.df.dispose();
   let auxK: Tensor;
@@ -140,5 +141,5 @@ export function denseCodeStep(p: SaeParams, cfg: SaeConfig, x: Tensor, ctx: SaeS
   xhat.dispose();
   pre.dispose();
   const alpha = cfg.auxKCoefficient ?? AUXK_DEFAULTS.auxKCoefficient;
-  return finishStep(p, cfg, x, xin, f, rec, dpre, { auxK }, (v) => v.mse + alpha * (v.auxK ?? 0));
+  return finishStep(p, cfg, x, xin, f, rec, dpre, { auxK }, (v) => (ctx.mseCoefficient ?? 1) * v.mse + alpha * (v.auxK ?? 0));
 }

@@ -26,9 +26,10 @@ export interface TrainBatches {
 /**
  * Read the first `normSteps` host batches of `source`, estimate the normalisation factor on them
  * (when `normalize`), take b_dec's sample from their first rows (unless `bDecInit` is 'zeros'), and
- * return the stream the trainer reads. `out` only names the checkpoint folder in error messages.
+ * return the stream the trainer reads. A given `factor` (a warm start's) is used instead of the
+ * estimate. `out` only names the checkpoint folder in error messages.
  */
-export async function prepareTrainBatches(source: AsyncGenerator<Float32Array>, o: { device: Device; dIn: number; hook: string; out: string; normSteps: number; normalize: boolean; bDecInit: 'zeros' | 'mean' | 'geometric_median'; bDecSampleRows: number }): Promise<TrainBatches> {
+export async function prepareTrainBatches(source: AsyncGenerator<Float32Array>, o: { device: Device; dIn: number; hook: string; out: string; normSteps: number; normalize: boolean; bDecInit: 'zeros' | 'mean' | 'geometric_median'; bDecSampleRows: number; factor?: number }): Promise<TrainBatches> {
   const { device, dIn, hook } = o;
   const checkFinite = (b: Float32Array, step: number) => {
     const bad = firstNonFinite(b);
@@ -43,8 +44,8 @@ export async function prepareTrainBatches(source: AsyncGenerator<Float32Array>, 
     prefix.push(r.value);
   }
   if (prefix.length === 0) throw new DataError('the activation source gave no rows');
-  let factor = 1;
-  if (o.normalize) {
+  let factor = o.factor ?? 1;
+  if (o.normalize && o.factor === undefined) {
     let s = 0;
     let n = 0;
     for (const b of prefix) {

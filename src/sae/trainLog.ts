@@ -24,6 +24,8 @@ export interface TrainLogRow {
   tokensPerSecond: number;
   /** Global gradient norm before clipping. */
   gradNorm?: number;
+  /** An end-to-end objective's own terms (`kl`, `ds:<hook>`, …), each before its coefficient. */
+  terms?: Record<string, number>;
 }
 
 /** Append rows to a JSONL file (one write per call; the file is closed, hence flushed, after it). */

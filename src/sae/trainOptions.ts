@@ -83,7 +83,27 @@ export interface TrainRunOptions {
   prependBos?: boolean;
   /** Allow a hub download of the model (default: only when the model was defaulted to `gpt2`). */
   download?: boolean;
+  /** The objective (docs/training.md): local (default), e2e, e2e+ds, reward (reward models; --data is a JSONL of preference pairs). */
+  loss?: TrainLoss;
+  /** e2e: weight of KL(P_clean ‖ P_spliced) (default 1). */
+  klCoefficient?: number;
+  /** e2e: weight of the MSE at the hook mixed in (default 0; local training's and reward's is 1). */
+  localCoefficient?: number;
+  /** e2e+ds: `all` (default), `next`, `next:N`, or hook names separated by commas. */
+  downstream?: string;
+  /** e2e+ds: one weight for every downstream term, or one per term (default 1). */
+  downstreamCoefficients?: number[];
+  /** reward: λ, the weight of the reward term (default 1). */
+  rewardCoefficient?: number;
+  /** reward: preserve each pair's reward difference r(chosen) − r(rejected) instead of each reward. */
+  rewardDifference?: boolean;
+  /** Start every SAE from this SAE folder (same architecture, d_in, d_sae and hook) instead of a fresh init. */
+  initFrom?: string;
 }
+
+/** The training objectives of `saelab train --loss`. */
+export type TrainLoss = 'local' | 'e2e' | 'e2e+ds' | 'reward';
+export const TRAIN_LOSSES: readonly TrainLoss[] = ['local', 'e2e', 'e2e+ds', 'reward'];
 
 /** Defaults, and why. */
 export const TRAIN_DEFAULTS = {
@@ -104,6 +124,11 @@ export const TRAIN_DEFAULTS = {
   keepCheckpoints: 2,
   logEvery: 10,
   sparsityTokens: 1_000_000,
+  klCoefficient: 1, // e2e: KL in nats at weight 1, as Braun et al.
+  localCoefficient: 0, // e2e: no MSE at the hook unless asked (e2e_sae's e2e has none)
+  rewardLocalCoefficient: 1, // reward: local training plus the reward term
+  rewardCoefficient: 1,
+  downstreamCoefficient: 1, // e2e+ds: each relative downstream error at weight 1
   // Decoder rows unit norm: on for topk/batchtopk (Gao et al.: it fixes the scale ambiguity
   // between latents and decoder rows, which nothing else pins down when L0 is fixed); off for
   // standard, whose L1 is already weighted by ‖W_dec[i]‖ (Anthropic's April 2024 recipe, SAELens'
@@ -121,6 +146,8 @@ export interface TrainProgress {
   tokensPerSecond: number;
   /** Means over the SAEs of the last logged row (undefined before the first log). */
   loss?: number;
+  /** e2e objectives: KL(P_clean ‖ P_spliced) in nats, mean over the SAEs of the last logged row. */
+  kl?: number;
   l0?: number;
   deadFraction?: number;
 }
@@ -212,6 +239,7 @@ export interface ResolvedTrainOptions {
   contextSize: number;
   /** Whole batches in `tokens`. */
   totalSteps: number;
+  loss: TrainLoss;
   /** The absolute output folder. */
   out: string;
 }
@@ -245,7 +273,24 @@ export function resolveTrainOptions(opts: TrainRunOptions): ResolvedTrainOptions
     opts.dSaes.forEach((d) => posInt(d, '--d-saes'));
     if (new Set(opts.dSaes).size !== opts.dSaes.length) throw new TrainRunError(`--d-saes must be distinct (got ${opts.dSaes.join(',')})`);
   }
+  const loss = opts.loss ?? 'local';
+  if (!TRAIN_LOSSES.includes(loss)) throw new TrainRunError(`--loss must be one of ${TRAIN_LOSSES.join(', ')} (got '${loss}')`);
+  if (loss === 'local') {
+    for (const [v, flag] of [[opts.klCoefficient, '--kl-coefficient'], [opts.localCoefficient, '--local-coefficient'], [opts.downstream, '--downstream'], [opts.downstreamCoefficients, '--downstream-coefficients']] as const) {
+      if (v !== undefined) throw new TrainRunError(`${flag} goes with --loss e2e or e2e+ds (this run's loss is local)`);
+    }
+  }
+  if (loss !== 'reward' && (opts.rewardCoefficient !== undefined || opts.rewardDifference !== undefined)) throw new TrainRunError('--reward-coefficient and --reward-difference go with --loss reward');
+  if (loss === 'reward' && (opts.klCoefficient !== undefined || opts.downstream !== undefined || opts.downstreamCoefficients !== undefined)) throw new TrainRunError('--kl-coefficient and --downstream go with --loss e2e / e2e+ds, not reward');
+  if (loss === 'reward' && opts.data === undefined && !opts.store) throw new TrainRunError('--loss reward needs --data: a JSONL file of preference pairs ({chosen, rejected} or {prompt, chosen, rejected})');
+  if (opts.rewardCoefficient !== undefined && !(Number.isFinite(opts.rewardCoefficient) && opts.rewardCoefficient >= 0)) throw new TrainRunError(`--reward-coefficient must be a non-negative number (got ${opts.rewardCoefficient})`);
+  if (loss === 'e2e' && (opts.downstream !== undefined || opts.downstreamCoefficients !== undefined)) throw new TrainRunError('--downstream goes with --loss e2e+ds, not e2e');
+  if (loss !== 'local' && opts.store) throw new TrainRunError(`--loss ${loss} runs the model on tokens: train from --data, not an activation --store`);
+  for (const [v, flag] of [[opts.klCoefficient, '--kl-coefficient'], [opts.localCoefficient, '--local-coefficient']] as const) {
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new TrainRunError(`${flag} must be a non-negative number (got ${v})`);
+  }
+  if (opts.downstreamCoefficients?.some((v) => !(Number.isFinite(v) && v >= 0))) throw new TrainRunError(`--downstream-coefficients must be non-negative numbers (got ${opts.downstreamCoefficients.join(',')})`);
   const totalSteps = Math.floor(opts.tokens / batchSize);
   if (totalSteps < 1) throw new TrainRunError(`--tokens ${opts.tokens} is less than one batch of ${batchSize}`);
-  return { arch, seeds, ks, l1s, batchSize, lr, contextSize, totalSteps, out: resolve(opts.out) };
+  return { arch, seeds, ks, l1s, batchSize, lr, contextSize, totalSteps, loss, out: resolve(opts.out) };
 }

@@ -9,7 +9,8 @@
 //     with several widths: DIR/<arch>-k<k>-d<d_sae>-s<seed> | DIR/standard-l1_<l1>-d<d_sae>-s<seed>
 //
 // The stages live in their own files: activationSource.ts (model or store → host batches),
-// trainBatches.ts (normalisation, b_dec sample, device batches), trainer.ts (the steps),
+// objectiveSetup.ts (the objective, local or end-to-end, and its batches: normalisation and b_dec
+// sample from the first ones via trainBatches.ts), trainer.ts (the steps),
 // trainOutputs.ts (folder, resume point, workspace rows, SAELens folders); options and defaults in
 // trainOptions.ts, the sweep in trainSweep.ts. This file wires them together.
 //
@@ -27,8 +28,9 @@ import { DataError } from '../data/errors.js';
 import { openWorkspaceDb, workspaceDbPath, type WorkspaceDb } from '../io/workspaceDb.js';
 import { SAELAB_VERSION } from '../version.js';
 import { openActivationSource } from './activationSource.js';
-import { initSae } from './initSae.js';
-import { prepareTrainBatches } from './trainBatches.js';
+import { createSae, initSae } from './initSae.js';
+import { objectiveHooks } from './objectiveHooks.js';
+import { setupObjective } from './objectiveSetup.js';
 import { trainSaes } from './trainer.js';
 import type { TrainLogRow } from './trainLog.js';
 import { checkPositiveInt, resolveTrainOptions, TRAIN_DEFAULTS, TrainRunError, type TrainProgress, type TrainRunOptions, type TrainRunReport } from './trainOptions.js';
@@ -37,6 +39,7 @@ import { runSettings } from './resumeCheck.js';
 import { disposeTrainState, findResumePoint, holdOutputFolder, saveTrainedSaes, workspaceRunRows, type HeldOutput } from './trainOutputs.js';
 import { saeFolderName, sweepConfigs } from './trainSweep.js';
 import type { SaeConfig, SaeModel } from './types.js';
+import { openWarmStart, type WarmStart } from './warmStart.js';
 
 // The public names of `saelab train` as a library, where callers have always imported them from.
 export { defaultData, defaultHook, defaultModel, parseNumberList, TRAIN_DEFAULTS, TrainRunError, type TrainedSaeReport, type TrainProgress, type TrainRunOptions, type TrainRunReport } from './trainOptions.js';
@@ -46,7 +49,7 @@ export { saeFolderName, sweepConfigs } from './trainSweep.js';
 export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: TrainProgress) => void; onNote?: (line: string) => void; signal?: AbortSignal } = {}): Promise<TrainRunReport> {
   const D = TRAIN_DEFAULTS;
   const t0 = performance.now();
-  const { arch, seeds, ks, l1s, batchSize, lr, contextSize, totalSteps, out } = resolveTrainOptions(opts);
+  const { arch, seeds, ks, l1s, batchSize, lr, contextSize, totalSteps, loss, out } = resolveTrainOptions(opts);
 
   // ---- stage 1, the source: open the model (or store), check the hook, before anything is written ----
   const src = await openActivationSource(opts, opts.device, contextSize);
@@ -58,6 +61,8 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
   let held: HeldOutput;
   let cfgs: SaeConfig[];
   let names: string[];
+  let downstream: { hook: string; coefficient: number }[] = [];
+  let warm: WarmStart | null = null;
   try {
     for (const d of dSaes) checkPositiveInt(d, dSaeFlag);
     if (arch !== 'standard') for (const d of dSaes) for (const k of ks) if (k > d) throw new TrainRunError(`--k ${k} is larger than ${dSaeFlag === '--d-sae' ? '--d-sae' : '--d-saes width'} ${d}`);
@@ -67,6 +72,8 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     });
     names = cfgs.map((c) => saeFolderName(c, dSaes.length > 1));
     if (new Set(names).size !== names.length) throw new TrainRunError(`two SAEs of the sweep would share a folder (${names.join(', ')}): make --ks/--l1s/--seeds/--d-saes distinct`);
+    if (loss !== 'local') downstream = objectiveHooks(src, loss, opts);
+    if (opts.initFrom !== undefined) warm = await openWarmStart(opts.initFrom, cfgs, hook, opts.device);
     // Before any work: the memory the SAEs need, then the output folder (writable, locked, db usable).
     checkTrainMemory(cfgs, batchSize, deviceBudget(opts.device));
     held = await holdOutputFolder(out, dbPath, ctl.onNote);
@@ -75,11 +82,11 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     throw e;
   }
   const createdDirs = held.created;
-  const settings = runSettings(opts, { arch, seeds, ks, l1s, batchSize, lr, contextSize, totalSteps, dSaes }, { hook, modelName, data: typeof metadata.dataset_path === 'string' ? metadata.dataset_path : null, store: opts.store ? resolve(opts.store) : null });
+  const settings = runSettings(opts, { arch, seeds, ks, l1s, batchSize, lr, contextSize, totalSteps, dSaes, loss }, { hook, modelName, data: typeof metadata.dataset_path === 'string' ? metadata.dataset_path : null, store: opts.store ? resolve(opts.store) : null });
 
-  // ---- one deterministic batch stream (host arrays), its first batches also fixing scale and b_dec ----
-  const source = src.hostBatches({ totalSteps, batchSize, dataSeed: opts.dataSeed ?? D.dataSeed, note: ctl.onNote });
+  // ---- one deterministic batch stream, its first batches also fixing scale and b_dec ----
   const normSteps = Math.max(1, Math.min(totalSteps, Math.ceil((opts.normTokens ?? D.normTokens) / batchSize)));
+  let closeBatches: (() => Promise<void>) | null = null;
   let db: WorkspaceDb | null = null;
   let runId = -1;
   let status: 'done' | 'failed' | 'aborted' = 'failed';
@@ -89,11 +96,18 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     // Where to start, checked before any harvest: a resume with other settings is refused here.
     const { resumedFromStep, resumedTokens, priorRunId } = await findResumePoint(checkpointDir, { resume: !!opts.resume, nSaes: cfgs.length, totalSteps, out, settings, cfgs, note: ctl.onNote });
     const bDecInit = opts.bDecInit ?? D.bDecInit;
-    const { factor, bDecSample, batches } = await prepareTrainBatches(source, {
-      device: opts.device, dIn, hook, out, normSteps, normalize: opts.normalize ?? true, bDecInit, bDecSampleRows: opts.bDecSampleRows ?? D.bDecSampleRows,
+    const run = await setupObjective(src, {
+      device: opts.device, out, totalSteps, batchSize, contextSize, dataSeed: opts.dataSeed ?? D.dataSeed, normSteps, normalize: opts.normalize ?? true,
+      bDecInit, bDecSampleRows: opts.bDecSampleRows ?? D.bDecSampleRows, factor: warm?.factor, loss,
+      klCoefficient: opts.klCoefficient ?? D.klCoefficient, localCoefficient: opts.localCoefficient ?? (loss === 'reward' ? D.rewardLocalCoefficient : D.localCoefficient), downstream,
+      rewardCoefficient: opts.rewardCoefficient ?? D.rewardCoefficient, rewardDifference: !!opts.rewardDifference, note: ctl.onNote,
     });
+    closeBatches = run.close;
+    const { factor, bDecSample } = run;
+    metadata.training_objective = run.record;
+    if (warm) metadata.init_from = warm.lineage;
     const saes: SaeModel[] = [];
-    for (const cfg of cfgs) saes.push(await initSae(cfg, opts.device, { bDecInit, sample: bDecSample }));
+    for (const cfg of cfgs) saes.push(warm ? createSae(cfg, await warm.params(opts.device)) : await initSae(cfg, opts.device, { bDecInit, sample: bDecSample }));
     bDecSample?.dispose();
 
     // ---- stage 3 set-up: checkpoints, log, workspace database ----
@@ -117,7 +131,7 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     let lastRows: TrainLogRow[] = [];
     const tStart = performance.now();
     const res = await trainSaes({
-      saes, batches, totalSteps, lr, gradClip: opts.gradClip, countFiringFrom: countFrom,
+      saes, batches: run.batches, objective: run.objective, totalSteps, lr, gradClip: opts.gradClip, countFiringFrom: countFrom,
       schedule: { decay: opts.lrDecay ?? 'linear', warmupSteps: opts.lrWarmupSteps ?? 0, l1WarmupSteps: arch === 'standard' ? Math.floor(totalSteps * 0.05) : 0 },
       deadTokensThreshold: opts.deadTokensThreshold, logEvery, logFile,
       checkpointEvery: ckSteps, checkpointDir, keepCheckpoints: opts.keepCheckpoints ?? D.keepCheckpoints, resume: !!opts.resume,
@@ -127,12 +141,15 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
           throw new DataError(`non-finite loss (${row.loss}) at step ${row.step} for SAE ${names[row.saeIndex]} at hook ${hook}: training stopped, the last checkpoint in ${checkpointDir} is intact (try a lower --lr)`);
         }
         db!.insertTrainLogRows(saeIds, [row]);
+        if (row.terms) db!.insertMetrics(Object.entries(row.terms).map(([name, value]) => ({ saeId: saeIds[row.saeIndex]!, step: row.step, tokens: row.tokens, name, value })));
         lastRows = lastRows.filter((r) => r.saeIndex !== row.saeIndex).concat(row);
       },
       onStep: (s, tokens) => {
         const secs = (performance.now() - tStart) / 1000;
         const mean = (k: 'loss' | 'l0' | 'deadFraction') => (lastRows.length ? lastRows.reduce((a, r) => a + r[k], 0) / lastRows.length : undefined);
-        ctl.onProgress?.({ step: s, totalSteps, tokens, totalTokens: totalSteps * batchSize, tokensPerSecond: secs > 0 ? (tokens - resumedTokens) / secs : 0, loss: mean('loss'), l0: mean('l0'), deadFraction: mean('deadFraction') });
+        const p: TrainProgress = { step: s, totalSteps, tokens, totalTokens: totalSteps * batchSize, tokensPerSecond: secs > 0 ? (tokens - resumedTokens) / secs : 0, loss: mean('loss'), l0: mean('l0'), deadFraction: mean('deadFraction') };
+        if (lastRows.length && lastRows[0]!.terms?.kl !== undefined) p.kl = lastRows.reduce((a, r) => a + (r.terms?.kl ?? 0), 0) / lastRows.length;
+        ctl.onProgress?.(p);
       },
     });
 
@@ -165,7 +182,7 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     }
     throw e;
   } finally {
-    await source.return(undefined).catch(() => undefined);
+    await closeBatches?.().catch(() => undefined);
     if (db) {
       if (runId >= 0) db.setRunStatus(runId, status);
       db.close();

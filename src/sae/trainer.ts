@@ -5,7 +5,8 @@
 //   tokens-since-fired update,
 // the order of SAELens' trainer. The schedule is a pure function of the step and the batch of step
 // s is `batchAt(s)` (or the s-th item of an iterable), so a run resumed from a checkpoint is, on
-// CPU, bit for bit the run that was never interrupted. Batches must already be normalised.
+// CPU, bit for bit the run that was never interrupted. What a step minimises is the objective's
+// (objective.ts; default `local`, whose batches are activations [N, dIn], already normalised).
 
 import { performance } from 'node:perf_hooks';
 import { adamwUpdate } from '../compute/ops/adamw.js';
@@ -17,15 +18,18 @@ import { DEFAULT_DEAD_TOKENS_THRESHOLD, deadFractionOf, updateTokensSinceFired }
 import { normalizeRowsInPlace, removeParallelGrad } from './decoderNorm.js';
 import { l1CoefficientAt, lrAt, type ScheduleOptions } from './schedule.js';
 import { appendTrainLog, truncateTrainLog, type TrainLogRow } from './trainLog.js';
+import { localObjective, type PreparedBatch, type TrainObjective } from './objective.js';
 import type { SaeModel, SaeParams } from './types.js';
 
 /** Where batches come from: `batchAt(step)` (0-based, deterministic: best for resume) or an iterable. */
-export type BatchSource = ((step: number) => Tensor | Promise<Tensor>) | AsyncIterable<Tensor> | Iterable<Tensor>;
+export type BatchSource<B = Tensor> = ((step: number) => B | Promise<B>) | AsyncIterable<B> | Iterable<B>;
 
-export interface TrainOptions {
+export interface TrainOptions<B = Tensor> {
   saes: readonly SaeModel[];
-  /** Batches x [N, dIn], already normalised; the trainer disposes each after use unless keepBatches. */
-  batches: BatchSource;
+  /** Batches of the objective (local: x [N, dIn], already normalised); the trainer disposes each after use unless keepBatches. */
+  batches: BatchSource<B>;
+  /** What each step minimises (default: local). */
+  objective?: TrainObjective<B>;
   totalSteps: number;
   /** Base learning rate, one for all SAEs or one per SAE. */
   lr: number | readonly number[];
@@ -88,7 +92,8 @@ export interface TrainResult {
 const PARAM_NAMES: readonly (keyof SaeParams)[] = ['W_enc', 'b_enc', 'W_dec', 'b_dec', 'threshold'];
 
 /** Train `saes` for `totalSteps` steps on one batch stream (see the file comment). */
-export async function trainSaes(o: TrainOptions): Promise<TrainResult> {
+export async function trainSaes<B = Tensor>(o: TrainOptions<B>): Promise<TrainResult> {
+  const objective = o.objective ?? (localObjective as unknown as TrainObjective<B>);
   const n = o.saes.length;
   if (n === 0) throw new Error('trainSaes: no SAEs to train');
   if (!(Number.isInteger(o.totalSteps) && o.totalSteps >= 0)) throw new Error(`trainSaes: totalSteps must be a non-negative integer, got ${o.totalSteps}`);
@@ -122,7 +127,7 @@ export async function trainSaes(o: TrainOptions): Promise<TrainResult> {
   // A fresh run starts a fresh log; a resumed one drops rows the lost steps had written.
   if (o.logFile) await truncateTrainLog(o.logFile, step);
 
-  const nextBatch = batchReader(o.batches, step);
+  const nextBatch = batchReader(o.batches, step, (b) => objective.disposeBatch(b));
   const threshold = (i: number) => o.deadTokensThreshold ?? o.saes[i]!.cfg.deadTokensThreshold ?? DEFAULT_DEAD_TOKENS_THRESHOLD;
   const save = () =>
     saveCheckpoint(o.checkpointDir!, states, { step, tokens, totalSteps: o.totalSteps, firingTokens, batchState: o.batchState?.() }, o.keepCheckpoints ?? 2);
@@ -138,16 +143,20 @@ export async function trainSaes(o: TrainOptions): Promise<TrainResult> {
         aborted = true;
         break;
       }
-      const x = await nextBatch(step);
-      if (x.shape.length !== 2 || x.shape[1] !== dIn) throw new Error(`trainSaes: batch ${step} has shape [${x.shape}], expected [N, ${dIn}]`);
-      const nTok = x.shape[0]!;
+      const batch = await nextBatch(step);
+      let nTok = 0;
       const logging = (step + 1) % logEvery === 0 || step + 1 === o.totalSteps;
       const pending: { i: number; row: Omit<TrainLogRow, 'step' | 'tokens' | 'tokensPerSecond'> }[] = [];
+      let prepared: PreparedBatch | null = null;
       try {
+        prepared = await objective.prepare(batch);
+        const x = prepared.x;
+        if (x.shape.length !== 2 || x.shape[1] !== dIn) throw new Error(`trainSaes: batch ${step} has shape [${x.shape}], expected [N, ${dIn}]`);
+        nTok = x.shape[0]!;
         for (let i = 0; i < n; i++) {
           const lr = lrAt(step, lrs[i]!, o.totalSteps, schedule);
           const l1 = l1CoefficientAt(step, o.saes[i]!.cfg.l1Coefficient ?? 0, schedule.l1WarmupSteps);
-          const r = await trainStep(o.saes[i]!, states[i]!, x, {
+          const r = await trainStep(o.saes[i]!, states[i]!, prepared, {
             adam: { lr, beta1, beta2, eps, weightDecay, step: step + 1 },
             l1,
             gradClip: o.gradClip ?? 0,
@@ -159,7 +168,8 @@ export async function trainSaes(o: TrainOptions): Promise<TrainResult> {
           if (r) pending.push({ i, row: { saeIndex: i, ...r, lr } });
         }
       } finally {
-        if (!o.keepBatches) x.dispose();
+        prepared?.dispose();
+        if (!o.keepBatches) objective.disposeBatch(batch);
       }
       if (step >= countFrom) firingTokens += nTok;
       step++;
@@ -212,11 +222,12 @@ interface StepOptions {
   countFiring: boolean;
 }
 
-type StepNumbers = Pick<TrainLogRow, 'loss' | 'mse' | 'l1' | 'auxK' | 'l0' | 'deadFraction' | 'gradNorm'>;
+type StepNumbers = Pick<TrainLogRow, 'loss' | 'mse' | 'l1' | 'auxK' | 'l0' | 'deadFraction' | 'gradNorm' | 'terms'>;
 
 /** One optimiser step of one SAE on x; returns its numbers when logging. */
-async function trainStep(sae: SaeModel, st: SaeTrainState, x: Tensor, so: StepOptions): Promise<StepNumbers | null> {
-  const res = sae.step(x, { tokensSinceFired: st.tokensSinceFired, l1Coefficient: so.l1, tokensSeen: so.tokensSeen });
+async function trainStep(sae: SaeModel, st: SaeTrainState, batch: PreparedBatch, so: StepOptions): Promise<StepNumbers | null> {
+  const x = batch.x;
+  const res = await batch.step(sae, { tokensSinceFired: st.tokensSinceFired, l1Coefficient: so.l1, tokensSeen: so.tokensSeen, logging: so.logging });
   try {
     const named: [keyof SaeParams, Tensor][] = [];
     for (const k of PARAM_NAMES) {
@@ -243,6 +254,7 @@ async function trainStep(sae: SaeModel, st: SaeTrainState, x: Tensor, so: StepOp
     const out: StepNumbers = { loss: stats.loss, mse: stats.mse, l0: stats.l0, deadFraction: deadFractionOf(tsf, so.deadThreshold), gradNorm };
     if (stats.l1 !== undefined) out.l1 = stats.l1;
     if (stats.auxK !== undefined) out.auxK = stats.auxK;
+    if (stats.terms !== undefined) out.terms = stats.terms;
     return out;
   } finally {
     res.dispose();
@@ -268,19 +280,19 @@ export async function globalNorm(grads: readonly Tensor[]): Promise<number> {
 }
 
 /** The batch of each step in order, from either kind of source; an iterable skips `start` items. */
-function batchReader(src: BatchSource, start: number): ((step: number) => Promise<Tensor>) & { close(): Promise<void> } {
+function batchReader<B>(src: BatchSource<B>, start: number, disposeBatch: (b: B) => void): ((step: number) => Promise<B>) & { close(): Promise<void> } {
   if (typeof src === 'function') return Object.assign(async (s: number) => src(s), { close: async () => {} });
-  const it: AsyncIterator<Tensor> | Iterator<Tensor> = Symbol.asyncIterator in src ? src[Symbol.asyncIterator]() : (src as Iterable<Tensor>)[Symbol.iterator]();
+  const it: AsyncIterator<B> | Iterator<B> = Symbol.asyncIterator in src ? (src as AsyncIterable<B>)[Symbol.asyncIterator]() : (src as Iterable<B>)[Symbol.iterator]();
   let position = 0;
-  const pull = async (): Promise<Tensor> => {
+  const pull = async (): Promise<B> => {
     const r = await it.next();
     if (r.done) throw new Error(`trainSaes: the batch source ended after ${position} batches`);
     position++;
     return r.value;
   };
-  const read = async (s: number): Promise<Tensor> => {
+  const read = async (s: number): Promise<B> => {
     // Skip what an interrupted run consumed (resume), then take batches strictly in order.
-    while (position < start) (await pull()).dispose();
+    while (position < start) disposeBatch(await pull());
     if (s !== position) throw new Error(`trainSaes: batch ${s} asked for at position ${position}`);
     return pull();
   };

@@ -57,6 +57,8 @@ export interface SaeStepStats {
   auxK?: number;
   /** Mean number of active latents per token. */
   l0: number;
+  /** An objective's own terms besides the SAE's (e2e: `kl`, `ds:<hook>`), each before its coefficient. */
+  terms?: Record<string, number>;
 }
 
 /** The result of a forward+backward on one batch. Gradients have the shapes of the params. */
@@ -77,6 +79,15 @@ export interface SaeStepContext {
   l1Coefficient: number;
   /** Tokens trained on before this step (lets AuxK skip its work while no latent can be dead yet). */
   tokensSeen?: number;
+  /** The trainer will read this step's stats (objectives may skip values needed only for logs when false; default true). */
+  logging?: boolean;
+  /** Weight of the reconstruction MSE in the loss (default 1; 0 for a pure end-to-end objective). */
+  mseCoefficient?: number;
+  /**
+   * [N, dIn] the gradient of a loss outside the SAE with respect to its output x̂ (normalised units),
+   * added to the reconstruction's: how end-to-end objectives reach the SAE's parameters.
+   */
+  outputGrad?: Tensor;
 }
 
 /** An SAE architecture: the maths, device-agnostic (written with src/compute ops). */

@@ -5,7 +5,9 @@
 import type { Command } from 'commander';
 import { benchKernels, type KernelBenchRow } from '../../compute/bench/kernelBench.js';
 import { benchForward, type ForwardBenchRow } from '../../model/forwardBench.js';
-import { benchSae, DEFAULT_SAE_BENCH_CASES, type SaeBenchCase, type SaeBenchRow } from '../../sae/saeBench.js';
+import { benchSae, benchSaeObjectives, DEFAULT_SAE_BENCH_CASES, type SaeBenchCase, type SaeBenchRow } from '../../sae/saeBench.js';
+import { openModel } from '../../model/openModel.js';
+import { defaultModel } from '../../sae/trainRun.js';
 import type { SaeArchitecture } from '../../sae/types.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
@@ -97,7 +99,12 @@ export function registerBench(program: Command): void {
     .option('--k <n>', 'active latents per token (topk, batchtopk)', intFlag('--k', 1), 32)
     .option('--min-ms <ms>', 'minimum timed time per case (at least 1 step, after 1 warm-up step)', intFlag('--min-ms', 1), 2000)
     .option('--dense-topk', 'also time each TopK case through dense [N, d_sae] codes (sae.topk_dense), as the torch reference does')
-    .action(async (o: { device: string; json?: boolean; arch?: SaeArchitecture[]; dSae?: number[]; dIn: number; batch: number; k: number; minMs: number; denseTopk?: boolean }) => {
+    .option('--loss <list>', 'time end-to-end steps instead: e2e and/or e2e+ds (comma-separated), each against local training with its harvest forward, on --model at --hook')
+    .option('--model <model>', 'with --loss: the model (default ../shared/assets/models/gpt2-corpus-tiny)')
+    .option('--hook <name>', 'with --loss: the SAE hook (default blocks.⌊layers/2⌋.hook_resid_pre)')
+    .option('--context-size <n>', 'with --loss: tokens per window (--batch / this = windows per step)', intFlag('--context-size', 2), 128)
+    .action(async (o: { device: string; json?: boolean; arch?: SaeArchitecture[]; dSae?: number[]; dIn: number; batch: number; k: number; minMs: number; denseTopk?: boolean; loss?: string; model?: string; hook?: string; contextSize: number }) => {
+      if (o.loss !== undefined) return benchObjectives(o);
       let cases: SaeBenchCase[];
       if (!o.arch && !o.dSae) cases = [...DEFAULT_SAE_BENCH_CASES];
       else {
@@ -122,4 +129,32 @@ export function registerBench(program: Command): void {
         device.destroy();
       }
     });
+}
+
+/** `saelab bench sae --loss e2e,e2e+ds`: end-to-end steps against local+harvest on a real model. */
+async function benchObjectives(o: { device: string; json?: boolean; arch?: SaeArchitecture[]; dSae?: number[]; batch: number; k: number; minMs: number; loss?: string; model?: string; hook?: string; contextSize: number }): Promise<void> {
+  const losses = o.loss!.split(',').map((x) => x.trim());
+  for (const l of losses) if (l !== 'e2e' && l !== 'e2e+ds') throw new UsageError(`--loss must list e2e and/or e2e+ds (got '${l}')`);
+  const arch = o.arch?.[0] ?? 'topk';
+  const device = await openDeviceFromFlag(o.device);
+  try {
+    const { model } = await openModel(o.model ?? defaultModel(), device, { download: false, needTokenizer: false });
+    try {
+      const hook = o.hook ?? `blocks.${Math.floor(model.config.nLayers / 2)}.hook_resid_pre`;
+      const dSae = o.dSae?.[0] ?? 32 * model.config.dModel;
+      const windows = Math.max(1, Math.floor(o.batch / o.contextSize));
+      const rows = await benchSaeObjectives(model, {
+        hook, arch, dSae, k: o.k, windows, contextSize: o.contextSize, losses: losses as ('e2e' | 'e2e+ds')[], minMs: o.minMs,
+        onRow: o.json ? undefined : (r) => process.stderr.write(`  ${r.case}: ${r.msPerStep.toFixed(1)} ms/step, ${Math.round(r.tokensPerS)} tokens/s\n`),
+      });
+      emit(!!o.json, { device: device.describe(), date: new Date().toISOString(), model: model.source, hook, rows }, () => {
+        console.log(`${device.describe()}: ${arch} SAE (d_sae ${dSae}) at ${hook} of ${model.source}; ${windows}×${o.contextSize} tokens per step`);
+        console.log(table(['case', 'ms/step', 'tokens/s', 'cost vs local', 'reps'], rows.map((r) => [r.case, r.msPerStep.toFixed(1), Math.round(r.tokensPerS), `${r.costVsLocal.toFixed(2)}×`, r.reps])));
+      });
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    device.destroy();
+  }
 }

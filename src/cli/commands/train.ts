@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Command, Option } from 'commander';
 import type { LrDecay } from '../../sae/schedule.js';
 import { defaultModel, trainRun, TRAIN_DEFAULTS, type TrainRunOptions } from '../../sae/trainRun.js';
+import { TRAIN_LOSSES, type TrainLoss } from '../../sae/trainOptions.js';
 import type { SaeArchitecture } from '../../sae/types.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
@@ -49,6 +50,7 @@ interface TrainFlags {
   resume?: boolean; checkpointEvery: number; logEvery: number; bDecInit: 'zeros' | 'mean' | 'geometric_median'; decoderUnitNorm?: boolean;
   normalize: boolean; sparsityTokens: number; deadTokens?: number; harvestBatchSize: number; bufferBatches: number; dataSeed: number; textField: string;
   prependBos: boolean; download?: boolean; device: string; json?: boolean; config?: string;
+  loss: TrainLoss; rewardCoefficient?: number; rewardDifference?: boolean; klCoefficient?: number; localCoefficient?: number; downstream?: string; downstreamCoefficients?: number[]; initFrom?: string;
 }
 
 /** Register `saelab train`. */
@@ -91,6 +93,14 @@ export function registerTrain(program: Command): void {
     .option('--text-field <name>', 'the field holding the text in JSON lines', 'text')
     .option('--no-prepend-bos', 'do not start each window with BOS')
     .option('--download', 'allow downloading --model from the hub')
+    .option('--loss <objective>', 'local (MSE at the hook), e2e (KL(P_clean ‖ P_spliced) + sparsity), e2e+ds (e2e + downstream reconstruction) or reward (reward models: MSE + λ·reward change; --data is JSONL pairs); docs/training.md', choice('--loss', TRAIN_LOSSES), 'local')
+    .option('--kl-coefficient <x>', `e2e: weight of the KL term (default ${D.klCoefficient})`, numFlag('--kl-coefficient', 0))
+    .option('--local-coefficient <x>', `e2e: weight of an MSE term at the hook mixed in (default ${D.localCoefficient})`, numFlag('--local-coefficient', 0))
+    .option('--downstream <hooks>', 'e2e+ds: all (every later hook_resid_post, the default), next, next:N, or hook names separated by commas')
+    .addOption(listOption('--downstream-coefficients <list>', `e2e+ds: one weight for every downstream term or one per hook (default ${D.downstreamCoefficient})`, numItem('--downstream-coefficients', 0)))
+    .option('--reward-coefficient <x>', `reward: weight λ of the reward term (default ${D.rewardCoefficient})`, numFlag('--reward-coefficient', 0))
+    .option('--reward-difference', 'reward: preserve each pair\'s r(chosen) − r(rejected) instead of each reward')
+    .option('--init-from <dir>', 'start every SAE from this SAE folder (same arch, d_in, d_sae, hook), e.g. a local SAE to fine-tune end to end')
     .option('--config <file>', 'a JSON file of options (keys as the flags: "d-sae", "seeds", …); flags override it')
     .addOption(deviceOption())
     .option('--json', 'print JSON')
@@ -115,15 +125,18 @@ export function registerTrain(program: Command): void {
         resume: !!o.resume, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, bDecInit: o.bDecInit, decoderUnitNorm: o.decoderUnitNorm,
         normalize: o.normalize, sparsityTokens: o.sparsityTokens, deadTokensThreshold: o.deadTokens, harvestBatchSize: o.harvestBatchSize, bufferBatches: o.bufferBatches,
         dataSeed: o.dataSeed, textField: o.textField, prependBos: o.prependBos, download: o.download,
+        loss: o.loss, klCoefficient: o.klCoefficient, localCoefficient: o.localCoefficient, downstream: o.downstream, downstreamCoefficients: o.downstreamCoefficients, initFrom: o.initFrom,
+        rewardCoefficient: o.rewardCoefficient, rewardDifference: o.rewardDifference,
       };
       try {
         const r = await trainRun(req, {
           signal: stop.signal,
           onNote: (line) => process.stderr.write(`${line}\n`),
           onProgress: (p) => {
-            bar ??= startProgress('train', p.totalTokens, { unit: 'tokens', quiet: !!o.json, fields: ['tokens_s', 'loss', 'L0', 'dead'] });
+            const e2e = o.loss !== 'local';
+            bar ??= startProgress('train', p.totalTokens, { unit: 'tokens', quiet: !!o.json, fields: ['tokens_s', 'loss', ...(e2e ? ['KL'] : []), 'L0', 'dead'] });
             const f = (v: number | undefined, d: number) => (v === undefined ? '-' : v.toFixed(d));
-            bar.update(p.tokens, { tokens_s: Math.round(p.tokensPerSecond), loss: f(p.loss, 3), L0: f(p.l0, 1), dead: p.deadFraction === undefined ? '-' : `${(p.deadFraction * 100).toFixed(1)}%` });
+            bar.update(p.tokens, { tokens_s: Math.round(p.tokensPerSecond), loss: f(p.loss, 3), ...(e2e ? { KL: f(p.kl, 4) } : {}), L0: f(p.l0, 1), dead: p.deadFraction === undefined ? '-' : `${(p.deadFraction * 100).toFixed(1)}%` });
           },
         });
         bar?.stop();

@@ -1,0 +1,51 @@
+// `--init-from DIR`: every SAE of a run starts from one existing SAE folder (e.g. a local SAE to be
+// fine-tuned end to end). The folder must match the run (architecture, d_in, d_sae, hook), and its
+// normalisation factor is kept so its weights mean what they meant; cfg.json records the lineage.
+
+import { resolve } from 'node:path';
+import type { Device } from '../compute/device.js';
+import { loadSae } from './saeFiles.js';
+import { TrainRunError } from './trainOptions.js';
+import type { SaeConfig, SaeParams } from './types.js';
+
+/** The starting point of a warm start, checked against the run. */
+export interface WarmStart {
+  dir: string;
+  /** Its normalisation factor, when it normalises inputs. */
+  factor?: number;
+  /** What cfg.json's metadata records as `init_from`. */
+  lineage: Record<string, unknown>;
+  /** A fresh copy of its parameters for one SAE of the run. */
+  params(device: Device): Promise<SaeParams>;
+}
+
+/** Open `dir` and check it fits every config of the run (a TrainRunError naming the mismatch). */
+export async function openWarmStart(dir: string, cfgs: readonly SaeConfig[], hook: string, device: Device): Promise<WarmStart> {
+  const abs = resolve(dir);
+  const first = await loadSae(abs, device).catch((e: Error) => {
+    throw new TrainRunError(`--init-from ${abs}: ${e.message}`);
+  });
+  const c = first.cfg;
+  const dispose = () => Object.values(first.params).forEach((t) => t?.dispose());
+  try {
+    const hookOf = first.metadata.hook_name;
+    if (hookOf && hookOf !== hook) throw new TrainRunError(`--init-from ${abs}: its SAE was trained at ${hookOf}, this run trains at ${hook}`);
+    for (const cfg of cfgs) {
+      if (c.architecture !== cfg.architecture) throw new TrainRunError(`--init-from ${abs}: a ${c.architecture} SAE, this run trains ${cfg.architecture} (--arch)`);
+      if (c.dIn !== cfg.dIn) throw new TrainRunError(`--init-from ${abs}: d_in ${c.dIn}, the hook ${hook} has ${cfg.dIn}`);
+      if (c.dSae !== cfg.dSae) throw new TrainRunError(`--init-from ${abs}: d_sae ${c.dSae}, this run trains d_sae ${cfg.dSae} (--d-sae)`);
+      if ((c.normalizeActivations !== 'none') !== (cfg.normalizeActivations !== 'none')) throw new TrainRunError(`--init-from ${abs}: normalize_activations ${c.normalizeActivations}, this run uses ${cfg.normalizeActivations}`);
+    }
+    if (c.normalizeActivations !== 'none' && first.normScalingFactor === undefined) throw new TrainRunError(`--init-from ${abs}: it normalises inputs but records no norm_scaling_factor`);
+  } finally {
+    dispose();
+  }
+  const objective = (first.metadata.training_objective as { loss?: string } | undefined)?.loss ?? 'local';
+  const out: WarmStart = {
+    dir: abs,
+    lineage: { path: abs, architecture: c.architecture, objective, ...(first.metadata.init_from ? { init_from: first.metadata.init_from } : {}) },
+    params: async (dev) => (await loadSae(abs, dev)).params,
+  };
+  if (first.normScalingFactor !== undefined) out.factor = first.normScalingFactor;
+  return out;
+}
