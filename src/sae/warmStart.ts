@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import type { Device } from '../compute/device.js';
 import { loadSae } from './saeFiles.js';
+import { foldNormScaling } from './saelensCompat.js';
 import { TrainRunError } from './trainOptions.js';
 import type { SaeConfig, SaeParams } from './types.js';
 
@@ -26,6 +27,11 @@ export async function openWarmStart(dir: string, cfgs: readonly SaeConfig[], hoo
     throw new TrainRunError(`--init-from ${abs}: ${e.message}`);
   });
   const c = first.cfg;
+  // Folders hold their input scaling s folded into the weights (SAELens layout); a run that
+  // normalises trains unfolded weights on s·x, so the warm start unfolds them and keeps s.
+  const folded = first.foldedNormScalingFactor;
+  const normalizes = folded !== undefined || c.normalizeActivations !== 'none';
+  const scaling = folded !== undefined ? 'expected_average_only_in' : c.normalizeActivations;
   const dispose = () => Object.values(first.params).forEach((t) => t?.dispose());
   try {
     const hookOf = first.metadata.hook_name;
@@ -34,9 +40,8 @@ export async function openWarmStart(dir: string, cfgs: readonly SaeConfig[], hoo
       if (c.architecture !== cfg.architecture) throw new TrainRunError(`--init-from ${abs}: a ${c.architecture} SAE, this run trains ${cfg.architecture} (--arch)`);
       if (c.dIn !== cfg.dIn) throw new TrainRunError(`--init-from ${abs}: d_in ${c.dIn}, the hook ${hook} has ${cfg.dIn}`);
       if (c.dSae !== cfg.dSae) throw new TrainRunError(`--init-from ${abs}: d_sae ${c.dSae}, this run trains d_sae ${cfg.dSae} (--d-sae)`);
-      if ((c.normalizeActivations !== 'none') !== (cfg.normalizeActivations !== 'none')) throw new TrainRunError(`--init-from ${abs}: normalize_activations ${c.normalizeActivations}, this run uses ${cfg.normalizeActivations}`);
+      if (normalizes !== (cfg.normalizeActivations !== 'none')) throw new TrainRunError(`--init-from ${abs}: normalize_activations ${scaling}, this run uses ${cfg.normalizeActivations}${normalizes ? '' : ' (--no-normalize to match)'}`);
     }
-    if (c.normalizeActivations !== 'none' && first.normScalingFactor === undefined) throw new TrainRunError(`--init-from ${abs}: it normalises inputs but records no norm_scaling_factor`);
   } finally {
     dispose();
   }
@@ -44,8 +49,16 @@ export async function openWarmStart(dir: string, cfgs: readonly SaeConfig[], hoo
   const out: WarmStart = {
     dir: abs,
     lineage: { path: abs, architecture: c.architecture, objective, ...(first.metadata.init_from ? { init_from: first.metadata.init_from } : {}) },
-    params: async (dev) => (await loadSae(abs, dev)).params,
+    params: async (dev) => {
+      const p = (await loadSae(abs, dev)).params;
+      if (folded === undefined) return p;
+      const host = { W_enc: await p.W_enc.read(), b_enc: await p.b_enc.read(), W_dec: await p.W_dec.read(), b_dec: await p.b_dec.read() } as Record<'W_enc' | 'b_enc' | 'W_dec' | 'b_dec', Float32Array>;
+      const u = foldNormScaling(host, 1 / folded);
+      const shapes = { W_enc: p.W_enc.shape, b_enc: p.b_enc.shape, W_dec: p.W_dec.shape, b_dec: p.b_dec.shape };
+      for (const k of ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const) p[k].dispose();
+      return { ...p, W_enc: dev.fromArray(u.W_enc, shapes.W_enc), b_enc: dev.fromArray(u.b_enc, shapes.b_enc), W_dec: dev.fromArray(u.W_dec, shapes.W_dec), b_dec: dev.fromArray(u.b_dec, shapes.b_dec) };
+    },
   };
-  if (first.normScalingFactor !== undefined) out.factor = first.normScalingFactor;
+  if (folded !== undefined) out.factor = folded;
   return out;
 }

@@ -76,7 +76,9 @@ test('warm start: a local SAE fine-tuned with e2e starts from its weights and re
       const y = (await l.params[p].read()) as Float32Array;
       assert.ok(x.every((v, i) => Math.abs(v - y[i]!) <= 1e-6 * (1 + Math.abs(y[i]!))), p);
     }
-    assert.equal(s.normScalingFactor, l.normScalingFactor, 'the warm start keeps its normalisation factor');
+    // Folders store the input scaling folded into the weights; the warm start unfolds it and keeps it.
+    assert.ok(l.foldedNormScalingFactor !== undefined && l.foldedNormScalingFactor > 0, 'the local SAE normalised its inputs');
+    assert.equal(s.foldedNormScalingFactor, l.foldedNormScalingFactor, 'the warm start keeps its normalisation factor');
     const cfg = JSON.parse(readFileSync(join(same.saes[0]!.path, 'cfg.json'), 'utf8')) as { metadata: { init_from: { path: string; objective: string } } };
     assert.equal(cfg.metadata.init_from.path, localPath);
     assert.equal(cfg.metadata.init_from.objective, 'local');
