@@ -2,6 +2,7 @@
 // (0 ok, 1 a bug, 2 bad input with one clear line).
 
 import { Command, CommanderError } from 'commander';
+import { registerAttribute } from './commands/attribute.js';
 import { registerBench } from './commands/bench.js';
 import { registerCompare } from './commands/compare.js';
 import { registerDashboard } from './commands/dashboard.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerPerturb(program);
   registerPrune(program);
+  registerAttribute(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
