@@ -12,6 +12,7 @@ import { registerForward } from './commands/forward.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerHarvest } from './commands/harvest.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerPairs } from './commands/pairs.js';
 import { registerPerturb } from './commands/perturb.js';
 import { registerPrune } from './commands/prune.js';
 import { registerTrain } from './commands/train.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerPerturb(program);
   registerPrune(program);
   registerAttribute(program);
+  registerPairs(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
