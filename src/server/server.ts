@@ -7,6 +7,7 @@
 //   GET  /api/dashboards/:id/features?order=feature|density|maxAct&limit=&offset=
 //   GET  /api/dashboards/:id/features/:f     a feature page
 //   POST /api/dashboards/:id/text            {"text": "..."} → features per token (runs the model and SAE)
+//   GET  /api/attributions[/:id]             reward-attribution runs, one run's report (rewardApi.ts)
 //   GET  /api/reports                        report files (JSON, SVG, PNG) under the workspace folder
 //   GET  /files/<path>                       one of those files
 //
@@ -20,6 +21,7 @@ import type { Device } from '../compute/device.js';
 import { baseHeaders, FILE_CSP, HttpError, readBody, sendBytes, sendJson } from './http.js';
 import { listReportFiles, readReportFile } from './reportFiles.js';
 import { INDEX_HTML, uiDir, uiFile } from './staticAssets.js';
+import { attributionsApi } from './rewardApi.js';
 import { TextService } from './textService.js';
 import { WorkspaceReader } from './workspaceApi.js';
 
@@ -91,6 +93,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     if (a === 'workspace' && b === undefined) {
       only(get);
       return sendJson(res, 200, reader.workspace());
+    }
+    if (a === 'attributions') {
+      only(get);
+      return sendJson(res, 200, attributionsApi(reader, b, c));
     }
     if (a === 'reports' && b === undefined) {
       only(get);

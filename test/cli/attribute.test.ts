@@ -12,6 +12,7 @@ import { initSaeParams } from '../../src/sae/initSae.js';
 import { saveSae } from '../../src/sae/saeFiles.js';
 import { openWorkspaceDb } from '../../src/io/workspaceDb.js';
 import { listAttributionRuns, readAttributionReport } from '../../src/analysis/rewardDb.js';
+import { startServer } from '../../src/server/server.js';
 import { ASSETS, needsAsset, tempDir } from '../io/assets.js';
 import { saelab, userLines } from '../helpers/cli.js';
 
@@ -59,6 +60,25 @@ test('saelab attribute: pairs, two completions, bad input', { skip, timeout: 600
       assert.equal((db.db.prepare('SELECT COUNT(*) AS n FROM attribution_features').get() as { n: number }).n, 20);
     } finally {
       db.close();
+    }
+    // The reward page's API: the run list, the report, 404 for an unknown run.
+    const srv = await startServer({ db: join(dir, 'L2', 'saelab.db'), device: cpu, log: () => {} });
+    try {
+      const get = async (path: string) => {
+        const res = await fetch(`http://127.0.0.1:${srv.port}${path}`);
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
+      const list = await get('/api/attributions');
+      assert.equal(list.status, 200);
+      const runs = list.body.runs as { runId: number; mode: string }[];
+      assert.deepEqual(runs.map((r) => r.mode), ['pairs']);
+      const one = await get(`/api/attributions/${runs[0]!.runId}`);
+      assert.equal(one.status, 200);
+      assert.equal((one.body.pairs as { all: { pairs: number } }).all.pairs, 7);
+      assert.equal((await get('/api/attributions/999')).status, 404);
+      assert.equal((await get('/api/attributions/x')).status, 404);
+    } finally {
+      await srv.close();
     }
 
     // Two completions: the same text twice differs in nothing.
