@@ -39,6 +39,10 @@ export interface PairSetOptions {
   seed?: number;
   /** Pairs whose tokens and per-token effects are kept for the pair view (default 20). */
   keepPairs?: number;
+  /** Strongest activations kept per listed feature (default 5), and tokens of context either side (default 6, 3). */
+  examples?: number;
+  contextBefore?: number;
+  contextAfter?: number;
   onProgress?: (pairsDone: number, pairs: number) => void;
 }
 
@@ -62,6 +66,26 @@ export interface RankedFeature {
   meanActRejected: number;
   /** The nearest decoder direction in each other SAE, and whether it passes duplicateCosine. */
   nearest: { sae: string; feature: number; cosine: number; duplicate: boolean }[];
+  /** Its strongest activations on completion tokens: pair, side, activation, the token and a few before and after. */
+  examples: FeatureExample[];
+}
+
+export interface FeatureExample {
+  pair: number;
+  side: 'chosen' | 'rejected';
+  act: number;
+  before: string;
+  token: string;
+  after: string;
+}
+
+/** A candidate example while the pairs stream by: where, not yet the text. */
+interface ExampleRef {
+  act: number;
+  pair: PairRecord;
+  side: 0 | 1;
+  /** Token index in the row's ids. */
+  at: number;
 }
 
 export interface ExactCheck {
@@ -171,8 +195,21 @@ export async function attributePairSet(o: PairSetOptions): Promise<PairSetReport
   const sums = saes.map(() => ({ error: 0, bias: 0, rest: 0, absRest: 0, effects: 0 }));
   // Per completion row (2 per pair): each SAE's summed activations, for co-activation groups.
   const rowActs: { features: Int32Array; act: Float64Array }[][] = saes.map(() => []);
+  const nEx = o.examples ?? 5;
+  // Per SAE, per feature: its strongest activations so far (ascending by act, at most nEx).
+  const best = saes.map(() => new Map<number, ExampleRef[]>());
+  const offer = (k: number, f: number, ref: ExampleRef) => {
+    const m = best[k]!;
+    let l = m.get(f);
+    if (!l) m.set(f, (l = []));
+    if (l.length === nEx && l[0]!.act >= ref.act) return;
+    if (l.length === nEx) l.shift();
+    let i = 0;
+    while (i < l.length && l[i]!.act < ref.act) i++;
+    l.splice(i, 0, ref);
+  };
   const kept: { pair: number; rows: [AttributionRow, AttributionRow]; diffs: PairDifference[] }[] = [];
-  const pairViews: PairView[] = [];
+  const pairViews: { ord: number; view: PairView }[] = [];
   const skipped: PairSetReport['skipped'] = [];
   const splitStats: SplitStats[] = [];
   const all: SplitStats = { label: 'all', pairs: 0, meanDeltaR: 0, accuracy: 0, meanRewardChosen: 0, meanRewardRejected: 0, truncated: 0, completionTruncated: 0 };
@@ -182,19 +219,24 @@ export async function attributePairSet(o: PairSetOptions): Promise<PairSetReport
 
   for (const split of o.splits) {
     const st: SplitStats = { label: split.label, pairs: 0, meanDeltaR: 0, accuracy: 0, meanRewardChosen: 0, meanRewardRejected: 0, truncated: 0, completionTruncated: 0 };
-    for (let p0 = 0; p0 < split.pairs.length; p0 += batchPairs) {
-      const part = split.pairs.slice(p0, p0 + batchPairs);
-      const enc: { p: PairRecord; a: AttributionRow; b: AttributionRow }[] = [];
-      for (const p of part) {
-        const e = encodePair(tok, p, nCtx);
-        if (typeof e === 'string') {
-          skipped.push({ index: p.index, split: split.label, why: e });
-          continue;
-        }
-        if (e.truncated) st.truncated++;
-        if (e.completionTruncated) st.completionTruncated++;
-        enc.push({ p, a: e.a, b: e.b });
+    // Encode the split, then batch pairs of similar length (sorted by length, ties by position): padding
+    // to the longest row of a batch is most of the cost otherwise. Sums run in that order (fixed, so
+    // reproducible); the kept pairs (exact check, pair views) are the first ones in file order.
+    const encAll: { p: PairRecord; a: AttributionRow; b: AttributionRow; ord: number }[] = [];
+    for (const p of split.pairs) {
+      const e = encodePair(tok, p, nCtx);
+      if (typeof e === 'string') {
+        skipped.push({ index: p.index, split: split.label, why: e });
+        continue;
       }
+      if (e.truncated) st.truncated++;
+      if (e.completionTruncated) st.completionTruncated++;
+      encAll.push({ p, a: e.a, b: e.b, ord: used + encAll.length });
+    }
+    const len = (e: (typeof encAll)[number]) => Math.max(e.a.ids.length, e.b.ids.length);
+    const sorted = encAll.slice().sort((x, y) => len(x) - len(y) || x.ord - y.ord);
+    for (let p0 = 0; p0 < sorted.length; p0 += batchPairs) {
+      const enc = sorted.slice(p0, p0 + batchPairs);
       if (enc.length) {
         const res = await attributeRows(model, saes, enc.flatMap((e) => [e.a, e.b]));
         enc.forEach((e, q) => {
@@ -221,9 +263,12 @@ export async function attributePairSet(o: PairSetOptions): Promise<PairSetReport
               a.actA += pd.actA[i]!;
               a.actB += pd.actB[i]!;
             });
-            for (const r of [ra, rb]) {
+            for (const [side, r] of [[0, ra], [1, rb]] as const) {
               const s = r.saes[k]!;
               s.features.forEach((f, i) => (A.get(f)!.fired += s.fired[i]!));
+              for (let t = 0; t + 1 < s.codeOffsets.length; t++) {
+                for (let c = s.codeOffsets[t]!; c < s.codeOffsets[t + 1]!; c++) offer(k, s.codeIds[c]!, { act: s.codeVals[c]!, pair: e.p, side, at: r.start + t });
+              }
               tokens[k] += r.end - r.start;
               rowActs[k]!.push({ features: s.features, act: s.act });
             }
@@ -234,17 +279,19 @@ export async function attributePairSet(o: PairSetOptions): Promise<PairSetReport
             sm.absRest += Math.abs(pd.rest);
             sm.effects += pd.effect.reduce((x, y) => x + y, 0);
           });
-          if (kept.length < exactPairs) kept.push({ pair: used, rows: [e.a, e.b], diffs });
-          if (pairViews.length < keepPairs) pairViews.push(pairView(tok, e.p, split.label, ra, rb, diffs, saes, e.a, e.b));
-          used++;
+          if (e.ord < exactPairs) kept.push({ pair: e.ord, rows: [e.a, e.b], diffs });
+          if (e.ord < keepPairs) pairViews.push({ ord: e.ord, view: pairView(tok, e.p, split.label, ra, rb, diffs, saes, e.a, e.b) });
         });
       }
-      done += part.length;
+      done += enc.length;
       o.onProgress?.(done, total);
     }
+    used += encAll.length;
+    done += split.pairs.length - encAll.length;
     addInto(all, st);
     splitStats.push(finishStats(st));
   }
+  kept.sort((x, y) => x.pair - y.pair);
   if (used === 0) throw new EvalError('no pair to attribute: every pair was skipped (a completion with no token)');
 
   const reports: SaePairSetReport[] = [];
@@ -265,6 +312,7 @@ export async function attributePairSet(o: PairSetOptions): Promise<PairSetReport
         signConsistency: active ? Math.max(a.pos, a.neg) / active : 0, firingFrequency: a.fired / tokens[k]!, highFrequency: a.fired / tokens[k]! > hf,
         meanActChosen: a.actA / used, meanActRejected: a.actB / used,
         nearest: nearest.map(({ q, near }) => ({ sae: q.label, feature: near[r]!.feature, cosine: near[r]!.cosine, duplicate: near[r]!.cosine >= dupCos })),
+        examples: (best[k]!.get(f) ?? []).slice().reverse().map((x) => exampleText(tok, x, nCtx, o.contextBefore ?? 6, o.contextAfter ?? 3)),
       };
     });
     // Co-activation series over completions for the top features.
@@ -284,7 +332,17 @@ export async function attributePairSet(o: PairSetOptions): Promise<PairSetReport
       top: topFeatures, groups, exact,
     });
   }
-  return { splits: splitStats, all: finishStats(all), saes: reports, pairViews, skipped };
+  return { splits: splitStats, all: finishStats(all), saes: reports, pairViews: pairViews.sort((x, y) => x.ord - y.ord).map((v) => v.view), skipped };
+}
+
+/** The text around an example: the pair re-encoded (deterministic), tokens before, the token, tokens after. */
+function exampleText(tok: Tokenizer, x: ExampleRef, nCtx: number, nb: number, na: number): FeatureExample {
+  const e = encodeCompletion(tok, x.pair.prompt, x.side === 0 ? x.pair.chosen : x.pair.rejected, nCtx);
+  const ids = Array.from(e.ids);
+  return {
+    pair: x.pair.index, side: x.side === 0 ? 'chosen' : 'rejected', act: x.act,
+    before: tok.decode(ids.slice(Math.max(0, x.at - nb), x.at)), token: tok.decode([ids[x.at]!]), after: tok.decode(ids.slice(x.at + 1, x.at + 1 + na)),
+  };
 }
 
 /** Exact ablation of the top candidates and a seeded random sample of active features on the kept pairs. */
