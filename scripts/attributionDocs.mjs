@@ -24,7 +24,9 @@ const HH = join(ASSETS, 'preference', 'hh-harmless-base-test.jsonl.gz');
 const DOC = join(ROOT, 'docs', 'attribution.md');
 const PLOTS = join(ROOT, 'docs', 'attribution');
 const LAYERS = [3, 4];
-const TRAIN = { tokens: '1M', k: 32, dSae: 3072, batch: 2048, lr: '1e-3', context: 256 };
+const TRAIN = { k: 32, dSae: 3072, batch: 2048, lr: '1e-3', context: 256 };
+// Training tokens per layer (the second SAE got fewer: the 2-core machine was shared when these were made).
+const TOKENS = { 3: '1M', 4: '500k' };
 
 const args = process.argv.slice(2);
 const WORK = resolve(args.includes('--work') ? args[args.indexOf('--work') + 1] : '/tmp/saelab-attr-docs');
@@ -51,7 +53,7 @@ const saeDir = (L) => join(WORK, `sae-L${L}`, `topk-k${TRAIN.k}-s0`);
 for (const L of LAYERS) {
   if (existsSync(join(saeDir(L), 'cfg.json'))) continue;
   console.error(`training the SAE at blocks.${L}.hook_resid_pre`);
-  run(['train', '--device', 'cpu', '--model', RM, '--hook', `blocks.${L}.hook_resid_pre`, '--data', text, '--no-prepend-bos', '--context-size', String(TRAIN.context), '--arch', 'topk', '--k', String(TRAIN.k), '--d-sae', String(TRAIN.dSae), '--tokens', TRAIN.tokens, '--batch-size', String(TRAIN.batch), '--lr', TRAIN.lr, '--out', join(WORK, `sae-L${L}`)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  run(['train', '--device', 'cpu', '--model', RM, '--hook', `blocks.${L}.hook_resid_pre`, '--data', text, '--no-prepend-bos', '--context-size', String(TRAIN.context), '--arch', 'topk', '--k', String(TRAIN.k), '--d-sae', String(TRAIN.dSae), '--tokens', TOKENS[L], '--batch-size', String(TRAIN.batch), '--lr', TRAIN.lr, '--out', join(WORK, `sae-L${L}`)], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 const trainLog = (L) => readFileSync(join(WORK, `sae-L${L}`, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
 
@@ -96,7 +98,7 @@ L.push('');
 L.push('## Setup');
 L.push('');
 L.push(`- Reward model: \`gpt2-corpus-tiny-rm-hh\` (GPT-2 architecture, 6 layers, d_model 192, context 256; a Bradley–Terry head fine-tuned on HH pairs 0–1849).`);
-L.push(`- SAEs: TopK (k ${TRAIN.k}, ${TRAIN.dSae} latents) at \`blocks.3.hook_resid_pre\` and \`blocks.4.hook_resid_pre\`, ${TRAIN.tokens} tokens each of the HH transcripts (chosen and rejected, twice over; no BOS, windows of 256), batch ${TRAIN.batch}, lr ${TRAIN.lr}.`);
+L.push(`- SAEs: TopK (k ${TRAIN.k}, ${TRAIN.dSae} latents) at \`blocks.3.hook_resid_pre\` (${TOKENS[3]} tokens) and \`blocks.4.hook_resid_pre\` (${TOKENS[4]} tokens), trained on the HH transcripts (chosen and rejected, twice over; no BOS, windows of 256), batch ${TRAIN.batch}, lr ${TRAIN.lr}.`);
 L.push(`  Final training MSE (normalised units, E‖x‖² = 192): ${LAYERS.map((l) => `L${l} ${f3(trainLog(l).mse)}`).join(', ')}. These are small, briefly trained SAEs: the error term is large, and the report says so.`);
 L.push('- Pairs: all 2,312 of `preference/hh-harmless-base-test.jsonl.gz`, in two splits (the RM\'s training pairs 0–1849 and its held-out pairs 1850–2311). A transcript longer than 256 tokens is cut from the left (the reward is read at the end); the completion is the last Assistant turn.');
 L.push('');

@@ -135,7 +135,7 @@ export async function attributeRun(o: AttributeRunOptions): Promise<AttributeRun
     let twoR: TwoReport | undefined;
     let config: Record<string, unknown>;
     if (two) {
-      twoR = await attributeTwo({ model, tokenizer: tok, saes, prompt: o.prompt ?? '', a: o.a!, b: o.b!, baseline: o.baseline, exactTop: o.exactTop });
+      twoR = await attributeTwo({ model, tokenizer: tok, saes, prompt: o.prompt ?? '', a: o.a!, b: o.b!, baseline: o.baseline, exactTop: o.exactTop, highFrequency: o.highFrequency });
       config = { mode: 'two', edit: o.edit ?? false, prompt: o.prompt ?? '', a: o.a, b: o.b, baseline: o.baseline ?? null };
     } else {
       const splits = [];
@@ -194,5 +194,5 @@ function dbFeatures(pairs: PairSetReport | undefined, two: TwoReport | undefined
       return { feature: f.feature, effect: f.meanEffect, absEffect: f.meanAbsEffect, signConsistency: f.signConsistency, firingFrequency: f.firingFrequency, highFrequency: f.highFrequency, duplicateOf: dup ? `${dup.sae}:${dup.feature}@${dup.cosine.toFixed(3)}` : null };
     });
   }
-  return two!.saes[k]!.features.slice(0, 100).map((f) => ({ feature: f.feature, effect: f.effect, absEffect: Math.abs(f.effect), signConsistency: null, firingFrequency: null, highFrequency: false, duplicateOf: null }));
+  return two!.saes[k]!.features.slice(0, 100).map((f) => ({ feature: f.feature, effect: f.effect, absEffect: Math.abs(f.effect), signConsistency: null, firingFrequency: f.firingFrequency ?? null, highFrequency: f.highFrequency ?? false, duplicateOf: null }));
 }

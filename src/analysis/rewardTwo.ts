@@ -24,6 +24,8 @@ export interface TwoOptions {
   baseline?: string;
   /** Features ablated exactly per SAE (default 10). */
   exactTop?: number;
+  /** A feature firing on more than this fraction of tokens (per the SAE's sparsity file) is flagged (default 0.1). */
+  highFrequency?: number;
   /** Relative tolerance under which two summed activations count as equal (default 1e-6). */
   tolerance?: number;
 }
@@ -39,6 +41,9 @@ export interface DiffFeature {
   effect: number;
   /** Exact ablation effect on Δr (top features only). */
   exact?: number;
+  /** Firing frequency from the SAE folder's sparsity.safetensors (when it has one) and whether it passes highFrequency. */
+  firingFrequency?: number;
+  highFrequency?: boolean;
   /** On the baseline completion: the feature's summed activation and its effect on r_c. */
   baselineAct?: number;
   baselineEffect?: number;
@@ -102,6 +107,12 @@ export async function attributeTwo(o: TwoOptions): Promise<TwoReport> {
       feats.push({ feature: f, kind: a === 0 ? 'added' : b === 0 ? 'removed' : 'changed', actA: a, actB: b, effectA: pd.effectA[i]!, effectB: pd.effectB[i]!, effect: pd.effect[i]! });
     });
     feats.sort((x, y) => Math.abs(y.effect) - Math.abs(x.effect) || x.feature - y.feature);
+    if (s.sparsity) {
+      for (const f of feats) {
+        f.firingFrequency = 10 ** s.sparsity[f.feature]!;
+        f.highFrequency = f.firingFrequency > (o.highFrequency ?? 0.1);
+      }
+    }
     if (rc) {
       const C = rc.saes[k]!;
       const where = new Map(Array.from(C.features, (f, i) => [f, i]));

@@ -89,7 +89,7 @@ export function registerAttribute(program: Command): void {
             console.log(`r(a) ${f3(t.rewardA)}, r(b) ${f3(t.rewardB)}, Δr ${f3(t.deltaR)}${t.rewardBaseline !== undefined ? `, r(baseline) ${f3(t.rewardBaseline)}` : ''}`);
             for (const s of t.saes) {
               console.log(`\n${s.label} (${s.hook}): ${s.added} added, ${s.removed} removed, ${s.changed} changed; Σ effects ${f3(s.sumEffects)}, error ${f3(s.error)}, b_dec ${f3(s.bias)}, rest ${f3(s.rest)}`);
-              console.log(table(['feature', r.edit ? 'edit' : 'kind', 'act a', 'act b', 'effect', 'exact', ...(t.rewardBaseline !== undefined ? ['baseline effect'] : [])], s.features.slice(0, 20).map((f) => [f.feature, f.kind, f3(f.actA), f3(f.actB), f3(f.effect), f3(f.exact), ...(t.rewardBaseline !== undefined ? [f3(f.baselineEffect)] : [])])));
+              console.log(table(['feature', r.edit ? 'edit' : 'kind', 'act a', 'act b', 'effect', 'exact', ...(t.rewardBaseline !== undefined ? ['baseline effect'] : [])], s.features.slice(0, 20).map((f) => [f.feature, f.kind + (f.highFrequency ? ' (high-freq)' : ''), f3(f.actA), f3(f.actB), f3(f.effect), f3(f.exact), ...(t.rewardBaseline !== undefined ? [f3(f.baselineEffect)] : [])])));
             }
           }
           console.log(`report: ${r.json}; plots: ${r.plots.length} SVG${r.db ? `; db: ${r.db} (run ${r.runId})` : ''}`);
