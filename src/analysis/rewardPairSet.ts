@@ -350,7 +350,9 @@ async function exactCheck(model: Transformer, s: AttributionSae, k: number, kept
   const nTop = o.exactTop ?? 8;
   const features = topIds.slice(0, nTop);
   const rng = new Rng((o.seed ?? 0) * 7919 + k);
-  const pool = active.filter((f) => !features.includes(f)).sort((a, b) => a - b);
+  // The random sample comes from the features active in the kept pairs, so that each has entries to compare.
+  const inKept = new Set(kept.flatMap((kp) => Array.from(kp.diffs[k]!.features)));
+  const pool = active.filter((f) => inKept.has(f) && !features.includes(f)).sort((a, b) => a - b);
   const randomFeatures: number[] = [];
   const nRand = Math.min(o.exactRandom ?? 8, pool.length);
   while (randomFeatures.length < nRand) {
