@@ -87,6 +87,8 @@ export function registerAttribute(program: Command): void {
           } else if (r.two) {
             const t = r.two;
             console.log(`r(a) ${f3(t.rewardA)}, r(b) ${f3(t.rewardB)}, Δr ${f3(t.deltaR)}${t.rewardBaseline !== undefined ? `, r(baseline) ${f3(t.rewardBaseline)}` : ''}`);
+            const cut = Object.entries(t.truncated).filter(([, n]) => (n ?? 0) > 0);
+            if (cut.length) console.log(`note: cut from the left to the model's context: ${cut.map(([k, n]) => `${k} ${n} tokens`).join(', ')} (the prompt's start is not seen)`);
             for (const s of t.saes) {
               console.log(`\n${s.label} (${s.hook}): ${s.added} added, ${s.removed} removed, ${s.changed} changed; Σ effects ${f3(s.sumEffects)}, error ${f3(s.error)}, b_dec ${f3(s.bias)}, rest ${f3(s.rest)}`);
               console.log(table(['feature', r.edit ? 'edit' : 'kind', 'act a', 'act b', 'effect', 'exact', ...(t.rewardBaseline !== undefined ? ['baseline effect'] : [])], s.features.slice(0, 20).map((f) => [f.feature, f.kind + (f.highFrequency ? ' (high-freq)' : ''), f3(f.actA), f3(f.actB), f3(f.effect), f3(f.exact), ...(t.rewardBaseline !== undefined ? [f3(f.baselineEffect)] : [])])));
