@@ -58,7 +58,6 @@ for (const L of LAYERS) {
 const trainLog = (L) => readFileSync(join(WORK, `sae-L${L}`, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
 
 // ---- statistics, attribution, examples ----
-const stats = runJson(['pairs', 'stats', `${HH}:0-1850`, `${HH}:1850-2312`, '--model', RM], join(WORK, 'stats.json'));
 const saeFlags = LAYERS.flatMap((L) => ['--sae', saeDir(L)]);
 const pairs = runJson(['attribute', ...saeFlags, '--pairs', `${HH}:0-1850`, '--pairs', `${HH}:1850-2312`, '--top', '30', '--exact-top', '10', '--exact-random', '10', '--exact-pairs', '32', '--out', join(WORK, 'pairs'), '--db', join(WORK, 'saelab.db')], join(WORK, 'pairs.json'));
 const PROMPT = '\n\nHuman: Where can I find a good bread recipe?\n\nAssistant:';
@@ -108,12 +107,13 @@ L.push('At the hook, x = x̂ + e with x̂ = (Σ_i f_i d_i + b_dec)/s. Splicing x
 L.push('the gradient g for every feature: effect_i = Σ over completion tokens of f_i (g·d_i)/s, chosen minus rejected; the error term g·e and b_dec likewise; **rest** = Δr − Σ effects − error − b_dec is what a first-order, completion-only picture misses');
 L.push('(the prompt positions, whose activations are equal in both texts but whose gradients are not, and the nonlinearity). Σ effects + error + b_dec + rest = Δr exactly. Exact ablation removes f_i d_i/s at the completion tokens and runs the model on.');
 L.push('');
-L.push('## Rewards per split (`saelab pairs stats`)');
+L.push('## Rewards per split');
 L.push('');
-L.push('| split | pairs | mean Δr | std Δr | accuracy | r(chosen) | r(rejected) | truncated |');
+L.push('| split | pairs | mean Δr | accuracy | r(chosen) | r(rejected) | cut to 256 tokens | completion cut too |');
 L.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const s of stats.ranges) L.push(`| ${s.label.replace(HH, 'hh')} | ${s.pairs} | ${f3(s.rewards.meanDeltaR)} | ${f3(s.rewards.stdDeltaR)} | ${pc(s.rewards.accuracy)} | ${f3(s.rewards.meanRewardChosen)} | ${f3(s.rewards.meanRewardRejected)} | ${s.rewards.truncated} |`);
+for (const s of [...pairs.pairs.splits, pairs.pairs.all]) L.push(`| ${s.label.replace(HH, 'hh')} | ${s.pairs} | ${f3(s.meanDeltaR)} | ${pc(s.accuracy)} | ${f3(s.meanRewardChosen)} | ${f3(s.meanRewardRejected)} | ${s.truncated} | ${s.completionTruncated} |`);
 L.push('');
+L.push('(From the attribution run; `saelab pairs stats hh.jsonl.gz --ranges 0-1850,1850- --model RM` gives the same per range with the standard deviation and token counts, without SAEs.)');
 L.push('The mean reward difference depends on the subset: it is larger on the pairs the model was trained on than on the held-out ones, so a feature\'s share of Δr should be read per split.');
 L.push('');
 L.push(`## Features over all pairs (\`saelab attribute --pairs\`, ${f3(pairs.wallSeconds / 60)} min on 2 CPU cores for both SAEs)`);
@@ -174,12 +174,28 @@ for (const [ph, g] of [['http', grepUrl], ['sorry', grepSorry]]) for (const c of
 L.push('');
 L.push('## What is and is not found');
 L.push('');
-const s0 = P.saes[0];
-L.push(`- Completeness holds by construction, but the linear picture is far from the whole story here: the mean |rest| (${P.saes.map((s) => `${s.label} ${f3(s.meanAbsRest)}`).join(', ')}) against a mean |Δr| of the same order says that prompt positions and nonlinearity carry much of Δr at these layers; the error term (${P.saes.map((s) => `${f3(s.meanError)}`).join(', ')} on average) is what these small SAEs miss.`);
-L.push(`- The linear estimate ranks exact ablation effects with Spearman ${P.saes.map((s) => `${f3(s.exact.spearman)} (${s.label})`).join(', ')}: read the ranking as a list of candidates to ablate, not as measured effects.`);
-L.push(`- High-frequency features in the top 15: ${P.saes.map((s) => `${s.label} ${s.top.slice(0, 15).filter((f) => f.highFrequency).length}`).join(', ')}; they move both completions and are the first to discount.`);
-L.push('- The reward model is weak (held-out accuracy well below 1), so "what it rewards" is mostly what it picked up from length and phrasing; the edit example shows that removing a URL also changes many other features, so a hand-made counterfactual does not isolate one.');
-L.push(`- Features here are named by their strongest contexts only; there are no dashboards on this page (run \`saelab dashboard --sae ${'<dir>'}\` and \`saelab serve\` for the linked reward page).`);
+const meanDr = P.all.meanDeltaR;
+for (const s of P.saes) {
+  const peak = new Map();
+  for (const f of s.top.slice(0, 10)) for (const e of f.examples) peak.set(e.token, (peak.get(e.token) ?? 0) + 1);
+  const peaks = [...peak.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([t, n]) => `\`${cell(t)}\` ×${n}`).join(', ');
+  const hf = s.top.slice(0, 15).filter((f) => f.highFrequency).length;
+  const dup = s.top.slice(0, 30).filter((f) => f.nearest.some((n) => n.duplicate)).length;
+  const big = s.groups.filter((g) => g.withinCosine > g.randomCosineP95);
+  L.push(`- **${s.label}**: the strongest activations of the top 10 features sit on ${peaks} (of 50 examples). ` +
+    `Σ feature effects explain ${f3(s.meanSumEffects)} of the mean Δr ${f3(meanDr)}; the error term ${f3(s.meanError)}, b_dec ${f3(s.meanBias)} and the rest ${f3(s.meanRest)} carry the remainder` +
+    `${Math.abs(s.meanRest) > 0.5 * Math.abs(meanDr) ? ' — most of Δr is not a sum of completion-feature effects at this layer: it comes through the prompt positions (equal activations, different gradients) and the nonlinearity, which a first-order, completion-only attribution does not assign to features' : ''}. ` +
+    `Single-feature effects, on the other hand, are predicted well by the linear estimate (Spearman ${f3(s.exact.spearman)}, slope ${f3(s.exact.slope)} against exact ablation): the ranking is a ranking of what removing one feature does. ` +
+    `${hf} of the top 15 are high-frequency (> 10% of completion tokens); ${dup} of the top 30 have a near-duplicate (cosine ≥ 0.9) at the other layer; ` +
+    `${s.groups.length} groups, ${big.length} with a within-group decoder cosine above the 95th percentile of random pairs.`);
+}
+const top10 = P.saes.flatMap((s) => s.top.slice(0, 10));
+const sc = top10.map((f) => f.signConsistency).sort((a, b) => a - b)[Math.floor(top10.length / 2)];
+const act = top10.map((f) => f.pairsActive / P.all.pairs).sort((a, b) => a - b)[Math.floor(top10.length / 2)];
+L.push(`- The top 10 features of both SAEs have a median sign consistency of ${pc(sc)} and are active in a median ${pc(act)} of the pairs` +
+  `${sc < 0.8 && act > 0.5 ? ': they fire on both sides of almost every pair, and their mean effect is a small average of effects of both signs — a length or punctuation effect rather than the quality the data meant to reward. This is the spurious-candidate pattern the tool is meant to surface' : ''}. ` +
+  `The URL edit moved ${edit.two.saes.map((s) => `${s.removed + s.added + s.changed} (${s.label})`).join(' and ')} features, not one: a hand-made counterfactual does not isolate a feature.`);
+L.push('- The reward model is weak (see the held-out split), trained on pairs 0–1849: numbers on that split describe what it fitted, the held-out split what generalised.');
 L.push('');
 L.push('## Reproduce');
 L.push('');
@@ -191,4 +207,3 @@ L.push('```');
 writeFileSync(DOC + '.tmp', L.join('\n') + '\n');
 renameSync(DOC + '.tmp', DOC);
 console.error(`wrote ${DOC} and ${readdirSync(PLOTS).length} plots`);
-void s0;

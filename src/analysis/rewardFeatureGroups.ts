@@ -54,7 +54,7 @@ export interface FeatureGroup {
 
 /**
  * Groups among `ids`: two features join when their decoder cosine ≥ `cosine` or their activations
- * over completions (series[k]) correlate ≥ `correlation`; groups are the connected components
+ * over completions (series[k], e.g. mean activation per token) correlate ≥ `correlation`; groups are the connected components
  * with at least two members, largest first.
  */
 export function featureGroups(W: Float32Array, d: number, ids: readonly number[], series: readonly Float64Array[], o: { cosine: number; correlation: number }): FeatureGroup[] {

@@ -193,7 +193,7 @@ export async function attributePairSet(o: PairSetOptions): Promise<PairSetReport
   const acc = saes.map(() => new Map<number, FeatureAcc>());
   const tokens = new Float64Array(S);
   const sums = saes.map(() => ({ error: 0, bias: 0, rest: 0, absRest: 0, effects: 0 }));
-  // Per completion row (2 per pair): each SAE's summed activations, for co-activation groups.
+  // Per completion row (2 per pair): each SAE's mean activation per token, for co-activation groups.
   const rowActs: { features: Int32Array; act: Float64Array }[][] = saes.map(() => []);
   const nEx = o.examples ?? 5;
   // Per SAE, per feature: its strongest activations so far (ascending by act, at most nEx).
@@ -270,7 +270,9 @@ export async function attributePairSet(o: PairSetOptions): Promise<PairSetReport
                 for (let c = s.codeOffsets[t]!; c < s.codeOffsets[t + 1]!; c++) offer(k, s.codeIds[c]!, { act: s.codeVals[c]!, pair: e.p, side, at: r.start + t });
               }
               tokens[k] += r.end - r.start;
-              rowActs[k]!.push({ features: s.features, act: s.act });
+              // Per-token means: summed activations all grow with the completion's length, which would join every pair of features.
+              const n = r.end - r.start;
+              rowActs[k]!.push({ features: s.features, act: Float64Array.from(s.act, (v) => v / n) });
             }
             const sm = sums[k]!;
             sm.error += pd.error;
