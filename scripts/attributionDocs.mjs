@@ -59,7 +59,7 @@ const trainLog = (L) => readFileSync(join(WORK, `sae-L${L}`, 'train-log.jsonl'),
 
 // ---- statistics, attribution, examples ----
 const saeFlags = LAYERS.flatMap((L) => ['--sae', saeDir(L)]);
-const pairs = runJson(['attribute', ...saeFlags, '--pairs', `${HH}:0-1850`, '--pairs', `${HH}:1850-2312`, '--top', '30', '--exact-top', '10', '--exact-random', '10', '--exact-pairs', '32', '--out', join(WORK, 'pairs'), '--db', join(WORK, 'saelab.db')], join(WORK, 'pairs.json'));
+const pairs = runJson(['attribute', ...saeFlags, '--pairs', `${HH}:0-1850`, '--pairs', `${HH}:1850-2312`, '--top', '30', '--out', join(WORK, 'pairs'), '--db', join(WORK, 'saelab.db')], join(WORK, 'pairs.json'));
 const PROMPT = '\n\nHuman: Where can I find a good bread recipe?\n\nAssistant:';
 const A = ' You can find a simple recipe at http://www.example.com/bread, it takes about two hours.';
 const B = ' You can find a simple recipe in most cookbooks, it takes about two hours.';
