@@ -23,7 +23,9 @@ export function signedBarsSvg(opts: { title: string; xLabel: string; bars: Signe
   const left = 170;
   const right = 60;
   const h = top + opts.bars.length * row + 40;
-  const max = Math.max(1e-12, ...opts.bars.map((b) => Math.abs(b.value)));
+  // The scale is the features' (residual terms can be far larger): a longer bar is clipped and marked.
+  const scaled = opts.bars.filter((b) => !b.residual);
+  const max = Math.max(1e-12, ...(scaled.length ? scaled : opts.bars).map((b) => Math.abs(b.value)));
   const zero = left + (w - left - right) / 2;
   const half = (w - left - right) / 2;
   const out: string[] = [
@@ -33,17 +35,18 @@ export function signedBarsSvg(opts: { title: string; xLabel: string; bars: Signe
   ];
   opts.bars.forEach((b, i) => {
     const y = top + i * row;
-    const len = (Math.abs(b.value) / max) * half;
+    const clipped = Math.abs(b.value) > max;
+    const len = (Math.min(Math.abs(b.value), max) / max) * half;
     const x = b.value >= 0 ? zero : zero - len;
     const color = b.residual ? '#7f7f7f' : b.value >= 0 ? '#1f77b4' : '#d62728';
     out.push(`<text x="${left - 6}" y="${y + 12}" text-anchor="end">${xmlEscape(b.label)}</text>`);
     out.push(`<rect x="${x.toFixed(2)}" y="${y + 2}" width="${Math.max(0.5, len).toFixed(2)}" height="${row - 5}" fill="${color}"/>`);
     const tx = b.value >= 0 ? x + len + 3 : x - 3;
-    out.push(`<text x="${tx.toFixed(2)}" y="${y + 12}" text-anchor="${b.value >= 0 ? 'start' : 'end'}" fill="#333">${fmt(b.value)}</text>`);
+    out.push(`<text x="${tx.toFixed(2)}" y="${y + 12}" text-anchor="${b.value >= 0 ? 'start' : 'end'}" fill="#333">${clipped ? (b.value >= 0 ? '» ' : '« ') : ''}${fmt(b.value)}</text>`);
   });
   const yEnd = top + opts.bars.length * row;
   out.push(`<line x1="${zero}" y1="${top - 2}" x2="${zero}" y2="${yEnd}" stroke="black"/>`);
-  out.push(`<text x="${zero}" y="${yEnd + 24}" text-anchor="middle">${xmlEscape(opts.xLabel)} (bar ends at ±${fmt(max)})</text>`);
+  out.push(`<text x="${zero}" y="${yEnd + 24}" text-anchor="middle">${xmlEscape(opts.xLabel)} (bar ends at ±${fmt(max)}; « » clipped)</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
