@@ -104,8 +104,8 @@ L.push('');
 L.push('## Method');
 L.push('');
 L.push('At the hook, x = x̂ + e with x̂ = (Σ_i f_i d_i + b_dec)/s. Splicing x̂ + e is the identity, so one forward and one backward of the rewards (each row\'s reward: rows do not interact) give');
-L.push('the gradient g for every feature: effect_i = Σ over completion tokens of f_i (g·d_i)/s, chosen minus rejected; the error term g·e and b_dec likewise; **rest** = Δr − Σ effects − error − b_dec is what a first-order, completion-only picture misses');
-L.push('(the prompt positions, whose activations are equal in both texts but whose gradients are not, and the nonlinearity). Σ effects + error + b_dec + rest = Δr exactly. Exact ablation removes f_i d_i/s at the completion tokens and runs the model on.');
+L.push('the gradient g for every feature: effect_i = Σ over completion tokens of f_i (g·d_i)/s, chosen minus rejected; the error term g·e and b_dec likewise; **prompt** = Σ over the prompt positions of g·x (equal activations in both texts, different gradients);');
+L.push('**rest** = Δr − Σ effects − error − b_dec − prompt is what the first-order picture misses (the nonlinearity). Σ effects + error + b_dec + prompt + rest = Δr exactly. Exact ablation removes f_i d_i/s at the completion tokens and runs the model on.');
 L.push('');
 L.push('## Rewards per split');
 L.push('');
@@ -121,7 +121,7 @@ L.push('');
 P.saes.forEach((s, k) => {
   L.push(`### ${s.label} (\`${s.hook}\`)`);
   L.push('');
-  L.push(`Mean over pairs: Σ feature effects ${f3(s.meanSumEffects)}, error term ${f3(s.meanError)}, b_dec ${f3(s.meanBias)}, rest ${f3(s.meanRest)} (mean |rest| ${f3(s.meanAbsRest)}); mean Δr ${f3(P.all.meanDeltaR)}.`);
+  L.push(`Mean over pairs: Σ feature effects ${f3(s.meanSumEffects)}, error term ${f3(s.meanError)}, b_dec ${f3(s.meanBias)}, prompt positions ${f3(s.meanPrompt)}, rest ${f3(s.meanRest)} (mean |rest| ${f3(s.meanAbsRest)}); mean Δr ${f3(P.all.meanDeltaR)}.`);
   L.push(`Exact ablation vs the linear estimate, ${s.exact.entries.length} (pair, feature) entries on the first ${s.exact.pairs} pairs: Spearman **${f3(s.exact.spearman)}** (top candidates ${f3(s.exact.spearmanTop)}, random sample ${f3(s.exact.spearmanRandom)}), slope of exact on linear ${f3(s.exact.slope)}.`);
   L.push('');
   L.push(`![top features](attribution/features-L${LAYERS[k]}.svg) ![linear vs exact](attribution/linear-vs-exact-L${LAYERS[k]}.svg)`);
@@ -149,7 +149,7 @@ L.push(`Prompt \`${cell(PROMPT)}\`; original \`${cell(A)}\`; edited (URL removed
 L.push(`r(original) ${f3(edit.two.rewardA)}, r(edited) ${f3(edit.two.rewardB)}, Δr ${f3(edit.two.deltaR)}; r(baseline) ${f3(edit.two.rewardBaseline)}.`);
 L.push('');
 edit.two.saes.forEach((s, k) => {
-  L.push(`**${s.label}**: the edit removed ${s.removed} features, added ${s.added} and changed ${s.changed} — not one. Σ effects ${f3(s.sumEffects)}, error ${f3(s.error)}, b_dec ${f3(s.bias)}, rest ${f3(s.rest)}.`);
+  L.push(`**${s.label}**: the edit removed ${s.removed} features, added ${s.added} and changed ${s.changed}. Σ effects ${f3(s.sumEffects)}, error ${f3(s.error)}, b_dec ${f3(s.bias)}, prompt ${f3(s.prompt)}, rest ${f3(s.rest)}.`);
   L.push('');
   L.push(`![edit](attribution/edit-L${LAYERS[k]}.svg)`);
   L.push('');
@@ -183,8 +183,8 @@ for (const s of P.saes) {
   const dup = s.top.slice(0, 30).filter((f) => f.nearest.some((n) => n.duplicate)).length;
   const big = s.groups.filter((g) => g.withinCosine > g.randomCosineP95);
   L.push(`- **${s.label}**: the strongest activations of the top 10 features sit on ${peaks} (of 50 examples). ` +
-    `Σ feature effects explain ${f3(s.meanSumEffects)} of the mean Δr ${f3(meanDr)}; the error term ${f3(s.meanError)}, b_dec ${f3(s.meanBias)} and the rest ${f3(s.meanRest)} carry the remainder` +
-    `${Math.abs(s.meanRest) > 0.5 * Math.abs(meanDr) ? ' — most of Δr is not a sum of completion-feature effects at this layer: it comes through the prompt positions (equal activations, different gradients) and the nonlinearity, which a first-order, completion-only attribution does not assign to features' : ''}. ` +
+    `Σ feature effects explain ${f3(s.meanSumEffects)} of the mean Δr ${f3(meanDr)}; the error term ${f3(s.meanError)}, b_dec ${f3(s.meanBias)}, the prompt positions ${f3(s.meanPrompt)} and the nonlinear rest ${f3(s.meanRest)} carry the remainder` +
+    `${Math.abs(s.meanSumEffects) < 0.5 * Math.abs(meanDr) ? ' — most of Δr is not a sum of first-order completion-feature effects at this layer' : ''}. ` +
     `Single-feature effects, on the other hand, are predicted well by the linear estimate (Spearman ${f3(s.exact.spearman)}, slope ${f3(s.exact.slope)} against exact ablation): the ranking is a ranking of what removing one feature does. ` +
     `${hf} of the top 15 are high-frequency (> 10% of completion tokens); ${dup} of the top 30 have a near-duplicate (cosine ≥ 0.9) at the other layer; ` +
     `${s.groups.length} groups, ${big.length} with a within-group decoder cosine above the 95th percentile of random pairs.`);

@@ -8,10 +8,11 @@
 //   effect_i(row)  = Σ_{t ∈ completion} f_i[t] (g[t]·d_i)/s       (per token, and summed)
 //   error(row)     = Σ_{t ∈ completion} g[t]·e[t]
 //   bias(row)      = Σ_{t ∈ completion} g[t]·b_dec/s
+//   prompt(row)    = Σ_{t ∈ prompt} g[t]·x[t]  (the prompt's positions: the same activations in both
+//                    rows of a pair, different gradients)
 // For a pair (a, b): Δr = r_a − r_b and each term is the row a term minus the row b term; the rest
-// rest = Δr − Σ_i effect_i − error − bias holds what a first-order, completion-only picture misses
-// (the prompt's positions, whose activations are the same in both rows but whose gradients are not,
-// and the nonlinearity). So Σ_i effect_i + error + bias + rest = Δr by definition, and `rest` says
+// rest = Δr − Σ_i effect_i − error − bias − prompt is what the first-order picture misses (the
+// nonlinearity). So Σ_i effect_i + error + bias + prompt + rest = Δr by definition, and `rest` says
 // how far the linear picture is from the truth. At ln_final.hook_normalized the reward is linear in
 // x and only the last token has a gradient: there rest = 0 up to rounding (the known-answer test).
 
@@ -55,6 +56,8 @@ export interface SaeRowAttribution {
   fired: Int32Array;
   error: number;
   bias: number;
+  /** Σ over the prompt's positions of g·x (the same for every SAE at one hook). */
+  prompt: number;
   /** Per completion token: Σ_i of the feature effects, and the error term's g·e. */
   tokenEffect: Float64Array;
   tokenError: Float64Array;
@@ -150,9 +153,14 @@ async function attributeUniqueRows(model: Transformer, saes: readonly Attributio
       const gs = completionRows(g, rows, T, d);
       const n = xs.offsets.at(-1)!;
       const packedT = dev.fromArray(xs.packed, [n, d]);
+      const prompt = rows.map((r, b) => {
+        let p = 0;
+        for (let i = b * T * d; i < (b * T + r.start) * d; i++) p += g[i]! * x[i]!;
+        return p;
+      });
       for (const s of saes.filter((q) => q.hook === hook)) {
         const { f, xHat } = await reconstruct(s, packedT);
-        perSae.set(s, rows.map((_, b) => rowTerms(s, f, xs.packed, xHat, gs.packed, xs.offsets[b]!, xs.offsets[b + 1]!, d)));
+        perSae.set(s, rows.map((_, b) => ({ ...rowTerms(s, f, xs.packed, xHat, gs.packed, xs.offsets[b]!, xs.offsets[b + 1]!, d), prompt: prompt[b]! })));
       }
       packedT.dispose();
     }
@@ -166,7 +174,7 @@ async function attributeUniqueRows(model: Transformer, saes: readonly Attributio
 }
 
 /** One row's terms for one SAE from the packed completion rows [t0, t1) of f, x, x̂ and g. */
-function rowTerms(s: AttributionSae, f: Float32Array, x: Float32Array, xHat: Float32Array, g: Float32Array, t0: number, t1: number, d: number): SaeRowAttribution {
+function rowTerms(s: AttributionSae, f: Float32Array, x: Float32Array, xHat: Float32Array, g: Float32Array, t0: number, t1: number, d: number): Omit<SaeRowAttribution, 'prompt'> {
   const m = s.cfg.dSae;
   const inv = 1 / (s.normScalingFactor ?? 1);
   const W = s.wDec;
@@ -232,7 +240,9 @@ export interface PairDifference {
   effectB: Float64Array;
   error: number;
   bias: number;
-  /** Δr − Σ effect − error − bias. */
+  /** The prompt positions' g·x, a minus b. */
+  prompt: number;
+  /** Δr − Σ effect − error − bias − prompt. */
   rest: number;
 }
 
@@ -246,7 +256,7 @@ export function pairDifference(a: RowAttribution, b: RowAttribution, k: number):
   const n = ids.length;
   const r: PairDifference = {
     deltaR: a.reward - b.reward, features: ids, effect: new Float64Array(n), actA: new Float64Array(n), actB: new Float64Array(n),
-    effectA: new Float64Array(n), effectB: new Float64Array(n), error: A.error - Bq.error, bias: A.bias - Bq.bias, rest: 0,
+    effectA: new Float64Array(n), effectB: new Float64Array(n), error: A.error - Bq.error, bias: A.bias - Bq.bias, prompt: A.prompt - Bq.prompt, rest: 0,
   };
   let sum = 0;
   ids.forEach((f, i) => {
@@ -257,6 +267,6 @@ export function pairDifference(a: RowAttribution, b: RowAttribution, k: number):
     r.effect[i] = r.effectA[i]! - r.effectB[i]!;
     sum += r.effect[i]!;
   });
-  r.rest = r.deltaR - sum - r.error - r.bias;
+  r.rest = r.deltaR - sum - r.error - r.bias - r.prompt;
   return r;
 }

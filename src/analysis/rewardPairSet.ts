@@ -107,9 +107,10 @@ export interface SaePairSetReport {
   path: string | null;
   dSae: number;
   completionTokens: number;
-  /** Means over pairs of the error term, b_dec and rest (Δr − Σ effects − error − bias), and of |rest|. */
+  /** Means over pairs of the error term, b_dec, the prompt positions and rest (Δr − Σ effects − error − bias − prompt), and of |rest|. */
   meanError: number;
   meanBias: number;
+  meanPrompt: number;
   meanRest: number;
   meanAbsRest: number;
   meanSumEffects: number;
@@ -137,7 +138,7 @@ export interface PairView {
   deltaR: number;
   rewardChosen: number;
   rewardRejected: number;
-  saes: { label: string; error: number; bias: number; rest: number; topFeatures: { feature: number; effect: number; actChosen: number; actRejected: number }[]; chosen: TokenShading; rejected: TokenShading }[];
+  saes: { label: string; error: number; bias: number; prompt: number; rest: number; topFeatures: { feature: number; effect: number; actChosen: number; actRejected: number }[]; chosen: TokenShading; rejected: TokenShading }[];
 }
 
 /** A completion's tokens and each token's attribution (Σ features, and the error term). */
@@ -192,7 +193,7 @@ export async function attributePairSet(o: PairSetOptions): Promise<PairSetReport
   const S = saes.length;
   const acc = saes.map(() => new Map<number, FeatureAcc>());
   const tokens = new Float64Array(S);
-  const sums = saes.map(() => ({ error: 0, bias: 0, rest: 0, absRest: 0, effects: 0 }));
+  const sums = saes.map(() => ({ error: 0, bias: 0, prompt: 0, rest: 0, absRest: 0, effects: 0 }));
   // Per completion row (2 per pair): each SAE's mean activation per token, for co-activation groups.
   const rowActs: { features: Int32Array; act: Float64Array }[][] = saes.map(() => []);
   const nEx = o.examples ?? 5;
@@ -277,6 +278,7 @@ export async function attributePairSet(o: PairSetOptions): Promise<PairSetReport
             const sm = sums[k]!;
             sm.error += pd.error;
             sm.bias += pd.bias;
+            sm.prompt += pd.prompt;
             sm.rest += pd.rest;
             sm.absRest += Math.abs(pd.rest);
             sm.effects += pd.effect.reduce((x, y) => x + y, 0);
@@ -330,7 +332,7 @@ export async function attributePairSet(o: PairSetOptions): Promise<PairSetReport
     const sm = sums[k]!;
     reports.push({
       label: s.label, hook: s.hook, path: s.path ?? null, dSae: s.cfg.dSae, completionTokens: tokens[k]!,
-      meanError: sm.error / used, meanBias: sm.bias / used, meanRest: sm.rest / used, meanAbsRest: sm.absRest / used, meanSumEffects: sm.effects / used,
+      meanError: sm.error / used, meanBias: sm.bias / used, meanPrompt: sm.prompt / used, meanRest: sm.rest / used, meanAbsRest: sm.absRest / used, meanSumEffects: sm.effects / used,
       top: topFeatures, groups, exact,
     });
   }
@@ -407,7 +409,7 @@ function pairView(tok: Tokenizer, p: PairRecord, split: string, ra: { reward: nu
       const pd = diffs[k]!;
       const order = Array.from(pd.features.keys()).sort((x, y) => Math.abs(pd.effect[y]!) - Math.abs(pd.effect[x]!)).slice(0, 8);
       return {
-        label: s.label, error: pd.error, bias: pd.bias, rest: pd.rest,
+        label: s.label, error: pd.error, bias: pd.bias, prompt: pd.prompt, rest: pd.rest,
         topFeatures: order.map((i) => ({ feature: pd.features[i]!, effect: pd.effect[i]!, actChosen: pd.actA[i]!, actRejected: pd.actB[i]! })),
         chosen: shade(a, ra, k), rejected: shade(b, rb, k),
       };

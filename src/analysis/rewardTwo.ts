@@ -59,6 +59,7 @@ export interface SaeTwoReport {
   sumEffects: number;
   error: number;
   bias: number;
+  prompt: number;
   rest: number;
   tokensA: TokenShading;
   tokensB: TokenShading;
@@ -131,7 +132,7 @@ export async function attributeTwo(o: TwoOptions): Promise<TwoReport> {
     const r: SaeTwoReport = {
       label: s.label, hook: s.hook, features: feats,
       added: feats.filter((f) => f.kind === 'added').length, removed: feats.filter((f) => f.kind === 'removed').length, changed: feats.filter((f) => f.kind === 'changed').length,
-      sumEffects: pd.effect.reduce((x, y) => x + y, 0), error: pd.error, bias: pd.bias, rest: pd.rest,
+      sumEffects: pd.effect.reduce((x, y) => x + y, 0), error: pd.error, bias: pd.bias, prompt: pd.prompt, rest: pd.rest,
       tokensA: shade(rows[0]!, k, ra), tokensB: shade(rows[1]!, k, rb),
     };
     if (rc) r.tokensBaseline = shade(rows[2]!, k, rc);

@@ -73,7 +73,7 @@ export function pairSetPlots(r: PairSetReport): Record<string, string> {
   const out: Record<string, string> = {};
   r.saes.forEach((s, k) => {
     const bars: SignedBar[] = s.top.slice(0, 25).map((f) => ({ label: `${f.feature}${f.highFrequency ? ' (HF)' : ''}${f.nearest.some((n) => n.duplicate) ? ' (dup)' : ''}`, value: f.meanEffect }));
-    bars.push({ label: 'error term', value: s.meanError, residual: true }, { label: 'b_dec', value: s.meanBias, residual: true }, { label: 'rest', value: s.meanRest, residual: true });
+    bars.push({ label: 'error term', value: s.meanError, residual: true }, { label: 'b_dec', value: s.meanBias, residual: true }, { label: 'prompt positions', value: s.meanPrompt, residual: true }, { label: 'rest (nonlinear)', value: s.meanRest, residual: true });
     out[`features-${k}.svg`] = signedBarsSvg({ title: `${s.label} (${s.hook}): mean effect on Δr over ${r.all.pairs} pairs`, xLabel: 'mean effect on r(chosen) − r(rejected)', bars });
     out[`linear-vs-exact-${k}.svg`] = linearVsExactSvg(`${s.label}: exact ablation vs linear (Spearman ${short(s.exact.spearman)}, ${s.exact.entries.length} pair×feature)`, s.exact.entries);
   });
@@ -85,7 +85,7 @@ export function twoPlots(r: TwoReport, edit: boolean): Record<string, string> {
   const out: Record<string, string> = {};
   r.saes.forEach((s, k) => {
     const bars: SignedBar[] = s.features.slice(0, 25).map((f) => ({ label: `${f.feature} ${f.kind}`, value: f.effect }));
-    bars.push({ label: 'error term', value: s.error, residual: true }, { label: 'b_dec', value: s.bias, residual: true }, { label: 'rest', value: s.rest, residual: true });
+    bars.push({ label: 'error term', value: s.error, residual: true }, { label: 'b_dec', value: s.bias, residual: true }, { label: 'prompt positions', value: s.prompt, residual: true }, { label: 'rest (nonlinear)', value: s.rest, residual: true });
     out[`diff-${k}.svg`] = signedBarsSvg({ title: `${s.label}: ${edit ? 'what the edit changed' : 'features that differ'} (Δr = ${short(r.deltaR)})`, xLabel: `effect on r(${edit ? 'original' : 'a'}) − r(${edit ? 'edited' : 'b'})`, bars });
   });
   return out;

@@ -99,7 +99,8 @@ test('known answer: a score head reading decoder row j ranks feature j first wit
       const w = want.get(f) ?? 0;
       assert.ok(Math.abs(pd.effect[i]! - w) < 1e-4, `feature ${f}: linear effect ${pd.effect[i]} vs analytic ${w}`);
     });
-    assert.ok(Math.abs(pd.error) < 1e-4 && Math.abs(pd.bias) < 1e-6 && Math.abs(pd.rest) < 1e-4, `error ${pd.error}, bias ${pd.bias}, rest ${pd.rest}`);
+    // At the final norm only the last token has a gradient: no prompt term, and nothing nonlinear left.
+    assert.ok(Math.abs(pd.error) < 1e-4 && Math.abs(pd.bias) < 1e-6 && Math.abs(pd.prompt) < 1e-9 && Math.abs(pd.rest) < 1e-4, `error ${pd.error}, bias ${pd.bias}, prompt ${pd.prompt}, rest ${pd.rest}`);
     // Exact ablation of j (and of D + j) matches the analytic effect.
     const codes = await rowCodes(rm, sae, [a, b]);
     for (const f of [j, D + j]) {
@@ -124,7 +125,7 @@ test('completeness at a residual hook: the terms add up to Δr and ablating ever
   b.ids.set(a.ids.subarray(0, 6));
   const [ra, rb] = await attributeRows(rm, [sae], [a, b]);
   const pd = pairDifference(ra!, rb!, 0);
-  const sum = pd.effect.reduce((s, v) => s + v, 0) + pd.error + pd.bias + pd.rest;
+  const sum = pd.effect.reduce((s, v) => s + v, 0) + pd.error + pd.bias + pd.prompt + pd.rest;
   assert.ok(Math.abs(sum - pd.deltaR) < 1e-9, `Σ terms ${sum} vs Δr ${pd.deltaR}`);
   assert.ok(pd.features.length > 8, 'features fire on the completions');
   // Per-token sums agree with the per-feature sums.
@@ -169,5 +170,6 @@ test('the same completion twice gives exactly zero differences', { skip }, async
     assert.equal(pd.actA[i], pd.actB[i]);
   }
   assert.equal(pd.error, 0);
+  assert.equal(pd.prompt, 0);
   assert.equal(pd.rest, 0);
 });

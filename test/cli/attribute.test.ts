@@ -45,7 +45,7 @@ test('saelab attribute: pairs, two completions, bad input', { skip, timeout: 600
       }
     }
     for (const s of rep.pairs.saes) {
-      const sum = s.meanSumEffects + s.meanError + s.meanBias + s.meanRest;
+      const sum = s.meanSumEffects + s.meanError + s.meanBias + s.meanPrompt + s.meanRest;
       assert.ok(Math.abs(sum - rep.pairs.all.meanDeltaR) < 1e-6, `${s.label}: Σ ${sum} vs mean Δr ${rep.pairs.all.meanDeltaR}`);
       assert.equal(s.top.length, 10);
       assert.ok(s.top.every((f: { nearest: { duplicate: boolean; cosine: number; feature: number }[]; feature: number }) => f.nearest[0]!.duplicate && f.nearest[0]!.feature === f.feature), 'every top feature has its twin flagged');
@@ -99,7 +99,7 @@ test('saelab attribute: pairs, two completions, bad input', { skip, timeout: 600
     assert.ok(se.features.every((f: { baselineEffect?: number }) => typeof f.baselineEffect === 'number'));
     const sum = se.features.reduce((s: number, f: { effect: number }) => s + f.effect, 0);
     // Features whose activations are equal in a and b have effects that may still differ through the gradient: Σ listed ≈ Σ all only roughly, so check the full identity instead.
-    assert.ok(Math.abs(se.sumEffects + se.error + se.bias + se.rest - er.two.deltaR) < 1e-9);
+    assert.ok(Math.abs(se.sumEffects + se.error + se.bias + se.prompt + se.rest - er.two.deltaR) < 1e-9);
     assert.ok(Number.isFinite(sum));
 
     // Bad input: one line, exit 2.

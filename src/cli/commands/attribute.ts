@@ -80,7 +80,7 @@ export function registerAttribute(program: Command): void {
             console.log(`${p.all.pairs} pairs, ${r.seconds.toFixed(1)} s${p.skipped.length ? `, ${p.skipped.length} skipped` : ''}`);
             console.log(table(['split', 'pairs', 'mean Δr', 'accuracy', 'truncated', 'completion cut'], [...p.splits, ...(p.splits.length > 1 ? [p.all] : [])].map((s) => [s.label, s.pairs, f3(s.meanDeltaR), f3(s.accuracy), s.truncated, s.completionTruncated])));
             for (const s of p.saes) {
-              console.log(`\n${s.label} (${s.hook}): mean Σ effects ${f3(s.meanSumEffects)}, error ${f3(s.meanError)}, b_dec ${f3(s.meanBias)}, rest ${f3(s.meanRest)}; exact vs linear: Spearman ${f3(s.exact.spearman)} (top ${f3(s.exact.spearmanTop)}, random ${f3(s.exact.spearmanRandom)}), slope ${f3(s.exact.slope)}`);
+              console.log(`\n${s.label} (${s.hook}): mean Σ effects ${f3(s.meanSumEffects)}, error ${f3(s.meanError)}, b_dec ${f3(s.meanBias)}, prompt ${f3(s.meanPrompt)}, rest ${f3(s.meanRest)}; exact vs linear: Spearman ${f3(s.exact.spearman)} (top ${f3(s.exact.spearmanTop)}, random ${f3(s.exact.spearmanRandom)}), slope ${f3(s.exact.slope)}`);
               console.log(table(['rank', 'feature', 'mean effect', 'sign cons.', 'pairs', 'firing', 'flags'], s.top.slice(0, 15).map((f, i) => [i + 1, f.feature, f3(f.meanEffect), f3(f.signConsistency), f.pairsActive, f.firingFrequency.toExponential(1), [f.highFrequency ? 'high-freq' : '', ...f.nearest.filter((n) => n.duplicate).map((n) => `dup ${n.sae}:${n.feature}`)].filter(Boolean).join(' ')])));
               if (s.groups.length) console.log(`groups: ${s.groups.map((g) => `{${g.features.join(',')}} cos ${f3(g.withinCosine)}`).join('; ')} (random pairs: mean ${f3(s.groups[0]!.randomCosineMean)}, p95 ${f3(s.groups[0]!.randomCosineP95)})`);
             }
@@ -90,7 +90,7 @@ export function registerAttribute(program: Command): void {
             const cut = Object.entries(t.truncated).filter(([, n]) => (n ?? 0) > 0);
             if (cut.length) console.log(`note: cut from the left to the model's context: ${cut.map(([k, n]) => `${k} ${n} tokens`).join(', ')} (the prompt's start is not seen)`);
             for (const s of t.saes) {
-              console.log(`\n${s.label} (${s.hook}): ${s.added} added, ${s.removed} removed, ${s.changed} changed; Σ effects ${f3(s.sumEffects)}, error ${f3(s.error)}, b_dec ${f3(s.bias)}, rest ${f3(s.rest)}`);
+              console.log(`\n${s.label} (${s.hook}): ${s.added} added, ${s.removed} removed, ${s.changed} changed; Σ effects ${f3(s.sumEffects)}, error ${f3(s.error)}, b_dec ${f3(s.bias)}, prompt ${f3(s.prompt)}, rest ${f3(s.rest)}`);
               console.log(table(['feature', r.edit ? 'edit' : 'kind', 'act a', 'act b', 'effect', 'exact', ...(t.rewardBaseline !== undefined ? ['baseline effect'] : [])], s.features.slice(0, 20).map((f) => [f.feature, f.kind + (f.highFrequency ? ' (high-freq)' : ''), f3(f.actA), f3(f.actB), f3(f.effect), f3(f.exact), ...(t.rewardBaseline !== undefined ? [f3(f.baselineEffect)] : [])])));
             }
           }

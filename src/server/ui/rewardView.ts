@@ -86,7 +86,7 @@ function pairSetView(root: HTMLElement, rep: AttributionJson, p: PairSetReport, 
   p.saes.forEach((s, k) => {
     const dash = dashes.get(rep.saes[k]!.path);
     root.appendChild(el('h2', {}, `${s.label} · ${s.hook}`));
-    root.appendChild(el('p', { class: 'muted' }, `mean over pairs: Σ feature effects ${fmt(s.meanSumEffects)}, error term ${fmt(s.meanError)}, b_dec ${fmt(s.meanBias)}, rest ${fmt(s.meanRest)} (|rest| ${fmt(s.meanAbsRest)}). Exact ablation vs linear: Spearman ${fmt(s.exact.spearman)} over ${s.exact.entries.length} pair × feature entries (top ${fmt(s.exact.spearmanTop)}, random ${fmt(s.exact.spearmanRandom)}), slope ${fmt(s.exact.slope)}.`));
+    root.appendChild(el('p', { class: 'muted' }, `mean over pairs: Σ feature effects ${fmt(s.meanSumEffects)}, error term ${fmt(s.meanError)}, b_dec ${fmt(s.meanBias)}, prompt positions ${fmt(s.meanPrompt)}, rest ${fmt(s.meanRest)} (|rest| ${fmt(s.meanAbsRest)}). Exact ablation vs linear: Spearman ${fmt(s.exact.spearman)} over ${s.exact.entries.length} pair × feature entries (top ${fmt(s.exact.spearmanTop)}, random ${fmt(s.exact.spearmanRandom)}), slope ${fmt(s.exact.slope)}.`));
     const t = el('table', { class: 'ranked' }, el('tr', {}, el('th', { class: 'num' }, '#'), el('th', { class: 'num' }, 'feature'), el('th', { class: 'num' }, 'mean effect'), el('th', { class: 'num' }, 'sign consistency'), el('th', { class: 'num' }, 'pairs'), el('th', { class: 'num' }, 'firing'), el('th', {}, 'flags')));
     s.top.forEach((f, i) => {
       const flags = [f.highFrequency ? 'high-frequency' : '', ...f.nearest.filter((n) => n.duplicate).map((n) => `near-duplicate ${n.sae}:${n.feature} (cos ${fmt(n.cosine)})`)].filter(Boolean).join('; ');
@@ -117,7 +117,7 @@ function pairView(box: HTMLElement, v: PairView, rep: AttributionJson, dashes: M
   v.saes.forEach((s, k) => {
     const dash = dashes.get(rep.saes[k]!.path);
     const max = maxAbs(s.chosen, s.rejected);
-    box.appendChild(el('h3', {}, `${s.label}: error ${fmt(s.error)}, b_dec ${fmt(s.bias)}, rest ${fmt(s.rest)}`));
+    box.appendChild(el('h3', {}, `${s.label}: error ${fmt(s.error)}, b_dec ${fmt(s.bias)}, prompt ${fmt(s.prompt)}, rest ${fmt(s.rest)}`));
     box.appendChild(el('div', { class: 'muted' }, 'chosen'));
     box.appendChild(shadedTokens(s.chosen, 1, max));
     box.appendChild(el('div', { class: 'muted' }, 'rejected'));
@@ -134,7 +134,7 @@ function twoView(root: HTMLElement, rep: AttributionJson, t: TwoReport, dashes: 
   t.saes.forEach((s, k) => {
     const dash = dashes.get(rep.saes[k]!.path);
     root.appendChild(el('h2', {}, `${s.label} · ${s.hook}: ${s.added} added, ${s.removed} removed, ${s.changed} changed`));
-    root.appendChild(el('p', { class: 'muted' }, `Σ feature effects ${fmt(s.sumEffects)}, error term ${fmt(s.error)}, b_dec ${fmt(s.bias)}, rest ${fmt(s.rest)}`));
+    root.appendChild(el('p', { class: 'muted' }, `Σ feature effects ${fmt(s.sumEffects)}, error term ${fmt(s.error)}, b_dec ${fmt(s.bias)}, prompt positions ${fmt(s.prompt)}, rest ${fmt(s.rest)}`));
     const max = maxAbs(s.tokensA, s.tokensB);
     root.appendChild(el('div', { class: 'muted' }, na));
     root.appendChild(shadedTokens(s.tokensA, 1, max));
