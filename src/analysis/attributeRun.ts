@@ -93,8 +93,12 @@ export async function loadAttributionSaes(dirs: string[], device: Device, modelP
     saes.push(s);
   }
   // Folder names label the SAEs; two with one name get their parent's too (L3/topk-k32-s0).
-  for (const s of saes) if (saes.filter((q) => q.label === s.label).length > 1) s.label = `${basename(dirname(s.path!))}/${basename(s.path!)}`;
-  for (const s of saes) if (saes.filter((q) => q.label === s.label).length > 1) s.label = s.path!;
+  const relabel = (next: (s: AttributionSae) => string) => {
+    const dup = saes.map((s) => saes.filter((q) => q.label === s.label).length > 1);
+    saes.forEach((s, i) => dup[i] && (s.label = next(s)));
+  };
+  relabel((s) => `${basename(dirname(s.path!))}/${basename(s.path!)}`);
+  relabel((s) => s.path!);
   return { saes, loaded };
 }
 
