@@ -138,7 +138,8 @@ P.saes.forEach((s, k) => {
   });
   L.push('');
   const best = s.top.slice(0, 30).map((f) => f.nearest[0]?.cosine ?? NaN).filter(Number.isFinite);
-  if (best.length) L.push(`Nearest decoder direction at the other layer, top 30: median cosine ${f3(best.sort((a, b) => a - b)[Math.floor(best.length / 2)])}, ${s.top.slice(0, 30).filter((f) => f.nearest.some((n) => n.duplicate)).length} at ≥ 0.9 (flagged near-duplicates).`);
+  const same = s.top.slice(0, 30).filter((f) => f.nearest[0]?.feature === f.feature).length;
+  if (best.length) L.push(`Nearest decoder direction at the other layer, top 30: median cosine ${f3(best.sort((a, b) => a - b)[Math.floor(best.length / 2)])}, ${s.top.slice(0, 30).filter((f) => f.nearest.some((n) => n.duplicate)).length} at ≥ 0.9 (flagged near-duplicates); ${same} of the 30 have their nearest partner at the same index — both SAEs started from the same seed-0 initialisation, and neighbouring residual streams kept the features where they started.`);
   L.push('');
   if (s.groups.length) {
     L.push(`Groups among the top 30 (decoder cosine ≥ 0.5 or correlation ≥ 0.5 of the mean activation per token over completions, joined transitively; random feature pairs of this SAE: mean cosine ${f3(s.groups[0].randomCosineMean)}, 95th percentile ${f3(s.groups[0].randomCosineP95)}):`);
