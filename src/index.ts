@@ -62,6 +62,14 @@ export { perturbSweep, type PerturbReport } from './analysis/perturbSweep.js';
 export { perturbRun } from './analysis/perturbRun.js';
 export { pruneForL0, maskedSae } from './analysis/pruneSae.js';
 export { pruneRun } from './analysis/pruneRun.js';
+// analysis: reward attribution
+export { attributeRows, pairDifference, type AttributionSae, type AttributionRow } from './analysis/rewardAttribution.js';
+export { ablatedRewards, rowCodes } from './analysis/rewardAblation.js';
+export { attributePairSet, type PairSetReport } from './analysis/rewardPairSet.js';
+export { attributeTwo, type TwoReport } from './analysis/rewardTwo.js';
+export { attributeRun } from './analysis/attributeRun.js';
+export { grepPairs, rangeStats } from './analysis/rewardPairStats.js';
+export { loadPairRecords, parsePairsSpec, encodeCompletion, type PairRecord } from './eval/pairData.js';
 
 // report and server: dashboards, plots, `saelab serve`
 export { buildDashboard, type DashboardOptions, type DashboardReport } from './report/dashboardBuild.js';

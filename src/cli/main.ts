@@ -2,6 +2,7 @@
 // (0 ok, 1 a bug, 2 bad input with one clear line).
 
 import { Command, CommanderError } from 'commander';
+import { registerAttribute } from './commands/attribute.js';
 import { registerBench } from './commands/bench.js';
 import { registerCompare } from './commands/compare.js';
 import { registerDashboard } from './commands/dashboard.js';
@@ -11,6 +12,7 @@ import { registerForward } from './commands/forward.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerHarvest } from './commands/harvest.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerPairs } from './commands/pairs.js';
 import { registerPerturb } from './commands/perturb.js';
 import { registerPrune } from './commands/prune.js';
 import { registerTrain } from './commands/train.js';
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerPerturb(program);
   registerPrune(program);
+  registerAttribute(program);
+  registerPairs(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -120,6 +120,25 @@ const MIGRATIONS: readonly string[] = [
      value REAL,
      PRIMARY KEY (sae_id, name)
    ) WITHOUT ROWID;`,
+  // Reward attribution (saelab attribute; src/analysis/rewardDb.ts, docs/workspace-db.md): a runs row
+  // of kind 'attribute', one saes row per SAE, the ranked features, and the whole report as JSON.
+  `CREATE TABLE attribution_reports (
+     run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+     mode TEXT NOT NULL CHECK (mode IN ('pairs', 'two')),
+     report TEXT NOT NULL
+   );
+   CREATE TABLE attribution_features (
+     sae_id INTEGER NOT NULL REFERENCES saes(id) ON DELETE CASCADE,
+     rank INTEGER NOT NULL,
+     feature INTEGER NOT NULL,
+     effect REAL NOT NULL,
+     abs_effect REAL NOT NULL,
+     sign_consistency REAL,
+     firing_frequency REAL,
+     high_frequency INTEGER NOT NULL,
+     duplicate_of TEXT,
+     PRIMARY KEY (sae_id, rank)
+   ) WITHOUT ROWID;`,
 ];
 
 /** The schema version this saelab writes: one more than the migrations applied to an empty file. */

@@ -8,6 +8,7 @@
 //   GET  /api/dashboards/:id/features?order=feature|density|maxAct&limit=&offset=
 //   GET  /api/dashboards/:id/features/:f     a feature page
 //   POST /api/dashboards/:id/text            {"text": "..."} → features per token (runs the model and SAE)
+//   GET  /api/attributions[/:id]             reward-attribution runs, one run's report (rewardApi.ts)
 //   GET  /api/reports                        report files (JSON, SVG, PNG) under the workspace folder
 //   GET  /files/<path>                       one of those files
 //
@@ -29,6 +30,7 @@ import { listReportFiles, readReportFile } from './reportFiles.js';
 import { allowedHostNames, contentTypeProblem, crossSiteProblem, hostProblem } from './requestGuard.js';
 import { get, matchRoute, post, type Reply, type Route, type RouteContext } from './router.js';
 import { INDEX_HTML, uiDir, uiFile } from './staticAssets.js';
+import { attributionsApi } from './rewardApi.js';
 import { TextService } from './textService.js';
 import { WorkspaceReader } from './workspaceApi.js';
 
@@ -133,6 +135,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     }),
     get('/api/workspace', () => ({ json: reader.workspace() })),
     get('/api/reports', async () => ({ json: { files: await listReportFiles(workspace) } })),
+    get('/api/attributions', () => ({ json: attributionsApi(reader, undefined, undefined) })),
+    get('/api/attributions/:run', (c) => ({ json: attributionsApi(reader, String(id(c, 'run')), undefined) })),
     get('/api/saes/:sae/metrics', (c) => ({ json: reader.metrics(id(c, 'sae')) })),
     get('/api/dashboards/:dash', (c) => ({ json: reader.dashboardInfo(id(c, 'dash')) })),
     get('/api/dashboards/:dash/features', (c) => {

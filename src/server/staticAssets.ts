@@ -21,7 +21,7 @@ export const INDEX_HTML = `<!doctype html>
 <script type="module" src="/ui/main.js"></script>
 </head>
 <body>
-<header><a href="#/" class="brand">saelab</a><nav><a href="#/">workspace</a></nav></header>
+<header><a href="#/" class="brand">saelab</a><nav><a href="#/">workspace</a><a href="#/attributions">reward attributions</a></nav></header>
 <main id="app"><p class="muted">loading…</p></main>
 </body>
 </html>

@@ -4,11 +4,13 @@
 //   #/dashboards/:id[?order=&offset=] feature list
 //   #/dashboards/:id/features/:f     feature page
 //   #/dashboards/:id/text            text → features
+//   #/attributions[/:id]             reward attributions (rewardView.ts)
 
 import { dashboardView } from './dashboardView.js';
 import { clear, el } from './dom.js';
 import { featureView } from './featureView.js';
 import { homeView } from './homeView.js';
+import { attributionView, attributionsView } from './rewardView.js';
 import { saeView } from './saeView.js';
 import { textView } from './textView.js';
 
@@ -30,6 +32,8 @@ async function route(): Promise<void> {
     else if (a === 'dashboards' && num(b) !== null && c === undefined) await dashboardView(view, num(b)!, query);
     else if (a === 'dashboards' && num(b) !== null && c === 'features' && num(d) !== null) await featureView(view, num(b)!, num(d)!);
     else if (a === 'dashboards' && num(b) !== null && c === 'text' && d === undefined) await textView(view, num(b)!);
+    else if (a === 'attributions' && b === undefined) await attributionsView(view);
+    else if (a === 'attributions' && num(b) !== null && c === undefined) await attributionView(view, num(b)!);
     else view.appendChild(el('p', { class: 'error' }, `No page at #${hash}.`));
   } catch (e) {
     view.appendChild(el('p', { class: 'error' }, (e as Error).message));
