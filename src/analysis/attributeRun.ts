@@ -4,6 +4,7 @@
 // `out` (report/ draws them; the caller passes the drawing functions in, since analysis/ sits below
 // report/), and record the run in the workspace database (rewardDb.ts).
 
+import { saeModelSpec } from '../sae/runSource.js';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -81,8 +82,8 @@ export async function loadAttributionSaes(dirs: string[], device: Device, modelP
   for (const dir of dirs) {
     const { spec, loaded: l } = await loadSpec(dir, device, undefined);
     loaded.push(l);
-    const named = l.metadata.model_name;
-    if (modelPath && !anyModel && typeof named === 'string' && existsSync(named) && resolve(named) !== resolve(modelPath)) {
+    const named = saeModelSpec(l.metadata); // its model's local folder when it is here
+    if (modelPath && !anyModel && named !== undefined && existsSync(named) && resolve(named) !== resolve(modelPath)) {
       throw new EvalError(`${dir}: this SAE was trained on ${named}, not on ${modelPath} (pass --any-model to use it anyway)`);
     }
     const wDec = ((await l.params.W_dec.read()) as Float32Array).slice();
@@ -121,8 +122,8 @@ export async function attributeRun(o: AttributeRunOptions): Promise<AttributeRun
     if (!spec) {
       const first = await loadSpec(dirs[0]!, o.device, undefined);
       for (const p of Object.values(first.loaded.params) as (Tensor | undefined)[]) p?.dispose();
-      const named = first.loaded.metadata.model_name;
-      if (typeof named !== 'string' || !existsSync(named)) throw new EvalError(`${dirs[0]}: the SAE's cfg.json names no model folder that exists here (metadata.model_name): pass --model`);
+      const named = saeModelSpec(first.loaded.metadata);
+      if (named === undefined) throw new EvalError(`${dirs[0]}: the SAE's cfg.json names no model that is here (metadata.model_name ${JSON.stringify(first.loaded.metadata.model_name)}): pass --model`);
       spec = named;
     }
     const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true });

@@ -113,8 +113,8 @@ async function* textDocuments(file: string, sep: string | null): AsyncGenerator<
   if (buf.trim()) yield buf;
 }
 
-/** Lines of a file, without their line ends. */
-async function* lines(file: string): AsyncGenerator<string> {
+/** Lines of a text file (.gz/.xz too, strict UTF-8), without their line ends. */
+export async function* textLines(file: string): AsyncGenerator<string> {
   let buf = '';
   for await (const s of textChunks(file)) {
     let scan = buf.length;
@@ -134,7 +134,7 @@ async function* lines(file: string): AsyncGenerator<string> {
 /** JSON-lines documents: `field` of each object (a bare JSON string is taken as the text). */
 async function* jsonlDocuments(file: string, field: string): AsyncGenerator<string> {
   let n = 0;
-  for await (const line of lines(file)) {
+  for await (const line of textLines(file)) {
     n++;
     if (!line.trim()) continue;
     let v: unknown;

@@ -7,8 +7,7 @@
 // A range `FILE:start-end` keeps pairs start ≤ i < end (0-based, half-open, as Python slices).
 // A completion's token span is where the prompt's tokens stop agreeing with the full text's.
 
-import { fileBytes } from '../data/byteStream.js';
-import { StrictUtf8Decoder } from '../data/utf8.js';
+import { textLines } from '../data/textSource.js';
 import type { Tokenizer } from '../model/tokenizers/index.js';
 import { EvalError } from './errors.js';
 
@@ -78,35 +77,16 @@ export function parsePairLine(line: string, where: string, index: number): PairR
 /** The pairs of a range of a JSONL file, in order (see the file comment). */
 export async function* readPairRecords(range: PairRange): AsyncGenerator<PairRecord> {
   const { file } = range;
-  const dec = new StrictUtf8Decoder((offset) => new EvalError(`${file}: not UTF-8 text: invalid byte at offset ${offset}`));
-  let buf = '';
   let lineNo = 0;
   let index = 0;
-  let done = false;
-  const take = (line: string): PairRecord | null => {
+  for await (const line of textLines(file)) {
     lineNo++;
-    if (!line.trim()) return null;
+    if (!line.trim()) continue;
     const i = index++;
-    if (i < range.start) return null;
-    if (range.end !== null && i >= range.end) {
-      done = true;
-      return null;
-    }
-    return parsePairLine(line, `${file}:${lineNo}`, i);
-  };
-  for await (const chunk of fileBytes(file)) {
-    buf += dec.push(chunk);
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const p = take(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-      if (done) return;
-      if (p) yield p;
-    }
+    if (i < range.start) continue;
+    if (range.end !== null && i >= range.end) return;
+    yield parsePairLine(line, `${file}:${lineNo}`, i);
   }
-  buf += dec.end();
-  const p = take(buf);
-  if (p) yield p;
 }
 
 /** All pairs of a range; an EvalError when the range holds none. */

@@ -1,8 +1,7 @@
 // Preference pairs for reward-model evaluation: JSON lines {"chosen": text, "rejected": text}
 // (optionally .gz or .xz, as the text sources), e.g. Anthropic hh-rlhf.
 
-import { fileBytes } from '../data/byteStream.js';
-import { StrictUtf8Decoder } from '../data/utf8.js';
+import { textLines } from '../data/textSource.js';
 import { EvalError } from './errors.js';
 
 export interface PreferencePair {
@@ -12,12 +11,10 @@ export interface PreferencePair {
 
 /** The pairs of a JSONL file, in order; a malformed line is an EvalError naming the file and line. */
 export async function* readPreferencePairs(file: string): AsyncGenerator<PreferencePair> {
-  const dec = new StrictUtf8Decoder((offset) => new EvalError(`${file}: not UTF-8 text: invalid byte at offset ${offset}`));
-  let buf = '';
   let lineNo = 0;
-  const parse = (line: string): PreferencePair | null => {
+  for await (const line of textLines(file)) {
     lineNo++;
-    if (!line.trim()) return null;
+    if (!line.trim()) continue;
     let v: unknown;
     try {
       v = JSON.parse(line);
@@ -28,18 +25,6 @@ export async function* readPreferencePairs(file: string): AsyncGenerator<Prefere
     if (typeof o !== 'object' || o === null || typeof o.chosen !== 'string' || typeof o.rejected !== 'string') {
       throw new EvalError(`${file}:${lineNo}: a preference pair needs string fields "chosen" and "rejected"`);
     }
-    return { chosen: o.chosen, rejected: o.rejected };
-  };
-  for await (const chunk of fileBytes(file)) {
-    buf += dec.push(chunk);
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const p = parse(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-      if (p) yield p;
-    }
+    yield { chosen: o.chosen, rejected: o.rejected };
   }
-  buf += dec.end();
-  const p = parse(buf);
-  if (p) yield p;
 }

@@ -4,9 +4,8 @@
 // last contextSize tokens, right-padded with the model's pad id (pad positions excluded), and a
 // batch holds whole pairs: rows 2p (chosen) and 2p + 1 (rejected). The file repeats when it runs out.
 
-import { fileBytes } from '../data/byteStream.js';
 import { DataError } from '../data/errors.js';
-import { StrictUtf8Decoder } from '../data/utf8.js';
+import { textLines } from '../data/textSource.js';
 import type { Tokenizer } from '../model/tokenizers/index.js';
 import type { TokenBatch } from './e2eObjective.js';
 
@@ -18,12 +17,10 @@ export interface PairTexts {
 
 /** The pairs of a JSONL file in order; a line without the fields is a DataError naming file and line. */
 export async function* readPairTexts(file: string): AsyncGenerator<PairTexts> {
-  const dec = new StrictUtf8Decoder((offset) => new DataError(`${file}: not UTF-8 text: invalid byte at offset ${offset}`));
-  let pending = '';
   let lineNo = 0;
-  const parse = (line: string): PairTexts | null => {
+  for await (const line of textLines(file)) {
     lineNo++;
-    if (line.trim() === '') return null;
+    if (line.trim() === '') continue;
     let v: Record<string, unknown>;
     try {
       v = JSON.parse(line) as Record<string, unknown>;
@@ -34,18 +31,8 @@ export async function* readPairTexts(file: string): AsyncGenerator<PairTexts> {
     if (missing.length > 0) throw new DataError(`${file}:${lineNo}: a preference pair needs string fields "chosen" and "rejected" (missing or not text: ${missing.join(', ')})`);
     if (v.prompt !== undefined && typeof v.prompt !== 'string') throw new DataError(`${file}:${lineNo}: "prompt" must be text`);
     const prompt = (v.prompt as string | undefined) ?? '';
-    return { chosen: prompt + (v.chosen as string), rejected: prompt + (v.rejected as string) };
-  };
-  for await (const chunk of fileBytes(file)) {
-    pending += dec.push(chunk);
-    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-      const p = parse(pending.slice(0, nl));
-      pending = pending.slice(nl + 1);
-      if (p) yield p;
-    }
+    yield { chosen: prompt + (v.chosen as string), rejected: prompt + (v.rejected as string) };
   }
-  const last = parse(pending + dec.end());
-  if (last) yield last;
 }
 
 /** Token batches of `pairsPerBatch` pairs (2·pairsPerBatch rows of contextSize tokens), pass after pass over the file. */
