@@ -7,7 +7,7 @@
 // Reward statistics (mean Δr, accuracy) are reported per split (each --pairs range).
 
 import { Rng } from '../compute/random.js';
-import type { Tokenizer } from '../model/tokenizers/index.js';
+import { tokenPieces, type Tokenizer } from '../model/tokenizers/index.js';
 import type { Transformer } from '../model/transformer.js';
 import { EvalError } from '../eval/errors.js';
 import { encodeCompletion, type PairRecord } from '../eval/pairData.js';
@@ -175,9 +175,9 @@ export function encodePair(tok: Tokenizer, p: PairRecord, nCtx: number): { a: At
   return { a: { ids: ea.ids, start: ea.start }, b: { ids: eb.ids, start: eb.start }, truncated: ea.truncated > 0 || eb.truncated > 0, completionTruncated: ea.completionTruncated || eb.completionTruncated };
 }
 
-/** Token strings of ids (one decode per token). */
+/** Token strings of ids (one decode per token; a character split across tokens shown whole, tokenPieces). */
 export function tokenStrings(tok: Tokenizer, ids: ArrayLike<number>): string[] {
-  return Array.from(ids, (id) => tok.decode([id]));
+  return tokenPieces(tok, ids);
 }
 
 /** Attribute every pair and summarise (see the file comment). */

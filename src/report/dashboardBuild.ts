@@ -24,7 +24,7 @@ import { DashboardDb, type ExampleJson, type FeatureData } from '../io/dashboard
 import { checkWorkspaceDb, openWorkspaceDb, WORKSPACE_DB_FILE, type WorkspaceDb } from '../io/workspaceDb.js';
 import { parseHook } from '../model/hooks.js';
 import { openModel } from '../model/openModel.js';
-import type { Tokenizer } from '../model/tokenizers/index.js';
+import { tokenPieces, type Tokenizer } from '../model/tokenizers/index.js';
 import type { Transformer } from '../model/transformer.js';
 import { saeDatasetPath, saeModelSpec } from '../sae/runSource.js';
 import { loadSae, type LoadedSae } from '../sae/saeFiles.js';
@@ -150,18 +150,18 @@ function tokenText(tok: Tokenizer): (id: number) => string {
   };
 }
 
-/** An example as stored: the context inside its window only, token strings, activations rounded to 4 significant digits. */
-function exampleJson(e: FeatureExample, W: number, text: (id: number) => string): ExampleJson {
-  const tokens: string[] = [];
+/** An example as stored: the context inside its window only, token strings (tokenPieces: a split character shown whole), activations rounded to 4 significant digits. */
+function exampleJson(e: FeatureExample, W: number, tok: Tokenizer, text: (id: number) => string): ExampleJson {
+  const ids: number[] = [];
   const acts: number[] = [];
   let at = 0;
   for (let c = 0; c < e.ids.length; c++) {
     if (e.ids[c]! < 0) continue;
-    if (c === W) at = tokens.length;
-    tokens.push(text(e.ids[c]!));
+    if (c === W) at = ids.length;
+    ids.push(e.ids[c]!);
     acts.push(Number(e.acts[c]!.toPrecision(4)));
   }
-  return { act: Number(e.act.toPrecision(6)), token: e.token, at, tokens, acts };
+  return { act: Number(e.act.toPrecision(6)), token: e.token, at, tokens: tokenPieces(tok, ids, text), acts };
 }
 
 /** Build (or resume) the feature dashboard of an SAE (see the file comment). */
@@ -325,8 +325,8 @@ export async function buildDashboard(o: DashboardOptions, ctl: { onProgress?: (p
         if (s.fires > 0) alive++;
         const data: FeatureData = {
           hist: Array.from(s.hist), histLog10Min: HIST_LOG10_MIN, histLog10Step: HIST_LOG10_STEP,
-          top: s.top.map((e) => exampleJson(e, statsOpts.window, text)),
-          quantiles: quantileGroups(s.samples, config.quantileGroups, config.perGroup).map((g) => ({ from: g.from, to: g.to, examples: g.examples.map((e) => exampleJson(e, statsOpts.window, text)) })),
+          top: s.top.map((e) => exampleJson(e, statsOpts.window, tok, text)),
+          quantiles: quantileGroups(s.samples, config.quantileGroups, config.perGroup).map((g) => ({ from: g.from, to: g.to, examples: g.examples.map((e) => exampleJson(e, statsOpts.window, tok, text)) })),
           boosted: logits(boosted, i), suppressed: logits(suppressed, i),
           neighbours: Array.from({ length: neigh.k }, (_, j) => ({ feature: neigh.ids[i * neigh.k + j]!, cosine: Number(neigh.values[i * neigh.k + j]!.toPrecision(4)) })),
         };

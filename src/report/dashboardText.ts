@@ -5,7 +5,7 @@
 
 import { scale } from '../compute/ops/elementwise.js';
 import type { Tensor } from '../compute/tensor.js';
-import type { Tokenizer } from '../model/tokenizers/index.js';
+import { tokenPieces, type Tokenizer } from '../model/tokenizers/index.js';
 import type { Transformer } from '../model/transformer.js';
 import type { LoadedSae } from '../sae/saeFiles.js';
 
@@ -40,6 +40,7 @@ export async function textFeatures(model: Transformer, tok: Tokenizer, sae: Load
   const perToken = o.perToken ?? 8;
   const special = new Set([tok.bosId, tok.eosId, tok.padId].filter((v): v is number => v !== null));
   const byFeature = new Map<number, { maxAct: number; count: number }>();
+  const pieces = tokenPieces(tok, idsT);
   const tokens: TextFeatures['tokens'] = [];
   for (let t = 0; t < T; t++) {
     const isSpecial = special.has(idsT[t]!);
@@ -55,7 +56,7 @@ export async function textFeatures(model: Transformer, tok: Tokenizer, sae: Load
       }
     }
     fired.sort((a, b) => b.act - a.act || a.feature - b.feature);
-    tokens.push({ text: tok.decode([idsT[t]!]), special: isSpecial, features: fired.slice(0, perToken) });
+    tokens.push({ text: pieces[t]!, special: isSpecial, features: fired.slice(0, perToken) });
   }
   const features = [...byFeature.entries()].map(([feature, v]) => ({ feature, ...v })).sort((a, b) => b.maxAct - a.maxAct || a.feature - b.feature).slice(0, o.maxFeatures ?? 50);
   return { tokens, features, truncated };

@@ -2,7 +2,10 @@
 // small real workspace built here: a tiny `trainRun` and a dashboard of it over a corpus whose spam
 // lines hold raw <script> and onerror HTML. The test walks workspace → dashboard → feature page,
 // checks that shaded tokens and the histogram render, that none of the corpus's HTML runs, uses
-// "text → features", and saves screenshots to a temp folder.
+// "text → features", and saves screenshots to a temp folder. A second test builds an attribution run
+// (attributeRun on the shared reward model, a random SAE, pairs whose completions hold raw HTML and
+// a character split across tokens) and walks #/attributions → the run: ranked features, shaded
+// pair tokens, no HTML run, no "��".
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -10,10 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
+import { attributeRun } from '../../src/analysis/attributeRun.js';
 import { cpu } from '../../src/compute/cpu/cpuDevice.js';
+import { initSaeParams } from '../../src/sae/initSae.js';
+import { saveSae } from '../../src/sae/saeFiles.js';
 import { buildDashboard } from '../../src/report/dashboardBuild.js';
 import { startServer } from '../../src/server/server.js';
-import { needsAsset } from '../io/assets.js';
+import { ASSETS, needsAsset } from '../io/assets.js';
 import { SCRIPT_LINE, trainTinySae, writeCorpus } from '../report/dashboardFixture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -126,6 +132,71 @@ test('the UI shows real features in Chromium, escapes corpus HTML, and runs text
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(foreign, [], 'nothing fetched from outside');
     for (const s of ['workspace.png', 'feature.png', 'text.png']) assert.ok(statSync(join(shots, s)).size > 5000, s);
+  } finally {
+    await browser?.close();
+    await srv?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const skipReward = !existsSync(CHROMIUM) ? `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)` : needsAsset('models/gpt2-corpus-tiny-rm-hh');
+
+test('the reward-attribution page lists a run, ranks features, shades pair tokens, escapes completions', { skip: skipReward, timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'saelab-ui-rm-'));
+  let srv: Awaited<ReturnType<typeof startServer>> | null = null;
+  let browser: Awaited<ReturnType<typeof chromium.launch>> | null = null;
+  try {
+    const rm = join(ASSETS, 'models/gpt2-corpus-tiny-rm-hh');
+    const ws = join(dir, 'ws');
+    const saeDir = join(ws, 'sae');
+    const cfg = { architecture: 'topk' as const, dIn: 192, dSae: 128, k: 8, applyBDecToInput: true, decoderUnitNorm: true, normalizeActivations: 'none' as const, seed: 3 };
+    await saveSae(saeDir, cfg, await initSaeParams(cfg, cpu, { decoderNorm: 1 }), { metadata: { model_name: rm, hook_name: 'blocks.2.hook_resid_pre' } });
+    // Completions with raw HTML, and "漢字 🍕": characters whose bytes fall in several BPE tokens.
+    const pairsFile = join(dir, 'pairs.jsonl');
+    const prompt = '\n\nHuman: Can you show me some HTML?\n\nAssistant:';
+    writeFileSync(pairsFile, [0, 1, 2].map((i) => JSON.stringify({ prompt, chosen: ` Sure: <script>window.__xss=4</script> 漢字 🍕 ${i}`, rejected: ` No. <img src=x onerror="window.__xss=5"> bye ${i}` })).join('\n') + '\n');
+    const top = 6;
+    const run = await attributeRun({ device: cpu, saes: [saeDir], pairs: [pairsFile], top, exactTop: 2, exactRandom: 1, exactPairs: 1, out: join(dir, 'out'), db: join(ws, 'saelab.db') });
+    assert.notEqual(run.runId, null);
+
+    srv = await startServer({ db: join(ws, 'saelab.db'), device: cpu, log: () => {} });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+    const dialogs: string[] = [];
+    const pageErrors: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+
+    // The run list, then the run by clicking.
+    await open(page, srv.url, '#/attributions');
+    const link = page.locator(`main a:text("#${run.runId}")`);
+    assert.equal(await link.count(), 1, 'the run is listed');
+    await link.click();
+    await page.waitForFunction((r) => document.getElementById('app')?.getAttribute('data-ready') === r, `/attributions/${run.runId}`, { timeout: 30_000 });
+    // Ranked features: one row per top feature, as in the report.
+    const ranked = await page.$$eval('table.ranked tr', (rs) => rs.slice(1).map((r) => Number(r.children[1]!.textContent)));
+    assert.deepEqual(ranked, run.pairs!.saes[0]!.top.map((f) => f.feature));
+    assert.equal(ranked.length, top);
+    // The pair view: chosen and rejected tokens, shaded by their effect on Δr.
+    const view = run.pairs!.pairViews[0]!.saes[0]!;
+    assert.equal(await page.locator('.pairview .tok').count(), view.chosen.tokens.length + view.rejected.tokens.length);
+    const shaded = await page.$$eval('.pairview .tok', (ts) => ts.filter((t) => Number(t.getAttribute('data-effect')) !== 0 && getComputedStyle(t).backgroundColor !== 'rgba(0, 0, 0, 0)').length);
+    assert.ok(shaded > 0, `${shaded} shaded tokens`);
+    const text = (await page.textContent('.pairview')) ?? '';
+    assert.ok(text.includes('<script>window.__xss=4</script>'), 'the script tag shows as text');
+    assert.ok(text.includes('onerror="window.__xss=5"'), 'the onerror attribute shows as text');
+    assert.ok(text.includes('漢字 🍕'), 'split characters shown whole');
+    assert.ok(!text.includes('\uFFFD'), 'no replacement characters');
+    assert.equal(await page.locator('main script, main img[src="x"], main [onerror]').count(), 0);
+    assert.equal(await page.evaluate(() => document.querySelectorAll('script').length), 1, 'only the app module');
+    await page.screenshot({ path: join(dir, 'attribution.png'), fullPage: true });
+    assert.ok(statSync(join(dir, 'attribution.png')).size > 5000);
+    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'no completion script ran');
+    assert.deepEqual(dialogs, []);
+    assert.deepEqual(pageErrors, []);
   } finally {
     await browser?.close();
     await srv?.close();

@@ -6,4 +6,5 @@ export { HfTokenizer, type TokenizerJson, type AddedTokenJson, type SpecialIds }
 export { Llama2cTokenizer } from './llama2cTokenizer.js';
 export { tokenizerFromJson, isPlainByteLevelBpe, type TokenizerEngine } from './tokenizerJson.js';
 export { readFolderConfigs, type FolderConfigs } from './specialTokens.js';
+export { tokenPieces } from './tokenPieces.js';
 export { loadTokenizer, type LoadTokenizerOptions } from './loadTokenizer.js';
