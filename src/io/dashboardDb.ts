@@ -1,14 +1,15 @@
 // Typed reads and writes of the dashboard tables of the workspace database (schema in
 // docs/workspace-db.md, "Feature dashboards"):
 //   dashboards(id, created_at, updated_at, sae_id → saes.id NULL, sae_path, model, hook, data,
-//              d_sae, tokens, config JSON, status 'running' | 'done' | 'failed')
+//              d_sae, tokens, config JSON, status 'running' | 'done' | 'failed' | 'aborted')
 //   dashboard_features(dashboard_id → dashboards.id (cascade), feature, fires, density, max_act,
 //              mean_act, data JSON = FeatureData, PRIMARY KEY (dashboard_id, feature))
 // One row per feature with its page as JSON: a feature page is one primary-key lookup.
 
 import type { WorkspaceDb } from './workspaceDb.js';
 
-export type DashboardStatus = 'running' | 'done' | 'failed';
+/** 'aborted': stopped by SIGINT/SIGTERM, its checkpoint kept for --resume. */
+export type DashboardStatus = 'running' | 'done' | 'failed' | 'aborted';
 
 export interface DashboardRecord {
   id: number;

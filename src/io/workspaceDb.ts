@@ -139,6 +139,26 @@ const MIGRATIONS: readonly string[] = [
      duplicate_of TEXT,
      PRIMARY KEY (sae_id, rank)
    ) WITHOUT ROWID;`,
+  // A dashboard stopped by SIGINT/SIGTERM is 'aborted' (its checkpoint kept for --resume). SQLite
+  // cannot alter a CHECK, so the table is rebuilt (SQLite's 12 steps; migrate() turns foreign keys
+  // off around it so that dropping the old table does not cascade into dashboard_features).
+  `CREATE TABLE dashboards_new (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     sae_id INTEGER REFERENCES saes(id) ON DELETE SET NULL,
+     sae_path TEXT NOT NULL,
+     model TEXT NOT NULL,
+     hook TEXT NOT NULL,
+     data TEXT NOT NULL,
+     d_sae INTEGER NOT NULL,
+     tokens INTEGER NOT NULL,
+     config TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'aborted'))
+   );
+   INSERT INTO dashboards_new SELECT id, created_at, updated_at, sae_id, sae_path, model, hook, data, d_sae, tokens, config, status FROM dashboards;
+   DROP TABLE dashboards;
+   ALTER TABLE dashboards_new RENAME TO dashboards;`,
 ];
 
 /** The schema version this saelab writes: one more than the migrations applied to an empty file. */
@@ -241,6 +261,17 @@ export function openWorkspaceDb(path: string, flag = '--db'): WorkspaceDb {
 
 /** Bring the schema up to WORKSPACE_DB_SCHEMA_VERSION (refusing a newer file), in one transaction. */
 function migrate(db: Database.Database, path: string): void {
+  // Foreign keys off while migrating (it cannot change inside a transaction): a migration that
+  // rebuilds a table drops the old one, which must not cascade; the keys are checked at the end.
+  db.pragma('foreign_keys = OFF');
+  try {
+    migrateSchema(db, path);
+  } finally {
+    db.pragma('foreign_keys = ON');
+  }
+}
+
+function migrateSchema(db: Database.Database, path: string): void {
   db.transaction(() => {
     db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
     const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
@@ -249,7 +280,9 @@ function migrate(db: Database.Database, path: string): void {
     if (version > WORKSPACE_DB_SCHEMA_VERSION) {
       throw newerSchema(path, version);
     }
+    const from = version;
     for (; version < WORKSPACE_DB_SCHEMA_VERSION; version++) db.exec(MIGRATIONS[version]!);
+    if (from !== version && (db.pragma('foreign_key_check') as unknown[]).length > 0) throw new WorkspaceDbError(`${path}: migrating the workspace database left rows whose references are broken`);
     db.prepare('UPDATE schema_version SET version = ?').run(version);
   }).immediate();
 }

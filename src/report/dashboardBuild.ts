@@ -297,7 +297,8 @@ export async function buildDashboard(o: DashboardOptions, ctl: { onProgress?: (p
       await mkdir(ckDir, { recursive: true });
       await writeDashboardCheckpoint(ckPath, { windows, options: statsOpts, state: stats.s });
       report.seconds = (performance.now() - t0) / 1000;
-      finished = true; // stays 'running': --resume continues it
+      dash.setStatus(dashboardId, 'aborted', stats.tokens); // --resume continues it
+      finished = true;
       return report;
     }
     if (windows < totalWindows) ctl.onNote?.(`note: the corpus ran out after ${windows} windows (${windows * T} tokens) of the ${totalWindows} asked for`);
