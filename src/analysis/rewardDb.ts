@@ -1,7 +1,7 @@
 // Reward-attribution rows in the workspace database (schema in docs/workspace-db.md): a runs row of
 // kind 'attribute', a saes row per SAE, the ranked features per SAE and the whole JSON report.
 
-import type { WorkspaceDb } from '../io/workspaceDb.js';
+import type { RunSaeRow, WorkspaceDb } from '../io/workspaceDb.js';
 
 /** One SAE's ranked features as stored. */
 export interface AttributionDbFeature {
@@ -14,29 +14,19 @@ export interface AttributionDbFeature {
   duplicateOf: string | null;
 }
 
-export interface AttributionDbSae {
-  path: string | null;
-  label: string;
-  architecture: string;
-  dIn: number;
-  dSae: number;
-  hook: string;
-  cfg: unknown;
+export interface AttributionDbSae extends RunSaeRow {
   features: AttributionDbFeature[];
 }
 
 /** Record an attribution run; returns the run id and the saes ids (in order). */
 export function insertAttributionRun(db: WorkspaceDb, run: { model: string; mode: 'pairs' | 'two'; config: unknown; report: unknown; saes: AttributionDbSae[] }): { runId: number; saeIds: number[] } {
+  const stmt = db.db.prepare('INSERT INTO attribution_features (sae_id, rank, feature, effect, abs_effect, sign_consistency, firing_frequency, high_frequency, duplicate_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   return db.db.transaction(() => {
-    const runId = db.insertRun({ kind: 'attribute', config: run.config, name: `attribute (${run.mode}) ${run.saes.map((s) => s.label).join(', ')}`, status: 'done' });
-    db.db.prepare('INSERT INTO attribution_reports (run_id, mode, report) VALUES (?, ?, ?)').run(runId, run.mode, JSON.stringify(run.report));
-    const stmt = db.db.prepare('INSERT INTO attribution_features (sae_id, rank, feature, effect, abs_effect, sign_consistency, firing_frequency, high_frequency, duplicate_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    const saeIds = run.saes.map((s, i) => {
-      const id = db.insertSae({ runId, saeIndex: i, path: s.path ?? undefined, architecture: s.architecture, dIn: s.dIn, dSae: s.dSae, hook: s.hook, model: run.model, cfg: s.cfg });
+    const ids = db.insertRunWithSaes({ kind: 'attribute', config: run.config, name: `attribute (${run.mode}) ${run.saes.map((s) => s.label).join(', ')}`, model: run.model, saes: run.saes }, (id, s) => {
       s.features.forEach((f, r) => stmt.run(id, r, f.feature, f.effect, f.absEffect, f.signConsistency, f.firingFrequency, f.highFrequency ? 1 : 0, f.duplicateOf));
-      return id;
     });
-    return { runId, saeIds };
+    db.db.prepare('INSERT INTO attribution_reports (run_id, mode, report) VALUES (?, ?, ?)').run(ids.runId, run.mode, JSON.stringify(run.report));
+    return ids;
   })();
 }
 

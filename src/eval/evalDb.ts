@@ -2,36 +2,23 @@
 // one `saes` row per evaluated SAE under it (path, architecture, shape, hook, model, cfg), and the
 // SAE's metrics in `eval_metrics` (sae_id, name, value) by their spec names (docs/metrics.md).
 
-import type { WorkspaceDb } from '../io/workspaceDb.js';
+import type { RunSaeRow, WorkspaceDb } from '../io/workspaceDb.js';
 
 /** What is stored for one evaluated SAE. */
-export interface EvalDbSae {
-  path: string | null;
-  label: string;
-  architecture: string;
-  dIn: number;
-  dSae: number;
-  hook: string;
-  cfg: unknown;
+export interface EvalDbSae extends RunSaeRow {
   /** Metric name → value (non-finite values are stored as NULL). */
   metrics: Record<string, number | undefined>;
 }
 
 /** Record an evaluation: returns the run id and the saes ids (in order). */
 export function insertEvalRun(db: WorkspaceDb, run: { model: string; config: unknown; name?: string; saes: EvalDbSae[] }): { runId: number; saeIds: number[] } {
-  return db.db.transaction(() => {
-    const runId = db.insertRun({ kind: 'eval', config: run.config, name: run.name ?? `eval ${run.saes.map((s) => s.label).join(', ')}`, status: 'done' });
-    const stmt = db.db.prepare('INSERT INTO eval_metrics (sae_id, name, value) VALUES (?, ?, ?)');
-    const saeIds = run.saes.map((s, i) => {
-      const id = db.insertSae({ runId, saeIndex: i, path: s.path ?? undefined, architecture: s.architecture, dIn: s.dIn, dSae: s.dSae, hook: s.hook, model: run.model, cfg: s.cfg });
-      for (const [name, v] of Object.entries(s.metrics)) {
-        if (v === undefined) continue;
-        stmt.run(id, name, Number.isFinite(v) ? v : null);
-      }
-      return id;
-    });
-    return { runId, saeIds };
-  })();
+  const stmt = db.db.prepare('INSERT INTO eval_metrics (sae_id, name, value) VALUES (?, ?, ?)');
+  return db.insertRunWithSaes({ kind: 'eval', config: run.config, name: run.name ?? `eval ${run.saes.map((s) => s.label).join(', ')}`, model: run.model, saes: run.saes }, (id, s) => {
+    for (const [name, v] of Object.entries(s.metrics)) {
+      if (v === undefined) continue;
+      stmt.run(id, name, Number.isFinite(v) ? v : null);
+    }
+  });
 }
 
 /** The metrics of an evaluated SAE (saes.id), name → value (null for a non-finite one). */

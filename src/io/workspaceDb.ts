@@ -170,6 +170,17 @@ export function workspaceDbPath(dir: string): string {
 }
 
 /** A workspace database that cannot be used: not a database, read-only, from a newer saelab (exit 2, one line). */
+/** An SAE analysed by a run (eval, attribution), as its `saes` row stores it. */
+export interface RunSaeRow {
+  path: string | null;
+  label: string;
+  architecture: string;
+  dIn: number;
+  dSae: number;
+  hook: string;
+  cfg: unknown;
+}
+
 export class WorkspaceDbError extends Error {
   override name = 'WorkspaceDbError';
 }
@@ -347,6 +358,22 @@ export class WorkspaceDb {
       .prepare('INSERT INTO saes (run_id, sae_index, path, architecture, d_in, d_sae, hook, model, cfg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(sae.runId, sae.saeIndex ?? null, sae.path ?? null, sae.architecture, sae.dIn, sae.dSae, sae.hook ?? null, sae.model ?? null, JSON.stringify(sae.cfg ?? null));
     return Number(r.lastInsertRowid);
+  }
+
+  /**
+   * In one transaction: a finished run of `kind` and one `saes` row per SAE under it; `each` stores
+   * an SAE's own rows (metrics, features) by its new id. Returns the run id and the saes ids in order.
+   */
+  insertRunWithSaes<S extends RunSaeRow>(run: { kind: string; config: unknown; name: string; model: string; saes: readonly S[] }, each?: (saeId: number, sae: S) => void): { runId: number; saeIds: number[] } {
+    return this.db.transaction(() => {
+      const runId = this.insertRun({ kind: run.kind, config: run.config, name: run.name, status: 'done' });
+      const saeIds = run.saes.map((s, i) => {
+        const id = this.insertSae({ runId, saeIndex: i, path: s.path ?? undefined, architecture: s.architecture, dIn: s.dIn, dSae: s.dSae, hook: s.hook, model: run.model, cfg: s.cfg });
+        each?.(id, s);
+        return id;
+      });
+      return { runId, saeIds };
+    })();
   }
 
   /** Set where an SAE's folder was written. */
