@@ -61,13 +61,17 @@ export interface AttributePlots {
   two: (r: TwoReport, edit: boolean) => Record<string, string>;
 }
 
-export interface AttributeRunReport {
+/** What attribution.json and the workspace DB hold of a run (the web UI reads it back). */
+export interface AttributionReport {
   mode: 'pairs' | 'two';
   edit: boolean;
   model: string;
   saes: { label: string; hook: string; path: string }[];
   pairs?: PairSetReport;
   two?: TwoReport;
+}
+
+export interface AttributeRunReport extends AttributionReport {
   seconds: number;
   json: string;
   plots: string[];
@@ -159,7 +163,7 @@ export async function attributeRun(o: AttributeRunOptions): Promise<AttributeRun
     }
     config = { ...config, model: modelName, saes: dirs, device: o.device.kind };
     const mode = two ? 'two' : 'pairs';
-    const report = { mode, edit: o.edit ?? false, model: modelName, saes: saes.map((s) => ({ label: s.label, hook: s.hook, path: s.path! })), config, pairs, two: twoR };
+    const report: AttributionReport & { config: unknown } = { mode, edit: o.edit ?? false, model: modelName, saes: saes.map((s) => ({ label: s.label, hook: s.hook, path: s.path! })), config, pairs, two: twoR };
     const json = join(outDir, 'attribution.json');
     const plots: string[] = [];
     const svgs = o.plots ? (two ? o.plots.two(twoR!, o.edit ?? false) : o.plots.pairs(pairs!)) : {};

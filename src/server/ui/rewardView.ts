@@ -8,21 +8,13 @@
 //                        both completions shaded.
 // Text goes in through textContent only (dom.ts): the pair data holds arbitrary text.
 
+import type { AttributionReport } from '../../analysis/attributeRun.js';
 import type { PairSetReport, PairView, TokenShading } from '../../analysis/rewardPairSet.js';
 import type { TwoReport } from '../../analysis/rewardTwo.js';
 import { getJson } from './api.js';
 import { el, fmt, pct } from './dom.js';
 import { visible } from './tokens.js';
 import type { WorkspaceInfo } from './types.js';
-
-interface AttributionJson {
-  mode: 'pairs' | 'two';
-  edit: boolean;
-  model: string;
-  saes: { label: string; hook: string; path: string }[];
-  pairs?: PairSetReport;
-  two?: TwoReport;
-}
 
 /** Blue for a positive contribution to Δr, red for a negative one, on a scale of max. */
 function signedShade(v: number, max: number): string {
@@ -71,14 +63,14 @@ export async function attributionsView(root: HTMLElement): Promise<void> {
 
 /** One attribution run. */
 export async function attributionView(root: HTMLElement, id: number): Promise<void> {
-  const [rep, dashes] = await Promise.all([getJson<AttributionJson>(`/api/attributions/${id}`), dashboardsByPath()]);
+  const [rep, dashes] = await Promise.all([getJson<AttributionReport>(`/api/attributions/${id}`), dashboardsByPath()]);
   root.appendChild(el('h1', {}, `Reward attribution #${id}`));
   root.appendChild(el('p', { class: 'muted' }, `${rep.model}; SAEs: ${rep.saes.map((s) => `${s.label} (${s.hook})`).join(', ')}`));
   if (rep.pairs) pairSetView(root, rep, rep.pairs, dashes);
   else if (rep.two) twoView(root, rep, rep.two, dashes);
 }
 
-function pairSetView(root: HTMLElement, rep: AttributionJson, p: PairSetReport, dashes: Map<string, number>): void {
+function pairSetView(root: HTMLElement, rep: AttributionReport, p: PairSetReport, dashes: Map<string, number>): void {
   root.appendChild(el('h2', {}, 'Rewards per split'));
   const st = el('table', {}, el('tr', {}, el('th', {}, 'split'), el('th', { class: 'num' }, 'pairs'), el('th', { class: 'num' }, 'mean Δr'), el('th', { class: 'num' }, 'accuracy'), el('th', { class: 'num' }, 'truncated')));
   for (const s of [...p.splits, p.all]) st.appendChild(el('tr', {}, el('td', {}, s.label), el('td', { class: 'num' }, s.pairs), el('td', { class: 'num' }, fmt(s.meanDeltaR)), el('td', { class: 'num' }, pct(s.accuracy)), el('td', { class: 'num' }, s.truncated)));
@@ -111,7 +103,7 @@ function pairSetView(root: HTMLElement, rep: AttributionJson, p: PairSetReport, 
   }
 }
 
-function pairView(box: HTMLElement, v: PairView, rep: AttributionJson, dashes: Map<string, number>): void {
+function pairView(box: HTMLElement, v: PairView, rep: AttributionReport, dashes: Map<string, number>): void {
   while (box.firstChild) box.removeChild(box.firstChild);
   box.appendChild(el('p', {}, `r(chosen) ${fmt(v.rewardChosen)}, r(rejected) ${fmt(v.rewardRejected)}, Δr ${fmt(v.deltaR)}. Blue tokens raise Δr, red lower it.`));
   v.saes.forEach((s, k) => {
@@ -128,7 +120,7 @@ function pairView(box: HTMLElement, v: PairView, rep: AttributionJson, dashes: M
   });
 }
 
-function twoView(root: HTMLElement, rep: AttributionJson, t: TwoReport, dashes: Map<string, number>): void {
+function twoView(root: HTMLElement, rep: AttributionReport, t: TwoReport, dashes: Map<string, number>): void {
   const [na, nb] = rep.edit ? ['original', 'edited'] : ['a', 'b'];
   root.appendChild(el('p', {}, `r(${na}) ${fmt(t.rewardA)}, r(${nb}) ${fmt(t.rewardB)}, Δr ${fmt(t.deltaR)}${t.rewardBaseline !== undefined ? `, r(baseline) ${fmt(t.rewardBaseline)}` : ''}. Blue tokens raise Δr, red lower it.`));
   t.saes.forEach((s, k) => {
