@@ -126,22 +126,12 @@ function selectRows(x: Float32Array, d: number, keep: Int32Array | null): Float3
   return out;
 }
 
-/** The first non-finite entry of a parameter, as "row r, column c", or null. */
-function firstNonFinite(x: Float32Array, cols: number): string | null {
-  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i]!)) return `row ${Math.floor(i / cols)}, column ${i % cols} is ${x[i]}`;
-  return null;
-}
-
 /** Check the SAEs can be compared; returns the reasons overridden by --force. */
 function validate(paths: string[], saes: LoadedSae[], by: CompareBy[], force: boolean): string[] {
   const forced: string[] = [];
   saes.forEach((s, i) => {
+    // Non-finite weights never get here: loadSae refuses them, naming the tensor and entry.
     if (s.cfg.dSae < 1) throw new CompareError(`${paths[i]}: the SAE is empty (d_sae = 0): nothing to compare`);
-    for (const name of ['W_dec', 'W_enc'] as const) {
-      const t = s.params[name];
-      const bad = firstNonFinite(t.data as Float32Array, t.shape[1]!);
-      if (bad) throw new CompareError(`${paths[i]}: ${name} ${bad}: cannot compare non-finite directions`);
-    }
   });
   const a = saes[0]!;
   for (let i = 1; i < saes.length; i++) {
