@@ -23,7 +23,7 @@ import type { Tensor } from '../compute/tensor.js';
 import { insertEvalRun } from './evalDb.js';
 import { checkSaeFitsModel, evalSaes, type EvalReport, type EvalSaeSpec } from './evalSae.js';
 import { EvalError } from './errors.js';
-import { readPreferencePairs } from './preferencePairs.js';
+import { readPairTexts, rewardWindow } from '../data/preferencePairs.js';
 
 export interface EvalRunOptions {
   device: Device;
@@ -97,22 +97,14 @@ async function rewardWindows(data: string, tok: Tokenizer, model: Transformer, o
   const out: PackedWindow[] = [];
   let kept = 0;
   let skipped = 0;
-  const windowOf = (text: string): PackedWindow => {
-    let ids = tok.encode(text);
-    if (ids.length > o.contextSize) ids = ids.slice(ids.length - o.contextSize);
-    const w = { ids: new Int32Array(o.contextSize).fill(pad), exclude: new Uint8Array(o.contextSize).fill(1) };
-    w.ids.set(ids);
-    w.exclude.fill(0, 0, ids.length);
-    return w;
-  };
-  for await (const p of readPreferencePairs(data)) {
+  for await (const p of readPairTexts(data)) {
     if (skipped < o.skip) {
       skipped++;
       continue;
     }
-    const a = windowOf(p.chosen);
-    const b = windowOf(p.rejected);
-    if (a.exclude[0] || b.exclude[0]) continue; // an empty text has no token to read a reward at
+    const a = rewardWindow(tok, p.chosen, o.contextSize, pad);
+    const b = rewardWindow(tok, p.rejected, o.contextSize, pad);
+    if (!a || !b) continue; // an empty text has no token to read a reward at
     out.push(a, b);
     for (const w of [a, b]) for (let t = 0; t < w.exclude.length; t++) if (!w.exclude[t]) kept++;
     if (kept >= o.tokens) break;
