@@ -2,7 +2,6 @@
 // progress bar, Ctrl-C as a graceful stop (checkpoint, then `--resume` continues), and
 // `--neuronpedia FILE` to also export the dashboard in Neuronpedia's batch JSON format.
 
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { buildDashboard, DASHBOARD_DEFAULTS } from '../../report/dashboardBuild.js';
 import { exportNeuronpedia } from '../../report/neuronpediaExport.js';
@@ -12,7 +11,7 @@ import { UsageError } from '../errors.js';
 import { gracefulStop } from '../interrupt.js';
 import { countFlag, intFlag } from '../flags.js';
 import { emit } from '../output.js';
-import { checkModelSpec, checkPath } from '../inputChecks.js';
+import { checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
 import { startProgress, type Progress } from '../progress.js';
 
 interface DashboardFlags {
@@ -50,7 +49,7 @@ export function registerDashboard(program: Command): void {
     .action(async (_o: DashboardFlags, cmd: Command) => {
       const o = cmd.opts<DashboardFlags>();
       if (!o.sae) throw new UsageError('--sae <dir> is required (the SAE folder)');
-      if (!existsSync(o.sae)) throw new UsageError(`--sae ${o.sae}: no such folder`);
+      checkSaeDirs('--sae', [o.sae]);
       checkPath('--data', o.data);
       await checkModelSpec(o.model);
       if (o.neuronpedia !== undefined) checkOutputFile(o.neuronpedia, '--neuronpedia');

@@ -2,7 +2,6 @@
 // (firing-density histogram per SAE, CE increase per position) and a table or --json. Several
 // --sae folders in one call share the clean (and ablation) forward passes.
 
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -71,9 +70,9 @@ export function registerEval(program: Command): void {
     .action(async (_o: EvalFlags, cmd: Command) => {
       const o = cmd.opts<EvalFlags>();
       if (o.sae.length === 0) throw new UsageError('--sae <dir> is required');
-      // The plot folder is checked before the work (the default sits beside the first SAE).
-      if (o.out !== undefined || existsSync(o.sae[0]!)) checkOutputDir(o.out ?? join(dirname(resolve(o.sae[0]!)), 'eval'), '--out', { create: false });
       checkSaeDirs('--sae', o.sae);
+      // The plot folder is checked before the work (the default sits beside the first SAE).
+      checkOutputDir(o.out ?? join(dirname(resolve(o.sae[0]!)), 'eval'), '--out', { create: false });
       checkPath('--data', o.data);
       checkHooks(await checkModelSpec(o.model, o.download), [o.hook]);
       const held = chooseSkip(o.sae, o.data, o.skipTokens);
