@@ -3,9 +3,9 @@
   "targets": [
     {
       "target_name": "saelab_blas",
-      "sources": ["sgemm_addon.c"],
-      "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra"],
-      "libraries": ["-lopenblas"],
+      "sources": ["sgemm_addon.c", "klRows.c", "activations.c"],
+      "cflags": ["-O3", "-fno-trapping-math", "-std=c11", "-Wall", "-Wextra"],
+      "libraries": ["-lopenblas", "-lpthread", "-lm"],
       "conditions": [
         ["OS=='mac'", {
           # Homebrew's openblas is keg-only.

@@ -1,4 +1,6 @@
-// saelab_blas: a minimal N-API addon exposing OpenBLAS cblas_sgemm on Float32Arrays.
+// saelab_blas: a minimal N-API addon exposing OpenBLAS cblas_sgemm on Float32Arrays, and the
+// vectorised CPU kernels whose TypeScript twins are too slow: the KL-to-target rows of klRows.c (the
+// hot loop of end-to-end SAE training) and gelu_new of activations.c (Math.tanh).
 //
 // The JS wrapper (src/compute/cpu/sgemm.ts) validates arguments with clear messages; this file
 // re-checks every accessed range anyway, so that calling the addon directly can never read or
@@ -10,6 +12,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
+#include "klRows.h"
+#include "activations.h"
 
 // OpenBLAS extras, declared weak so the addon still links against another CBLAS.
 #if defined(__GNUC__)
@@ -230,6 +234,71 @@ static napi_value StderrRestore(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static int addon_threads(void) {
+#ifdef HAVE_WEAK
+  if (openblas_get_num_threads) return openblas_get_num_threads();
+#endif
+  return 1;
+}
+
+// klTargetRows(a, rows, V, probs, plogp): klRows.h's kl_target_rows on Float32Arrays.
+static napi_value KlTargetRows(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value args[5];
+  float *a, *probs, *plogp;
+  int64_t la, lp, ll, rows, V;
+  CHECK(env, napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc != 5 || !get_f32(env, args[0], &a, &la) || !get_offset(env, args[1], &rows) || !get_offset(env, args[2], &V) ||
+      !get_f32(env, args[3], &probs, &lp) || !get_f32(env, args[4], &plogp, &ll))
+    return throw_range(env, "saelab_blas.klTargetRows: expected (Float32Array, rows, V, Float32Array, Float32Array)");
+  if (V < 1 || rows > la / V || la < rows * V || lp < rows * V || ll < rows)
+    return throw_range(env, "saelab_blas.klTargetRows: arrays shorter than rows x V");
+  kl_target_rows(a, rows, V, probs, plogp, addon_threads());
+  return NULL;
+}
+
+// klToTargetRows(probs, plogp, b, w, rows, V, dq, klw): klRows.h's kl_to_target_rows on Float32Arrays.
+static napi_value KlToTargetRows(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value args[8];
+  float *probs, *plogp, *b, *w, *dq, *klw;
+  int64_t lp, ll, lb, lw, ld, lk, rows, V;
+  CHECK(env, napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc != 8 || !get_f32(env, args[0], &probs, &lp) || !get_f32(env, args[1], &plogp, &ll) || !get_f32(env, args[2], &b, &lb) ||
+      !get_f32(env, args[3], &w, &lw) || !get_offset(env, args[4], &rows) || !get_offset(env, args[5], &V) ||
+      !get_f32(env, args[6], &dq, &ld) || !get_f32(env, args[7], &klw, &lk))
+    return throw_range(env, "saelab_blas.klToTargetRows: expected (Float32Array x4, rows, V, Float32Array x2)");
+  if (V < 1 || rows > lp / V || lp < rows * V || lb < rows * V || ld < rows * V || ll < rows || lw < rows || lk < rows)
+    return throw_range(env, "saelab_blas.klToTargetRows: arrays shorter than rows x V");
+  kl_to_target_rows(probs, plogp, b, w, rows, V, dq, klw, addon_threads());
+  return NULL;
+}
+
+// geluForward(x, y) / geluBackward(x, dy, dx): activations.c over whole Float32Arrays of one length.
+static napi_value GeluForward(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  float *x, *y;
+  int64_t lx, ly;
+  CHECK(env, napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc != 2 || !get_f32(env, args[0], &x, &lx) || !get_f32(env, args[1], &y, &ly) || lx != ly)
+    return throw_range(env, "saelab_blas.geluForward: expected two Float32Arrays of one length");
+  gelu_forward(x, lx, y);
+  return NULL;
+}
+
+static napi_value GeluBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value args[3];
+  float *x, *dy, *dx;
+  int64_t lx, ly, ld;
+  CHECK(env, napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc != 3 || !get_f32(env, args[0], &x, &lx) || !get_f32(env, args[1], &dy, &ly) || !get_f32(env, args[2], &dx, &ld) || lx != ly || lx != ld)
+    return throw_range(env, "saelab_blas.geluBackward: expected three Float32Arrays of one length");
+  gelu_backward(x, dy, lx, dx);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
@@ -238,6 +307,10 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"stderrToFile", NULL, StderrToFile, NULL, NULL, NULL, napi_default, NULL},
       {"stderrRestore", NULL, StderrRestore, NULL, NULL, NULL, napi_default, NULL},
+      {"klTargetRows", NULL, KlTargetRows, NULL, NULL, NULL, napi_default, NULL},
+      {"klToTargetRows", NULL, KlToTargetRows, NULL, NULL, NULL, napi_default, NULL},
+      {"geluForward", NULL, GeluForward, NULL, NULL, NULL, napi_default, NULL},
+      {"geluBackward", NULL, GeluBackward, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   return exports;

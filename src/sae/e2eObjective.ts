@@ -14,7 +14,7 @@
 import type { Tensor } from '../compute/tensor.js';
 import { add, mul, scale, sub } from '../compute/ops/elementwise.js';
 import { embeddingGather, embeddingScatterAdd } from '../compute/ops/embedding.js';
-import { klDivergence, klDivergenceBackward } from '../compute/ops/klDivergence.js';
+import { klTarget, klToTarget } from '../compute/ops/klDivergence.js';
 import { backward } from '../model/backward.js';
 import { parseHook } from '../model/hooks.js';
 import type { Transformer } from '../model/transformer.js';
@@ -114,7 +114,9 @@ export function e2eObjective(o: E2eObjectiveOptions): TrainObjective<TokenBatch>
       if (N === 0) throw new Error('e2e objective: a batch with no kept positions');
       const rows = dev.fromArray(rowsHost, [N]);
       const clean = model.forward(batch.ids, [B, T], { keep: [hook, ...dsNames] });
-      const logitsClean = clean.logits!;
+      // The clean distribution once per batch (p and Σ p log p), shared by every SAE's KL.
+      const target = klTarget(clean.logits!);
+      clean.logits!.dispose();
       const gatherKept = (t: Tensor): Tensor => embeddingGather(t.reshape([B * T, d]), rows);
       const hookClean = clean.activations.get(hook)!;
       const xRaw = gatherKept(hookClean);
@@ -140,10 +142,8 @@ export function e2eObjective(o: E2eObjectiveOptions): TrainObjective<TokenBatch>
         const spliced = model.forward(batch.ids, [B, T], { grad: true, keep: dsNames, hooks: { [hook]: (h) => add(h, delta) } });
         delta.dispose();
         const logits = spliced.logits!;
-        // The KL's value only for logs (a pass over [B, T, V] the gradient does not need).
-        const logging = ctx.logging ?? true;
-        const klPos = logging ? klDivergence(logitsClean, logits) : null; // [B, T]
-        const dlogits = klDivergenceBackward(logitsClean, logits, weights, { withP: false }).dLogitsQ;
+        // KL's gradient and its per-position value (w·KL, [B, T]) in one pass over the logits.
+        const { dLogitsQ: dlogits, klw } = klToTarget(target, logits, weights);
         const dLogits = cKl === 1 ? dlogits : scale(dlogits, cKl);
         if (dLogits !== dlogits) dlogits.dispose();
         // Downstream terms: value Σ‖a_s − a_c‖²/den, gradient 2(a_s − a_c)·coef/den on kept rows.
@@ -171,21 +171,21 @@ export function e2eObjective(o: E2eObjectiveOptions): TrainObjective<TokenBatch>
         const outputGrad = keptOutputGrad(back.grad, rows, c);
         const res = sae.step(x, { ...ctx, mseCoefficient: cLocal, outputGrad });
         outputGrad.dispose();
-        if (!klPos) {
+        if (!(ctx.logging ?? true)) {
+          klw.dispose();
           for (const v of dsValues) v.dispose();
           return res;
         }
-        const klWeighted = mul(klPos, weights);
-        klPos.dispose();
-        const klSum = total(klWeighted);
-        klWeighted.dispose();
+        const klSum = total(klw);
+        klw.dispose();
         return withTerms(res, { kl: { value: klSum, coefficient: cKl }, ...Object.fromEntries(ds.map((t, j) => [`ds:${t.hook}`, { value: dsValues[j]!, coefficient: t.coefficient }])) });
       };
       return {
         x,
         step,
         dispose: () => {
-          for (const t of [rows, logitsClean, hookClean, x, weights, ...dsClean]) t.dispose();
+          target.dispose();
+          for (const t of [rows, hookClean, x, weights, ...dsClean]) t.dispose();
         },
       };
     },

@@ -12,7 +12,7 @@ import type { Device } from '../../src/compute/device.js';
 import { crossEntropy, crossEntropyBackward } from '../../src/compute/ops/crossEntropy.js';
 import { add, addInPlace, scale } from '../../src/compute/ops/elementwise.js';
 import { embeddingGather } from '../../src/compute/ops/embedding.js';
-import { klDivergence, klDivergenceBackward } from '../../src/compute/ops/klDivergence.js';
+import { klDivergence, klDivergenceBackward, klTarget, klToTarget } from '../../src/compute/ops/klDivergence.js';
 import { matmul } from '../../src/compute/ops/matmul.js';
 import { argmaxRows, logsumexpRows } from '../../src/compute/ops/reductions.js';
 import { softmaxBackward, softmaxRows } from '../../src/compute/ops/softmax.js';
@@ -106,6 +106,11 @@ test('softmax, logsumexp, argmax, CE and KL on rows over the binding limit equal
   close(ck, gk, 1e-4, 'kl');
   const [ckb, gkb] = await both([[x, [R, V]], [y2, [R, V]]], (_d, [p, q]) => klDivergenceBackward(p!, q!, 0.25).dLogitsP!);
   close(ckb, gkb, 1e-4, 'klBackward dP');
+  const w = Float32Array.from({ length: R }, (_, i) => (i % 5 === 0 ? 0 : 0.5));
+  const [ct, gt] = await both([[x, [R, V]], [y2, [R, V]], [w, [R]]], (_d, [p, q, wt]) => klToTarget(klTarget(p!), q!, wt!).dLogitsQ);
+  close(ct, gt, 1e-4, 'klToTarget dQ');
+  const [ctk, gtk] = await both([[x, [R, V]], [y2, [R, V]], [w, [R]]], (_d, [p, q, wt]) => klToTarget(klTarget(p!), q!, wt!).klw);
+  close(ctk, gtk, 1e-4, 'klToTarget klw');
 });
 
 test('elementwise ops, broadcasts and activations over the binding limit equal the CPU', { skip }, async () => {

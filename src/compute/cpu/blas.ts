@@ -27,6 +27,14 @@ export interface BlasAddon {
   stderrToFile?(path: string): number;
   /** Put fd 2 back from the fd stderrToFile returned. */
   stderrRestore?(saved: number): void;
+  /** native/klRows.c (absent in addons built before it existed): klTargetCpu's native twin. */
+  klTargetRows?(logitsP: Float32Array, rows: number, V: number, probs: Float32Array, plogp: Float32Array): void;
+  /** native/activations.c (absent in older addons): geluCpu's native twin. */
+  geluForward?(x: Float32Array, y: Float32Array): void;
+  /** native/activations.c: geluBackwardCpu's native twin. */
+  geluBackward?(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** native/klRows.c: klToTargetCpu's native twin. */
+  klToTargetRows?(probs: Float32Array, plogp: Float32Array, logitsQ: Float32Array, weights: Float32Array, rows: number, V: number, dLogitsQ: Float32Array, klw: Float32Array): void;
 }
 
 export interface BlasInfo { available: boolean; name: string; reason: string }

@@ -5,6 +5,7 @@
 import type { Tensor } from '../tensor.js';
 import type { Floats } from './elementwise.js';
 import { pointwiseWgsl, runPointwise, runPointwiseBackward } from './wgslGen.js';
+import { blasAddon } from '../cpu/blas.js';
 
 export type Activation = 'relu' | 'gelu' | 'silu';
 
@@ -113,14 +114,19 @@ export function reluBackward(x: Tensor, dy: Tensor): Tensor {
   return runPointwiseBackward(x, dy, 'relu_backward', reluBackwardCpu, RELU_BACKWARD_WGSL);
 }
 
+// On the CPU, native/activations.c when the addon is built (the WGSL kernel's σ form, vectorised:
+// Math.tanh made gelu a quarter of a GPT-2 forward); the TypeScript twins stay the specification.
+const geluHost = (x: Float32Array, y: Float32Array): void => (blasAddon()?.geluForward ?? geluCpu)(x, y);
+const geluBackwardHost = (x: Float32Array, dy: Float32Array, dx: Float32Array): void => (blasAddon()?.geluBackward ?? geluBackwardCpu)(x, dy, dx);
+
 /** gelu_new(x) (tanh form, as in GPT-2), same shape. */
 export function gelu(x: Tensor): Tensor {
-  return runPointwise(x, 'gelu', geluCpu, GELU_WGSL);
+  return runPointwise(x, 'gelu', geluHost, GELU_WGSL);
 }
 
 /** Gradient of gelu_new: dx = dy ⊙ gelu'(x). */
 export function geluBackward(x: Tensor, dy: Tensor): Tensor {
-  return runPointwiseBackward(x, dy, 'gelu_backward', geluBackwardCpu, GELU_BACKWARD_WGSL);
+  return runPointwiseBackward(x, dy, 'gelu_backward', geluBackwardHost, GELU_BACKWARD_WGSL);
 }
 
 /** silu(x) = x·σ(x), same shape. */
