@@ -90,14 +90,19 @@ export interface ForwardBenchOptions {
   onRow?: (row: ForwardBenchRow) => void;
 }
 
+/** A GPT-2-small-shaped model with random weights on `device` (benchmarks: the shape, not the numbers, matters). */
+export function randomGpt2SmallShape(device: Device, seed = 0, vocabSize?: number): Transformer {
+  const cfg = vocabSize === undefined ? GPT2_SMALL : validateConfig({ ...GPT2_SMALL, vocabSize }, 'GPT-2 small shape');
+  return Transformer.fromWeights(cfg, uploadWeights(randomHostWeights(cfg, seed), device), device, 'gpt2-small-shape (random init)');
+}
+
 /** Time the GPT-2-small-shaped forward to blocks.L.hook_resid_pre on `device`, one row per context length. */
 export async function benchForward(device: Device, opts: ForwardBenchOptions = {}): Promise<ForwardBenchRow[]> {
-  const cfg = opts.vocabSize === undefined ? GPT2_SMALL : validateConfig({ ...GPT2_SMALL, vocabSize: opts.vocabSize }, 'GPT-2 small shape');
+  const model = randomGpt2SmallShape(device, opts.seed ?? 0, opts.vocabSize);
+  const cfg = model.config;
   const stopAtLayer = opts.stopAtLayer ?? 8;
   const stopAt = `blocks.${stopAtLayer}.hook_resid_pre`;
-  const seed = opts.seed ?? 0;
-  const model = Transformer.fromWeights(cfg, uploadWeights(randomHostWeights(cfg, seed), device), device, 'gpt2-small-shape (random init)');
-  const rng = new Rng(seed + 1);
+  const rng = new Rng((opts.seed ?? 0) + 1);
   const rows: ForwardBenchRow[] = [];
   try {
     for (const ctx of opts.ctxs ?? [128, 1024]) {

@@ -33,6 +33,13 @@ export interface ForwardOptions {
   keep?: readonly string[];
   /** Keep what a backward needs (`ForwardResult.cache`). */
   grad?: boolean;
+  /**
+   * Resume a forward at block `layer` from this value of `blocks.{layer}.hook_resid_pre` [B, T, d]
+   * (e.g. kept from a clean forward of the same ids): the layers before it are skipped, and hooks
+   * before it cannot run. The tensor stays the caller's (never freed here, even if a hook replaces it);
+   * a backward from such a run stops at hooks in `layer` or later.
+   */
+  startAt?: { layer: number; resid: Tensor };
 }
 
 /** What the backward reads, from one forward with `grad: true`. Dispose it when done. */
@@ -140,8 +147,11 @@ export class Transformer {
     const run = new ForwardRun(cfg, opts);
 
     const idsT = dev.fromArray(ids, [B, T]);
-    let x = embeddingGather(w.embed, idsT);
-    if (w.posEmbed) {
+    const start = opts.startAt;
+    if (start) this.checkStart(start, B, T, opts);
+    let x = start ? start.resid : embeddingGather(w.embed, idsT);
+    if (start) run.borrow(start.resid);
+    else if (w.posEmbed) {
       const pos = dev.fromArray(Int32Array.from({ length: T }, (_, t) => t), [T]);
       const posRows = embeddingGather(w.posEmbed, pos);
       const sum = add(x, posRows);
@@ -149,16 +159,17 @@ export class Transformer {
       x = sum;
     }
 
+    // By layer (no entries before startAt's layer).
     const blocks: BlockCache[] = [];
     const free = (): ForwardResult => {
       idsT.dispose();
-      for (const c of blocks) run.release(...blockCacheTensors(c));
+      blocks.forEach((c) => run.release(...blockCacheTensors(c)));
       return { activations: run.activations };
     };
-    for (let l = 0; l < cfg.nLayers; l++) {
+    for (let l = start?.layer ?? 0; l < cfg.nLayers; l++) {
       const r = blockForward(cfg, w.layers[l]!, l, x, run);
       if (!r) return free();
-      if (r.cache) blocks.push(r.cache);
+      if (r.cache) blocks[l] = r.cache;
       x = r.out;
     }
 
@@ -192,7 +203,7 @@ export class Transformer {
         B, T, ids: idsT, idsHost: ids.slice(), logits: result.logits ?? null, rewards: result.rewards ?? null, blocks, lnFinal, pooledRows, pooled,
         dispose: () => {
           idsT.dispose();
-          for (const c of blocks) run.release(...blockCacheTensors(c));
+          blocks.forEach((c) => run.release(...blockCacheTensors(c)));
           run.release(x, h, lnFinal.mean, lnFinal.rstd, pooledRows, pooled);
         },
       };
@@ -201,6 +212,19 @@ export class Transformer {
       idsT.dispose();
     }
     return result;
+  }
+
+  /** startAt's checks: a block of this model, a [B, T, d] tensor on its device, no hook or kept name before it. */
+  private checkStart(start: NonNullable<ForwardOptions['startAt']>, B: number, T: number, opts: ForwardOptions): void {
+    const cfg = this.config;
+    const { layer, resid } = start;
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < cfg.nLayers)) throw new ModelError(`startAt layer ${layer} is not a block of this ${cfg.nLayers}-layer model`);
+    if (resid.device !== this.device) throw new ModelError(`startAt: the residual is on ${resid.device.kind}, the model runs on ${this.device.kind}`);
+    if (resid.shape.length !== 3 || resid.shape[0] !== B || resid.shape[1] !== T || resid.shape[2] !== cfg.dModel) throw new ModelError(`startAt: residual of shape [${resid.shape}], expected [${B}, ${T}, ${cfg.dModel}]`);
+    const first = parseHook(`blocks.${layer}.hook_resid_pre`, cfg).order;
+    for (const name of [...Object.keys(opts.hooks ?? {}), ...(opts.keep ?? [])]) {
+      if (parseHook(name, cfg).order < first) throw new ModelError(`"${name}" comes before startAt (blocks.${layer}.hook_resid_pre): it would never run`);
+    }
   }
 
   /** Greedy decoding: `steps` argmax tokens after `prompt` (one row), re-running the whole prefix each step. */
@@ -306,6 +330,11 @@ class ForwardRun implements BlockContext {
     }
     if (name === this.stopAtName) this.stopped = true;
     return v;
+  }
+
+  /** A tensor the caller owns (startAt's residual): never freed by this run. */
+  borrow(t: Tensor): void {
+    this.kept.add(t);
   }
 
   release(...ts: (Tensor | null | undefined)[]): void {

@@ -7,8 +7,9 @@
 // sees them). KL(P_clean ‖ P_spliced) = Σ_v p_clean (log p_clean − log p_spliced): the clean model is
 // the target (distillation's direction: mass-covering, its gradient on the spliced logits is
 // p_spliced − p_clean); it is what e2e_sae's code computes (torch's kl_div(log q, log p) = KL(p‖q)).
-// Per step: one clean forward shared by every SAE (prepare), then per SAE a spliced forward with a
-// backward to the hook (params: false), and the SAE's own step with that gradient on x̂.
+// Per step: one clean forward shared by every SAE (prepare), then per SAE a spliced forward that
+// resumes at the hook's block from the clean residual, a backward to the hook (params: false), and
+// the SAE's own step with that gradient on x̂.
 // Formulas, units and defaults: docs/training.md.
 
 import type { Tensor } from '../compute/tensor.js';
@@ -104,6 +105,8 @@ export function e2eObjective(o: E2eObjectiveOptions): TrainObjective<TokenBatch>
   const c = o.normScale;
   const dev = model.device;
   const d = model.config.dModel;
+  const startLayer = parseHook(hook, model.config).layer;
+  const startName = startLayer == null ? null : `blocks.${startLayer}.hook_resid_pre`;
   return {
     name: e2eObjectiveName(o),
     disposeBatch: () => undefined,
@@ -113,7 +116,10 @@ export function e2eObjective(o: E2eObjectiveOptions): TrainObjective<TokenBatch>
       const N = rowsHost.length;
       if (N === 0) throw new Error('e2e objective: a batch with no kept positions');
       const rows = dev.fromArray(rowsHost, [N]);
-      const clean = model.forward(batch.ids, [B, T], { keep: [hook, ...dsNames] });
+      // The spliced forwards resume from the clean residual entering the hook's block (the layers
+      // before it are the same with and without the SAE).
+      const clean = model.forward(batch.ids, [B, T], { keep: [...new Set([hook, ...(startName ? [startName] : []), ...dsNames])] });
+      const startAt = startName ? { layer: startLayer!, resid: clean.activations.get(startName)! } : undefined;
       // The clean distribution once per batch (p and Σ p log p), shared by every SAE's KL.
       const target = klTarget(clean.logits!);
       clean.logits!.dispose();
@@ -134,12 +140,12 @@ export function e2eObjective(o: E2eObjectiveOptions): TrainObjective<TokenBatch>
         dsDen.push(Math.max((await s.read())[0]!, 1e-30));
         s.dispose();
       }
-      for (const [name, t] of clean.activations) if (name !== hook) t.dispose();
+      for (const [name, t] of clean.activations) if (name !== hook && name !== startName) t.dispose();
 
       const step = async (sae: SaeModel, ctx: SaeStepContext): Promise<SaeStepResult> => {
         // The spliced value: clean + (x̂ − x)/c on kept rows.
         const delta = spliceDelta(sae, x, rows, [B, T, d], c);
-        const spliced = model.forward(batch.ids, [B, T], { grad: true, keep: dsNames, hooks: { [hook]: (h) => add(h, delta) } });
+        const spliced = model.forward(batch.ids, [B, T], { grad: true, keep: dsNames, hooks: { [hook]: (h) => add(h, delta) }, startAt });
         delta.dispose();
         const logits = spliced.logits!;
         // KL's gradient and its per-position value (w·KL, [B, T]) in one pass over the logits.
@@ -185,7 +191,7 @@ export function e2eObjective(o: E2eObjectiveOptions): TrainObjective<TokenBatch>
         step,
         dispose: () => {
           target.dispose();
-          for (const t of [rows, hookClean, x, weights, ...dsClean]) t.dispose();
+          for (const t of new Set([rows, hookClean, startAt?.resid, x, weights, ...dsClean])) t?.dispose();
         },
       };
     },

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { cpu } from '../../src/compute/cpu/cpuDevice.js';
 import type { Device } from '../../src/compute/device.js';
+import type { Tensor } from '../../src/compute/tensor.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
 import { Rng } from '../../src/compute/random.js';
 import { backward, NEXT_TOKEN_CE, REWARD_DIFF, type Objective } from '../../src/model/backward.js';
@@ -151,4 +152,36 @@ test('KL(clean ‖ patched) objective: its hook gradient matches finite differen
   const num = (at(1) - at(-1)) / (2 * eps);
   assert.ok(Math.abs(num - expected) <= 2e-2 * Math.abs(expected) + 1e-6, `backward ⟨G, u⟩ = ${expected}, finite difference ${num}`);
   r.cache!.dispose();
+});
+
+test('startAt: a forward resumed from a clean residual equals the full one bit for bit (logits, hook gradient), and owns nothing of the caller', { skip: needsAsset('fixtures/llama-tiny-random') || needsAsset('fixtures/gpt2-tiny-random') }, async () => {
+  for (const name of ['gpt2-tiny-random', 'llama-tiny-random']) {
+    const model = await Transformer.load(join(ASSETS, 'fixtures', name), cpu);
+    const L = 1;
+    const start = `blocks.${L}.hook_resid_pre`;
+    const hook = `blocks.${L}.hook_mlp_out`;
+    const rng = new Rng(5);
+    const [B, T] = [2, 6];
+    const ids = Int32Array.from({ length: B * T }, () => rng.int(model.config.vocabSize));
+    const clean = model.forward(ids, [B, T], { keep: [start] });
+    const resid = clean.activations.get(start)!;
+    const residBefore = Float32Array.from(resid.data as Float32Array);
+    const delta = cpu.fromArray(rng.normalArray(B * T * model.config.dModel, 0.1), [B, T, model.config.dModel]);
+    // A hook at the start point itself replaces the borrowed residual: it must survive that.
+    const hooks = { [hook]: (h: Tensor) => add(h, delta), [start]: (h: Tensor) => add(h, delta) };
+    const full = model.forward(ids, [B, T], { grad: true, hooks });
+    const resumed = model.forward(ids, [B, T], { grad: true, hooks, startAt: { layer: L, resid } });
+    assert.deepEqual(resumed.logits!.data, full.logits!.data, `${name}: logits`);
+    const gFull = backward(model, full.cache!, NEXT_TOKEN_CE, { to: hook, params: false }).grad;
+    const gResumed = backward(model, resumed.cache!, NEXT_TOKEN_CE, { to: hook, params: false }).grad;
+    assert.deepEqual(gResumed.data, gFull.data, `${name}: hook gradient`);
+    resumed.cache!.dispose();
+    assert.deepEqual(resid.data, residBefore, `${name}: the caller's residual is untouched and alive`);
+    const again = model.forward(ids, [B, T], { grad: true, startAt: { layer: L, resid } });
+    assert.throws(() => backward(model, again.cache!, NEXT_TOKEN_CE, { to: 'blocks.0.hook_mlp_out' }), /no block 0/);
+    assert.throws(() => model.forward(ids, [B, T], { hooks: { 'blocks.0.hook_mlp_out': () => undefined }, startAt: { layer: L, resid } }), /comes before startAt/);
+    assert.throws(() => model.forward(ids, [B, T], { startAt: { layer: L, resid: delta.reshape([B * T, model.config.dModel]) } }), /residual of shape/);
+    assert.throws(() => model.forward(ids, [B, T], { startAt: { layer: 99, resid } }), /not a block/);
+    model.dispose();
+  }
 });

@@ -4,7 +4,7 @@
 
 import type { Command } from 'commander';
 import { benchKernels, type KernelBenchRow } from '../../compute/bench/kernelBench.js';
-import { benchForward, type ForwardBenchRow } from '../../model/forwardBench.js';
+import { benchForward, randomGpt2SmallShape, type ForwardBenchRow } from '../../model/forwardBench.js';
 import { benchSae, benchSaeObjectives, DEFAULT_SAE_BENCH_CASES, type SaeBenchCase, type SaeBenchRow } from '../../sae/saeBench.js';
 import { openModel } from '../../model/openModel.js';
 import { defaultModel } from '../../sae/trainRun.js';
@@ -100,7 +100,7 @@ export function registerBench(program: Command): void {
     .option('--min-ms <ms>', 'minimum timed time per case (at least 1 step, after 1 warm-up step)', intFlag('--min-ms', 1), 2000)
     .option('--dense-topk', 'also time each TopK case through dense [N, d_sae] codes (sae.topk_dense), as the torch reference does')
     .option('--loss <list>', 'time end-to-end steps instead: e2e and/or e2e+ds (comma-separated), each against local training with its harvest forward, on --model at --hook')
-    .option('--model <model>', 'with --loss: the model (default ../shared/assets/models/gpt2-corpus-tiny)')
+    .option('--model <model>', 'with --loss: the model (default ../shared/assets/models/gpt2-corpus-tiny), or gpt2-small-shape (GPT-2 small\'s shape with random weights, 12 layers, d 768: hook default blocks.6.hook_resid_pre)')
     .option('--hook <name>', 'with --loss: the SAE hook (default blocks.⌊layers/2⌋.hook_resid_pre)')
     .option('--context-size <n>', 'with --loss: tokens per window (--batch / this = windows per step)', intFlag('--context-size', 2), 128)
     .action(async (o: { device: string; json?: boolean; arch?: SaeArchitecture[]; dSae?: number[]; dIn: number; batch: number; k: number; minMs: number; denseTopk?: boolean; loss?: string; model?: string; hook?: string; contextSize: number }) => {
@@ -138,7 +138,7 @@ async function benchObjectives(o: { device: string; json?: boolean; arch?: SaeAr
   const arch = o.arch?.[0] ?? 'topk';
   const device = await openDeviceFromFlag(o.device);
   try {
-    const { model } = await openModel(o.model ?? defaultModel(), device, { download: false, needTokenizer: false });
+    const model = o.model === 'gpt2-small-shape' ? randomGpt2SmallShape(device) : (await openModel(o.model ?? defaultModel(), device, { download: false, needTokenizer: false })).model;
     try {
       const hook = o.hook ?? `blocks.${Math.floor(model.config.nLayers / 2)}.hook_resid_pre`;
       const dSae = o.dSae?.[0] ?? 32 * model.config.dModel;
