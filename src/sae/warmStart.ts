@@ -23,6 +23,10 @@ export interface WarmStart {
 /** Open `dir` and check it fits every config of the run (a TrainRunError naming the mismatch). */
 export async function openWarmStart(dir: string, cfgs: readonly SaeConfig[], hook: string, device: Device): Promise<WarmStart> {
   const abs = resolve(dir);
+  // Training is deterministic after the initialisation, so seeds that only differ in it would train
+  // identical copies: refuse rather than spend the compute (ks or l1s may still differ).
+  const seeds = [...new Set(cfgs.map((c) => c.seed))];
+  if (seeds.length > 1) throw new TrainRunError(`--init-from starts every SAE from one folder, so --seeds ${seeds.join(',')} would train identical copies; give one seed`);
   const first = await loadSae(abs, device).catch((e: Error) => {
     throw new TrainRunError(`--init-from ${abs}: ${e.message}`);
   });

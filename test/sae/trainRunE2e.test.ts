@@ -88,6 +88,7 @@ test('warm start: a local SAE fine-tuned with e2e starts from its weights and re
     await assert.rejects(bad({ dSae: 64 }), (e: Error) => e.name === 'UsageError' && /d_sae 96, this run trains d_sae 64/.test(e.message));
     await assert.rejects(bad({ arch: 'topk', k: 8 }), (e: Error) => e.name === 'UsageError' && /a standard SAE, this run trains topk/.test(e.message));
     await assert.rejects(bad({ hook: 'blocks.1.hook_resid_pre' }), (e: Error) => e.name === 'UsageError' && /trained at blocks\.2\.hook_resid_pre/.test(e.message));
+    await assert.rejects(bad({ seeds: [0, 1] }), (e: Error) => e.name === 'UsageError' && /--seeds 0,1 would train identical copies/.test(e.message));
     assert.equal(existsSync(join(dir, 'bad')), false, 'nothing written');
   } finally {
     cleanup();
