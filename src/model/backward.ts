@@ -9,9 +9,11 @@
 //   output-grad     any objective whose gradient w.r.t. the logits / rewards the caller supplies
 // Further terms at downstream residual hooks join through `inject` (their gradients, added in place).
 // The hook's gradient is taken w.r.t. the value the forward went on with (after any hook function).
+// `collect` returns the gradients at several hooks from the same single pass (SAEs spliced in at
+// several hooks and trained jointly): each is copied where the backward passes its hook.
 
 import { crossEntropyBackward } from '../compute/ops/crossEntropy.js';
-import { addInPlace } from '../compute/ops/elementwise.js';
+import { addInPlace, scale } from '../compute/ops/elementwise.js';
 import { klDivergenceBackward } from '../compute/ops/klDivergence.js';
 import { embeddingScatterAdd } from '../compute/ops/embedding.js';
 import { matmul } from '../compute/ops/matmul.js';
@@ -32,8 +34,14 @@ export const REWARD_DIFF: Objective = { kind: 'rewards', coefficients: [1, -1] }
 export const NEXT_TOKEN_CE: Objective = { kind: 'next-token-ce' };
 
 export interface BackwardOptions {
-  /** The hook whose gradient to return (e.g. `blocks.1.hook_resid_pre`). */
-  to: string;
+  /** The hook whose gradient to return (e.g. `blocks.1.hook_resid_pre`); default: the earliest of `collect`. */
+  to?: string;
+  /**
+   * Hooks (at or after `to`, any kind) whose gradients to return in `grads`, all from this one pass.
+   * A collected gradient includes the `inject` terms at hooks the forward reaches after it, and at
+   * the hook itself for a resid_post (the same point as the next resid_pre, whose terms it also has).
+   */
+  collect?: readonly string[];
   /** Also compute the gradients of the parameters downstream of `to` (default true). */
   params?: boolean;
   /**
@@ -58,6 +66,8 @@ export interface BackwardResult {
    * parameters downstream of `to`.
    */
   params: Map<string, Tensor>;
+  /** d objective / d (activation at h) for each hook h of `collect` (empty without it); the entry of `to` is `grad` itself. */
+  grads: Map<string, Tensor>;
 }
 
 /** d(objective)/d(output): dlogits [B, T, V] or drewards [B, numLabels]. */
@@ -99,13 +109,25 @@ function outputGrad(model: Transformer, cache: ForwardCache, objective: Objectiv
   return dev.fromArray(d, [B, cfg.numLabels]);
 }
 
-/** Backward from `objective` to the hook `opts.to`. */
+/** Backward from `objective` to the hook `opts.to` (collecting the gradients at `opts.collect` on the way). */
 export function backward(model: Transformer, cache: ForwardCache, objective: Objective, opts: BackwardOptions): BackwardResult {
   const cfg = model.config;
   const w = model.weights;
-  const stop = parseHook(opts.to, cfg);
-  if (opts.embeddings && opts.to !== 'blocks.0.hook_resid_pre') throw new ModelError(`embeddings: true needs to: 'blocks.0.hook_resid_pre' (got "${opts.to}")`);
+  const collect = collectedHooks(opts, cfg);
+  const to = opts.to ?? collect.earliest;
+  const stop = parseHook(to, cfg);
+  for (const name of collect.names) if (parseHook(name, cfg).order < stop.order) throw new ModelError(`backward collect: "${name}" comes before the hook the backward stops at (${to})`);
+  if (opts.embeddings && to !== 'blocks.0.hook_resid_pre') throw new ModelError(`embeddings: true needs to: 'blocks.0.hook_resid_pre' (got "${to}")`);
   const params = opts.params === false ? null : new Map<string, Tensor>();
+  const grads = new Map<string, Tensor>();
+  // A copy of the gradient at `name` when it is collected (the `to` hook's is the result itself).
+  const take = (name: string, g: Tensor) => {
+    if (name !== to && collect.names.has(name)) grads.set(name, scale(g, 1)); // an exact copy
+  };
+  const finish = (grad: Tensor): BackwardResult => {
+    if (collect.names.has(to)) grads.set(to, grad);
+    return { grad, params: params ?? new Map(), grads };
+  };
   const { B, T } = cache;
   const d = cfg.dModel;
 
@@ -129,7 +151,8 @@ export function backward(model: Transformer, cache: ForwardCache, objective: Obj
     dPooled.dispose();
   }
   if (dOut !== (objective.kind === 'output-grad' ? objective.grad : null)) dOut.dispose();
-  if (stop.kind === FINAL_HOOK) return { grad: dH, params: params ?? new Map() };
+  if (stop.kind === FINAL_HOOK) return finish(dH);
+  take(FINAL_HOOK, dH);
 
   // The final norm, then the blocks in reverse.
   let dResid = normBackward(dH, cache.lnFinal, w.lnFinal, params, 'ln_final');
@@ -137,17 +160,36 @@ export function backward(model: Transformer, cache: ForwardCache, objective: Obj
   const stopLayer = stop.layer!;
   const inject = checkInjected(opts.inject, stop.order, cfg);
   for (let l = cfg.nLayers - 1; l >= stopLayer; l--) {
-    // dResid is now d/d(blocks.l.hook_resid_post) = d/d(blocks.l+1.hook_resid_pre).
-    for (const g of [inject.get(`blocks.${l}.hook_resid_post`), inject.get(`blocks.${l + 1}.hook_resid_pre`)]) if (g) addInPlace(dResid, g.reshape(dResid.shape));
+    // dResid is now d/d(blocks.l+1.hook_resid_pre), then with blocks.l.hook_resid_post's terms d/d(blocks.l.hook_resid_post).
+    const gPre = inject.get(`blocks.${l + 1}.hook_resid_pre`);
+    if (gPre) addInPlace(dResid, gPre.reshape(dResid.shape));
+    take(`blocks.${l + 1}.hook_resid_pre`, dResid);
+    const gPost = inject.get(`blocks.${l}.hook_resid_post`);
+    if (gPost) addInPlace(dResid, gPost.reshape(dResid.shape));
     const c = cache.blocks[l];
     if (!c) throw new ModelError(`the forward cache has no block ${l}: run the forward with grad: true`);
     const kind = l === stopLayer ? (stop.kind as Exclude<typeof stop.kind, typeof FINAL_HOOK>) : 'hook_resid_pre';
-    const next = blockBackward(cfg, w.layers[l]!, c, dResid, kind, params);
+    const next = blockBackward(cfg, w.layers[l]!, c, dResid, kind, params, collect.names.size > 0 ? (k, g) => take(`blocks.${l}.${k}`, g) : undefined);
     if (next !== dResid) dResid.dispose();
     dResid = next;
   }
   if (opts.embeddings && params) embeddingGrads(model, cache, dResid, params);
-  return { grad: dResid, params: params ?? new Map() };
+  return finish(dResid);
+}
+
+/** `opts.collect` parsed: its names (each a hook of the model, none twice) and the earliest of them. */
+function collectedHooks(opts: BackwardOptions, cfg: Transformer['config']): { names: Set<string>; earliest: string } {
+  const list = opts.collect ?? [];
+  if (opts.to === undefined && list.length === 0) throw new ModelError('backward: give `to` or a non-empty `collect`');
+  let earliest = opts.to ?? list[0]!;
+  let order = Infinity;
+  for (const name of list) {
+    const p = parseHook(name, cfg);
+    if (p.order < order) [order, earliest] = [p.order, name];
+  }
+  const names = new Set(list);
+  if (names.size !== list.length) throw new ModelError(`backward collect: a hook is listed twice (${list.join(', ')})`);
+  return { names, earliest };
 }
 
 /** The injected gradients by hook name, each checked to be a residual hook after `afterOrder` (a ModelError otherwise). */

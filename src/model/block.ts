@@ -296,12 +296,19 @@ function attentionBackward(w: LayerWeights, c: BlockCache, cfg: ModelConfig, dAt
  * Backward of one block from dOut = d(objective)/d(resid_post). Returns the gradient at the hook
  * `stop` of this block (hook_resid_pre: through the whole block), adding the gradients of the
  * block's parameters downstream of that hook to `params`. The result may be dOut itself (for a
- * hook whose gradient equals it); dOut is never freed here.
+ * hook whose gradient equals it); dOut is never freed here. `seen`, when given, gets the gradient at
+ * each hook inside the block the backward passes (resid_post, mlp_out, resid_mid, attn_out; stop
+ * included, resid_pre not: that is the result), in reverse forward order; the tensor may be changed
+ * or freed after the call (copy it to keep it).
  */
-export function blockBackward(cfg: ModelConfig, w: LayerWeights, c: BlockCache, dOut: Tensor, stop: BlockHookKind, params: Map<string, Tensor> | null): Tensor {
-  if (stop === 'hook_resid_post' || stop === 'hook_mlp_out') return dOut;
+export function blockBackward(cfg: ModelConfig, w: LayerWeights, c: BlockCache, dOut: Tensor, stop: BlockHookKind, params: Map<string, Tensor> | null, seen?: (kind: BlockHookKind, grad: Tensor) => void): Tensor {
+  seen?.('hook_resid_post', dOut);
+  if (stop === 'hook_resid_post') return dOut;
+  seen?.('hook_mlp_out', dOut);
+  if (stop === 'hook_mlp_out') return dOut;
   if (cfg.parallelResidual) {
     // out = x + attn(ln1(x)) + mlp(ln2(x)): attn_out and mlp_out both receive dOut.
+    seen?.('hook_attn_out', dOut);
     if (stop === 'hook_attn_out') return dOut;
     const dx2 = mlpBackward(w, c, cfg, dOut, params);
     const dx1 = attentionBackward(w, c, cfg, dOut, params);
@@ -315,6 +322,8 @@ export function blockBackward(cfg: ModelConfig, w: LayerWeights, c: BlockCache, 
   const dFromMlp = mlpBackward(w, c, cfg, dOut, params);
   const dMid = add(dOut, dFromMlp);
   dFromMlp.dispose();
+  seen?.('hook_resid_mid', dMid);
+  seen?.('hook_attn_out', dMid);
   if (stop === 'hook_resid_mid' || stop === 'hook_attn_out') return dMid;
   const dFromAttn = attentionBackward(w, c, cfg, dMid, params);
   addInPlace(dMid, dFromAttn);

@@ -18,7 +18,7 @@ import type { Tokenizer } from '../model/tokenizers/index.js';
 import { Transformer } from '../model/transformer.js';
 import { SAELAB_VERSION } from '../version.js';
 import type { SaeRunMetadata } from './saeFiles.js';
-import { defaultData, defaultHook, defaultModel, TRAIN_DEFAULTS, TrainRunError, type TrainRunOptions } from './trainOptions.js';
+import { defaultData, defaultHook, defaultModel, parseHookList, TRAIN_DEFAULTS, TrainRunError, type TrainRunOptions } from './trainOptions.js';
 
 /**
  * Turn a callback producer (`run(emit)`, which awaits each emit) into an async iterator: the
@@ -118,7 +118,9 @@ export interface ActivationSource {
   model: Transformer | null;
   tokenizer: Tokenizer | null;
   store: ActivationStoreReader | null;
+  /** The (first) hook; `hooks` lists every hook of a joint run (one SAE per hook, spliced in together). */
   hook: string;
+  hooks: string[];
   dIn: number;
   /** The model's name as cfg.json records it (an absolute folder, or a hub id). */
   modelName: string;
@@ -151,7 +153,7 @@ export async function openActivationSource(opts: TrainRunOptions, device: Device
       const metadata: SaeRunMetadata = { model_name: m.model, hook_name: hook, hook_layer: layer ? Number(layer[1]) : null, context_size: m.packing.contextSize, dataset_path: m.dataset.path, prepend_bos: m.packing.prependBos, exclude_special_tokens: m.packing.excludeSpecial, activation_store: resolve(opts.store) };
       metadata.saelab_version = SAELAB_VERSION;
       return {
-        kind: 'store', model: null, tokenizer: null, store, hook, dIn, modelName: m.model, metadata,
+        kind: 'store', model: null, tokenizer: null, store, hook, hooks: [hook], dIn, modelName: m.model, metadata,
         hostBatches: ({ totalSteps, batchSize, dataSeed, note }) => {
           const epochs = Math.max(1, Math.ceil((totalSteps * batchSize) / Math.max(1, store.totalRows)));
           if (epochs > 1) note?.(repeatNote(`the store ${resolve(opts.store!)}`, store.totalRows, totalSteps * batchSize));
@@ -171,9 +173,10 @@ export async function openActivationSource(opts: TrainRunOptions, device: Device
     const opened = await openModel(spec, device, { download, needTokenizer: true });
     model = opened.model;
     const tok = opened.tokenizer!;
-    const hook = opts.hook ?? defaultHook(model.config.nLayers);
+    const hooks = parseHookList(opts.hook) ?? [defaultHook(model.config.nLayers)];
+    const hook = hooks[0]!;
     const point = parseHook(hook, model.config); // unknown hook: a ModelError with "did you mean"
-    planHooks(model, [hook]);
+    planHooks(model, hooks);
     const dIn = model.config.dModel;
     if (contextSize > model.config.nCtx) throw new TrainRunError(`--context-size ${contextSize} is longer than the model's context of ${model.config.nCtx} tokens`);
     const packing = packSettings({ contextSize, prependBos: opts.prependBos ?? true }, tok);
@@ -184,7 +187,7 @@ export async function openActivationSource(opts: TrainRunOptions, device: Device
     let disposed = false;
     const read = { windows: 0 };
     return {
-      kind: 'stream', model: m, tokenizer: tok, store: null, hook, dIn, modelName, metadata,
+      kind: 'stream', model: m, tokenizer: tok, store: null, hook, hooks, dIn, modelName, metadata,
       hostBatches: ({ totalSteps, batchSize, dataSeed, note }) => streamBatches(m, tok, {
         data, hook, packing, harvestBatchSize: opts.harvestBatchSize ?? D.harvestBatchSize, batchSize,
         bufferBatches: opts.bufferBatches ?? D.bufferBatches, seed: dataSeed, textField: opts.textField ?? 'text', docSeparator: opts.docSeparator === undefined ? '<|endoftext|>' : opts.docSeparator,

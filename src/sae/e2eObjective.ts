@@ -199,7 +199,7 @@ export function e2eObjective(o: E2eObjectiveOptions): TrainObjective<TokenBatch>
 }
 
 /** Σ of a² over every element → [1]. */
-function sumSquares(a: Tensor): Tensor {
+export function sumSquares(a: Tensor): Tensor {
   const a2 = mul(a, a);
   const s = total(a2);
   a2.dispose();

@@ -1,8 +1,11 @@
 // The downstream terms of an end-to-end run: `--downstream` resolved against the model, each with
 // its coefficient (one for all, or one per hook), and the model checked to be able to give the
-// objective (a causal LM's logits). Usage errors are TrainRunErrors (one line, exit 2).
+// objective (a causal LM's logits). Usage errors are TrainRunErrors (one line, exit 2). With SAEs at
+// several hooks (a joint run), `all` / `next` / `next:N` count from the LAST SAE hook, and named
+// hooks must come after it.
 
 import type { ActivationSource } from './activationSource.js';
+import { parseHook } from '../model/hooks.js';
 import { downstreamHooks } from './e2eObjective.js';
 import { TRAIN_DEFAULTS, TrainRunError, type TrainLoss, type TrainRunOptions } from './trainOptions.js';
 
@@ -18,7 +21,9 @@ export function objectiveHooks(src: ActivationSource, loss: Exclude<TrainLoss, '
   if (loss === 'e2e') return [];
   let hooks: string[];
   try {
-    hooks = downstreamHooks(opts.downstream ?? 'all', src.hook, model);
+    // The last SAE hook in forward order: downstream terms read what every splice has changed.
+    const last = src.hooks.reduce((a, h) => (parseHook(h, model.config).order > parseHook(a, model.config).order ? h : a));
+    hooks = downstreamHooks(opts.downstream ?? 'all', last, model);
   } catch (e) {
     throw new TrainRunError((e as Error).message);
   }

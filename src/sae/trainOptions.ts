@@ -23,7 +23,10 @@ export interface TrainRunOptions {
   device: Device;
   /** Model spec (folder, .bin, hub id); default: the shared gpt2-corpus-tiny when present, else `gpt2`. */
   model?: string;
-  /** Hook to train on; default blocks.⌊nLayers/2⌋.hook_resid_pre (blocks.3 for gpt2-corpus-tiny). */
+  /**
+   * Hook to train on; default blocks.⌊nLayers/2⌋.hook_resid_pre (blocks.3 for gpt2-corpus-tiny). A
+   * comma list (e2e / e2e+ds only) splices one SAE per hook in together and trains them jointly.
+   */
   hook?: string;
   /** Corpus file or folder; default: the shared corpus when present. Ignored with `store`. */
   data?: string;
@@ -156,6 +159,8 @@ export interface TrainProgress {
 export interface TrainedSaeReport {
   index: number;
   path: string;
+  /** The SAE's hook (a joint run's SAEs sit at several). */
+  hook: string;
   architecture: SaeArchitecture;
   seed: number;
   dSae: number;
@@ -170,7 +175,9 @@ export interface TrainedSaeReport {
 export interface TrainRunReport {
   out: string;
   model: string;
+  /** The (first) hook; `hooks` lists every hook of a joint run. */
   hook: string;
+  hooks: string[];
   dIn: number;
   /** The width of the SAEs (the first of `dSaes` when several were swept). */
   dSae: number;
@@ -227,6 +234,16 @@ export function parseNumberList(s: string, what: string, integer = true): number
 }
 
 
+
+/** The hooks of `--hook` (a comma list: several hooks are trained jointly), or null when absent; a TrainRunError for an empty name or a hook named twice. */
+export function parseHookList(hook: string | undefined): string[] | null {
+  if (hook === undefined) return null;
+  const hooks = hook.split(',').map((h) => h.trim());
+  if (hooks.some((h) => h === '')) throw new TrainRunError(`--hook '${hook}': an empty hook name (give hook names separated by commas)`);
+  const twice = hooks.find((h, i) => hooks.indexOf(h) !== i);
+  if (twice !== undefined) throw new TrainRunError(`--hook lists ${twice} twice`);
+  return hooks;
+}
 
 /** The options every stage needs, defaulted and checked (shape of `resolveTrainOptions`' result). */
 export interface ResolvedTrainOptions {
@@ -290,6 +307,11 @@ export function resolveTrainOptions(opts: TrainRunOptions): ResolvedTrainOptions
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new TrainRunError(`${flag} must be a non-negative number (got ${v})`);
   }
   if (opts.downstreamCoefficients?.some((v) => !(Number.isFinite(v) && v >= 0))) throw new TrainRunError(`--downstream-coefficients must be non-negative numbers (got ${opts.downstreamCoefficients.join(',')})`);
+  const hooks = parseHookList(opts.hook);
+  if (hooks && hooks.length > 1) {
+    if (loss !== 'e2e' && loss !== 'e2e+ds') throw new TrainRunError(`--hook lists ${hooks.length} hooks, which are trained jointly end to end: use --loss e2e or e2e+ds (--loss ${loss} takes one hook)`);
+    if (opts.initFrom !== undefined) throw new TrainRunError(`--init-from takes one hook's SAE folder; this run trains SAEs at ${hooks.length} hooks jointly (warm starts take one --hook)`);
+  }
   const totalSteps = Math.floor(opts.tokens / batchSize);
   if (totalSteps < 1) throw new TrainRunError(`--tokens ${opts.tokens} is less than one batch of ${batchSize}`);
   return { arch, seeds, ks, l1s, batchSize, lr, contextSize, totalSteps, loss, out: resolve(opts.out) };

@@ -77,38 +77,45 @@ export async function findResumePoint(checkpointDir: string, o: { resume: boolea
  * The workspace rows of a run: the resumed run's own (when its id is known and it has one SAE row
  * per config), else a new run row and one SAE row per config.
  */
-export function workspaceRunRows(db: WorkspaceDb, o: { priorRunId?: number; runConfig: unknown; name: string; cfgs: readonly SaeConfig[]; dIn: number; hook: string; modelName: string }): { runId: number; saeIds: number[] } {
+export function workspaceRunRows(db: WorkspaceDb, o: { priorRunId?: number; runConfig: unknown; name: string; cfgs: readonly SaeConfig[]; dIn: number; hook: string | readonly string[]; modelName: string }): { runId: number; saeIds: number[] } {
   const reuse = o.priorRunId !== undefined ? db.getRun(o.priorRunId) : null;
   if (reuse && reuse.kind === 'train' && db.listSaes(reuse.id).length === o.cfgs.length) {
     db.setRunStatus(reuse.id, 'running');
     return { runId: reuse.id, saeIds: db.listSaes(reuse.id).map((s) => s.id) };
   }
   const runId = db.insertRun({ kind: 'train', config: o.runConfig, name: o.name });
-  const saeIds = o.cfgs.map((cfg, i) => db.insertSae({ runId, saeIndex: i, architecture: cfg.architecture, dIn: o.dIn, dSae: cfg.dSae, hook: o.hook, model: o.modelName, cfg }));
+  const saeIds = o.cfgs.map((cfg, i) => db.insertSae({ runId, saeIndex: i, architecture: cfg.architecture, dIn: o.dIn, dSae: cfg.dSae, hook: perSae(o.hook, i), model: o.modelName, cfg }));
   return { runId, saeIds };
 }
 
 /**
  * Save every trained SAE as a SAELens folder `<out>/<name>` (firing frequencies from the trainer's
  * counts), record its path in the workspace, and describe it; `lastRows` backs up the trainer's
- * own last log rows.
+ * own last log rows. `metadata` and `factor` are one for every SAE or one per SAE (a joint run's
+ * SAEs sit at different hooks).
  */
-export async function saveTrainedSaes(res: TrainResult, o: { out: string; names: readonly string[]; cfgs: readonly SaeConfig[]; saes: readonly SaeModel[]; saeIds: readonly number[]; db: WorkspaceDb; metadata: SaeRunMetadata; factor: number; deviceKind: string; lastRows: readonly TrainLogRow[] }): Promise<TrainedSaeReport[]> {
+export async function saveTrainedSaes(res: TrainResult, o: { out: string; names: readonly string[]; cfgs: readonly SaeConfig[]; saes: readonly SaeModel[]; saeIds: readonly number[]; db: WorkspaceDb; metadata: SaeRunMetadata | readonly SaeRunMetadata[]; factor: number | readonly number[]; deviceKind: string; lastRows: readonly TrainLogRow[] }): Promise<TrainedSaeReport[]> {
   const reports: TrainedSaeReport[] = [];
   for (let i = 0; i < o.cfgs.length; i++) {
     const cfg = o.cfgs[i]!;
     const counts = (await res.states[i]!.firedCount.read()) as Float32Array;
     const freq = Float32Array.from(counts, (c) => (res.firingTokens > 0 ? c / res.firingTokens : 0));
     const path = join(o.out, o.names[i]!);
-    await saveSae(path, cfg, o.saes[i]!.params, { metadata: o.metadata, normScalingFactor: cfg.normalizeActivations === 'expected_average_only_in' ? o.factor : undefined, firingFrequency: freq, device: o.deviceKind === 'webgpu' ? 'cuda' : 'cpu' });
+    const metadata = perSae(o.metadata, i);
+    await saveSae(path, cfg, o.saes[i]!.params, { metadata, normScalingFactor: cfg.normalizeActivations === 'expected_average_only_in' ? perSae(o.factor, i) : undefined, firingFrequency: freq, device: o.deviceKind === 'webgpu' ? 'cuda' : 'cpu' });
     o.db.setSaePath(o.saeIds[i]!, path);
     const row = res.lastRows.find((r) => r.saeIndex === i) ?? o.lastRows.find((r) => r.saeIndex === i);
-    const rep: TrainedSaeReport = { index: i, path, architecture: cfg.architecture, seed: cfg.seed, dSae: cfg.dSae, loss: row?.loss ?? null, mse: row?.mse ?? null, l0: row?.l0 ?? null, deadFraction: row?.deadFraction ?? null };
+    const rep: TrainedSaeReport = { index: i, path, hook: metadata.hook_name ?? '', architecture: cfg.architecture, seed: cfg.seed, dSae: cfg.dSae, loss: row?.loss ?? null, mse: row?.mse ?? null, l0: row?.l0 ?? null, deadFraction: row?.deadFraction ?? null };
     if (cfg.k !== undefined) rep.k = cfg.k;
     if (cfg.l1Coefficient !== undefined) rep.l1Coefficient = cfg.l1Coefficient;
     reports.push(rep);
   }
   return reports;
+}
+
+/** `v` when it is one value for every SAE, else its entry `i`. */
+function perSae<T extends object | string | number>(v: T | readonly T[], i: number): T {
+  return Array.isArray(v) ? (v as readonly T[])[i]! : (v as T);
 }
 
 /** Free the trainer's states and the SAEs' parameters. */

@@ -7,6 +7,8 @@
 //   → trainSaes (every batch to every SAE) → checkpoints, train-log.jsonl, workspace SQLite
 //   → DIR/<arch>-k<k>-s<seed> | DIR/standard-l1_<l1>-s<seed> (cfg.json, weights, sparsity);
 //     with several widths: DIR/<arch>-k<k>-d<d_sae>-s<seed> | DIR/standard-l1_<l1>-d<d_sae>-s<seed>
+//     with several hooks (--hook a,b: SAEs spliced in together, trained jointly end to end, one SAE
+//     per hook per sweep point): DIR/<hook>/<the names above>
 //
 // The stages live in their own files: activationSource.ts (model or store → host batches),
 // objectiveSetup.ts (the objective, local or end-to-end, and its batches: normalisation and b_dec
@@ -45,6 +47,12 @@ import { openWarmStart, type WarmStart } from './warmStart.js';
 export { defaultData, defaultHook, defaultModel, parseNumberList, TRAIN_DEFAULTS, TrainRunError, type TrainedSaeReport, type TrainProgress, type TrainRunOptions, type TrainRunReport } from './trainOptions.js';
 export { saeFolderName, sweepConfigs } from './trainSweep.js';
 
+/** The block of a hook name (`blocks.L.…`), or null. */
+function layerOf(hook: string): number | null {
+  const m = /^blocks\.(\d+)\./.exec(hook);
+  return m ? Number(m[1]) : null;
+}
+
 /** Train a sweep of SAEs on one activation stream and save them (see the file comment). */
 export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: TrainProgress) => void; onNote?: (line: string) => void; signal?: AbortSignal } = {}): Promise<TrainRunReport> {
   const D = TRAIN_DEFAULTS;
@@ -53,7 +61,8 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
 
   // ---- stage 1, the source: open the model (or store), check the hook, before anything is written ----
   const src = await openActivationSource(opts, opts.device, contextSize);
-  const { hook, dIn, modelName, metadata } = src;
+  const { hook, hooks, dIn, modelName, metadata } = src;
+  const joint = hooks.length > 1;
   const dSaes = opts.dSaes ?? [opts.dSae ?? D.dSaeMultiple * dIn];
   const dSae = dSaes[0]!;
   const dSaeFlag = opts.dSaes !== undefined ? '--d-saes' : '--d-sae';
@@ -61,6 +70,8 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
   let held: HeldOutput;
   let cfgs: SaeConfig[];
   let names: string[];
+  // A joint run trains one SAE per hook for each sweep point, set after set: SAE s sits at saeHooks[s].
+  let saeHooks: string[];
   let downstream: { hook: string; coefficient: number }[] = [];
   let warm: WarmStart | null = null;
   try {
@@ -72,6 +83,11 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     });
     names = cfgs.map((c) => saeFolderName(c, dSaes.length > 1));
     if (new Set(names).size !== names.length) throw new TrainRunError(`two SAEs of the sweep would share a folder (${names.join(', ')}): make --ks/--l1s/--seeds/--d-saes distinct`);
+    saeHooks = cfgs.flatMap(() => hooks);
+    if (joint) {
+      names = cfgs.flatMap((_c, i) => hooks.map((h) => join(h, names[i]!)));
+      cfgs = cfgs.flatMap((c) => hooks.map(() => ({ ...c })));
+    }
     if (loss !== 'local') downstream = objectiveHooks(src, loss, opts);
     if (opts.initFrom !== undefined) warm = await openWarmStart(opts.initFrom, cfgs, hook, opts.device);
     // Before any work: the memory the SAEs need, then the output folder (writable, locked, db usable).
@@ -82,7 +98,7 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     throw e;
   }
   const createdDirs = held.created;
-  const settings = runSettings(opts, { arch, seeds, ks, l1s, batchSize, lr, contextSize, totalSteps, dSaes, loss }, { hook, modelName, data: typeof metadata.dataset_path === 'string' ? metadata.dataset_path : null, store: opts.store ? resolve(opts.store) : null });
+  const settings = runSettings(opts, { arch, seeds, ks, l1s, batchSize, lr, contextSize, totalSteps, dSaes, loss }, { hook: hooks.join(','), modelName, data: typeof metadata.dataset_path === 'string' ? metadata.dataset_path : null, store: opts.store ? resolve(opts.store) : null });
 
   // ---- one deterministic batch stream, its first batches also fixing scale and b_dec ----
   const normSteps = Math.max(1, Math.min(totalSteps, Math.ceil((opts.normTokens ?? D.normTokens) / batchSize)));
@@ -103,12 +119,13 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
       rewardCoefficient: opts.rewardCoefficient ?? D.rewardCoefficient, rewardDifference: !!opts.rewardDifference, note: ctl.onNote,
     });
     closeBatches = run.close;
-    const { factor, bDecSample } = run;
+    const { factor } = run;
     metadata.training_objective = run.record;
     if (warm) metadata.init_from = warm.lineage;
     const saes: SaeModel[] = [];
-    for (const cfg of cfgs) saes.push(warm ? createSae(cfg, await warm.params(opts.device)) : await initSae(cfg, opts.device, { bDecInit, sample: bDecSample }));
-    bDecSample?.dispose();
+    const inputOf = (s: number) => run.inputs[hooks.indexOf(saeHooks[s]!)]!;
+    for (const [s, cfg] of cfgs.entries()) saes.push(warm ? createSae(cfg, await warm.params(opts.device)) : await initSae(cfg, opts.device, { bDecInit, sample: inputOf(s).bDecSample }));
+    for (const i of run.inputs) i.bDecSample?.dispose();
 
     // ---- stage 3 set-up: checkpoints, log, workspace database ----
     const logFile = join(out, 'train-log.jsonl');
@@ -117,8 +134,8 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     // onLog before a checkpoint could store the broken weights.
     const ckSteps = Math.max(1, Math.round((opts.checkpointEvery ?? D.checkpointEvery) / batchSize / logEvery)) * logEvery;
     db = openWorkspaceDb(dbPath);
-    const runConfig = { ...opts, device: opts.device.kind, out, hook, model: modelName, dIn, dSae, dSaes, totalSteps, normScalingFactor: factor, saelabVersion: SAELAB_VERSION };
-    const rows = workspaceRunRows(db, { priorRunId, runConfig, name: `${arch} ${hook}`, cfgs, dIn, hook, modelName });
+    const runConfig = { ...opts, device: opts.device.kind, out, hook, hooks, model: modelName, dIn, dSae, dSaes, totalSteps, normScalingFactor: factor, saelabVersion: SAELAB_VERSION };
+    const rows = workspaceRunRows(db, { priorRunId, runConfig, name: `${arch} ${hooks.join(',')}`, cfgs, dIn, hook: saeHooks, modelName });
     runId = rows.runId;
     const saeIds = rows.saeIds;
 
@@ -138,7 +155,7 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
       checkpointOnAbort: true, batchState: () => ({ runId, settings }), signal: ctl.signal,
       onLog: (row) => {
         if (!Number.isFinite(row.loss)) {
-          throw new DataError(`non-finite loss (${row.loss}) at step ${row.step} for SAE ${names[row.saeIndex]} at hook ${hook}: training stopped, the last checkpoint in ${checkpointDir} is intact (try a lower --lr)`);
+          throw new DataError(`non-finite loss (${row.loss}) at step ${row.step} for SAE ${names[row.saeIndex]} at hook ${saeHooks[row.saeIndex]}: training stopped, the last checkpoint in ${checkpointDir} is intact (try a lower --lr)`);
         }
         db!.insertTrainLogRows(saeIds, [row]);
         if (row.terms) db!.insertMetrics(Object.entries(row.terms).map(([name, value]) => ({ saeId: saeIds[row.saeIndex]!, step: row.step, tokens: row.tokens, name, value })));
@@ -158,7 +175,7 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     const dataSeconds = (performance.now() - tData) / 1000;
     const trainedTokens = res.tokens - resumedTokens;
     const report: TrainRunReport = {
-      out, model: modelName, hook, dIn, dSae, dSaes, source: src.kind, steps: res.step, totalSteps, tokens: res.tokens,
+      out, model: modelName, hook, hooks, dIn, dSae, dSaes, source: src.kind, steps: res.step, totalSteps, tokens: res.tokens,
       normScalingFactor: (opts.normalize ?? true) ? factor : null, resumedFromStep, aborted: res.aborted, seconds,
       tokensPerSecond: dataSeconds > 0 ? trainedTokens / dataSeconds : 0, db: dbPath, runId, logFile, saes: [],
     };
@@ -170,7 +187,9 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     metadata.training_tokens = res.tokens;
     const streamTokens = src.streamTokensRead();
     if (streamTokens !== null) metadata.training_stream_tokens = streamTokens;
-    report.saes = await saveTrainedSaes(res, { out, names, cfgs, saes, saeIds, db, metadata, factor, deviceKind: opts.device.kind, lastRows });
+    // A joint run's SAEs: each its own hook in cfg.json's metadata (training_objective.joint_hooks lists the set) and its own factor.
+    const perSae = joint ? cfgs.map((_c, s) => ({ metadata: { ...metadata, hook_name: saeHooks[s]!, hook_layer: layerOf(saeHooks[s]!) }, factor: inputOf(s).factor })) : null;
+    report.saes = await saveTrainedSaes(res, { out, names, cfgs, saes, saeIds, db, metadata: perSae?.map((p) => p.metadata) ?? metadata, factor: perSae?.map((p) => p.factor) ?? factor, deviceKind: opts.device.kind, lastRows });
     disposeTrainState(res, saes);
     status = 'done';
     return report;

@@ -149,7 +149,7 @@ export async function trainSaes<B = Tensor>(o: TrainOptions<B>): Promise<TrainRe
       const pending: { i: number; row: Omit<TrainLogRow, 'step' | 'tokens' | 'tokensPerSecond'> }[] = [];
       let prepared: PreparedBatch | null = null;
       try {
-        prepared = await objective.prepare(batch);
+        prepared = await objective.prepare(batch, o.saes);
         const x = prepared.x;
         if (x.shape.length !== 2 || x.shape[1] !== dIn) throw new Error(`trainSaes: batch ${step} has shape [${x.shape}], expected [N, ${dIn}]`);
         nTok = x.shape[0]!;

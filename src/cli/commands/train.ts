@@ -2,12 +2,14 @@
 // a graceful stop (checkpoint, then `--resume` continues), and a --config JSON file whose keys are
 // the flags' names (`d-sae` or `dSae`); flags given on the command line win over the file.
 // Widths: `--d-sae N` trains one width, `--d-saes A,B` sweeps several (folders then carry `-d<width>`).
+// Hooks: `--hook a,b` (with --loss e2e / e2e+ds) splices one SAE per hook in together and trains them
+// jointly; folders go under `<out>/<hook>/`.
 
 import { readFileSync } from 'node:fs';
 import type { Command, Option } from 'commander';
 import type { LrDecay } from '../../sae/schedule.js';
 import { defaultModel, trainRun, TRAIN_DEFAULTS, type TrainRunOptions } from '../../sae/trainRun.js';
-import { TRAIN_LOSSES, type TrainLoss } from '../../sae/trainOptions.js';
+import { parseHookList, TRAIN_LOSSES, type TrainLoss } from '../../sae/trainOptions.js';
 import type { SaeArchitecture } from '../../sae/types.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
@@ -60,7 +62,7 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train SAEs (seeds × widths × ks or × l1s, one activation stream) on a hook of a model; saves SAELens folders, a JSONL log, the workspace db and resumable checkpoints')
     .option('--model <model>', 'an HF model folder, a llama2.c .bin or a hub id (default: ../shared/assets/models/gpt2-corpus-tiny when present, else gpt2 from the HF cache/hub)')
-    .option('--hook <name>', 'hook to train on (default: blocks.⌊layers/2⌋.hook_resid_pre, i.e. blocks.3.hook_resid_pre for gpt2-corpus-tiny)')
+    .option('--hook <name>', 'hook to train on (default: blocks.⌊layers/2⌋.hook_resid_pre, i.e. blocks.3.hook_resid_pre for gpt2-corpus-tiny); with --loss e2e or e2e+ds, several separated by commas (e.g. blocks.1.hook_resid_pre,blocks.3.hook_resid_pre) are spliced in together and trained jointly, one SAE per hook per sweep point, saved as <out>/<hook>/<name>; --downstream then counts from the last of them')
     .option('--data <path>', 'corpus file or folder (default: ../shared/assets/corpora/mixed-public-domain.txt.xz when present)')
     .option('--store <dir>', 'train from a harvested activation store (saelab harvest) instead of streaming from the model')
     .option('--arch <arch>', 'topk, standard (ReLU + L1) or batchtopk', choice('--arch', ['topk', 'standard', 'batchtopk'] as const), 'topk')
@@ -113,7 +115,7 @@ export function registerTrain(program: Command): void {
       checkPath('--data', o.data);
       checkPath('--store', o.store, 'dir');
       // Without --model, trainRun may download its default (gpt2): a missing cache entry is not an error here.
-      checkHooks(await checkModelSpec(o.model ?? (o.store ? undefined : defaultModel()), o.download || o.model === undefined), [o.store ? undefined : o.hook]);
+      checkHooks(await checkModelSpec(o.model ?? (o.store ? undefined : defaultModel()), o.download || o.model === undefined), o.store || o.hook === undefined ? [] : (parseHookList(o.hook) ?? []));
       const device = await openDeviceFromFlag(o.device, !!o.json);
       // Ctrl-C or SIGTERM: finish the step, checkpoint, mark the run aborted, exit 130/143; a second signal kills at once.
       const stop = gracefulStop('after this step (checkpointing)');
@@ -146,7 +148,7 @@ export function registerTrain(program: Command): void {
             return;
           }
           const resumed = r.resumedFromStep > 0 ? ` (resumed at step ${r.resumedFromStep})` : '';
-          console.log(`${r.saes.length} SAE(s) on ${r.hook} of ${r.model}: ${r.tokens.toLocaleString('en-US')} tokens, ${r.steps} steps${resumed}, ${r.seconds.toFixed(1)} s, ${Math.round(r.tokensPerSecond).toLocaleString('en-US')} tokens/s (harvest + train)`);
+          console.log(`${r.saes.length} SAE(s) on ${r.hooks.join(', ')}${r.hooks.length > 1 ? ' (trained jointly)' : ''} of ${r.model}: ${r.tokens.toLocaleString('en-US')} tokens, ${r.steps} steps${resumed}, ${r.seconds.toFixed(1)} s, ${Math.round(r.tokensPerSecond).toLocaleString('en-US')} tokens/s (harvest + train)`);
           for (const s of r.saes) console.log(`  ${s.path}  loss ${s.loss?.toFixed(4) ?? '-'}  L0 ${s.l0?.toFixed(1) ?? '-'}  dead ${s.deadFraction === null ? '-' : (s.deadFraction * 100).toFixed(1) + '%'}`);
           console.log(`log ${r.logFile}, workspace db ${r.db} (run ${r.runId})`);
         });
