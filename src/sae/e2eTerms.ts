@@ -1,28 +1,45 @@
 // The loss terms an end-to-end step reads after its spliced forward, with their gradients: the KL
 // at the output (its gradient on the spliced logits) and the relative downstream errors (their
-// gradients on the downstream hooks, for backward's `inject`). The joint objective
-// (jointE2eObjective.ts) uses them; they compute exactly what e2eObjective.ts's step does inline.
+// gradients on the downstream hooks, for backward's `inject`); and the batch vocabulary the
+// end-to-end and reward objectives share (token batches, kept positions, logged terms).
 // Formulas: docs/training.md.
 
 import { embeddingGather, embeddingScatterAdd } from '../compute/ops/embedding.js';
 import { mul, scale, sub } from '../compute/ops/elementwise.js';
-import { klDivergence, klDivergenceBackward } from '../compute/ops/klDivergence.js';
+import { klToTarget, type KlTarget } from '../compute/ops/klDivergence.js';
 import type { Tensor } from '../compute/tensor.js';
-import { sumSquares } from './e2eObjective.js';
 import { total } from './saeCommon.js';
+import type { SaeStepResult, SaeStepStats } from './types.js';
 
-/** The KL term of one spliced forward: d(c_kl·Σ_t w_t KL_t)/d logits [B, T, V], and Σ_t w_t KL_t [1] when logging. */
-export function klTerm(logitsClean: Tensor, logits: Tensor, weights: Tensor, cKl: number, logging: boolean): { dLogits: Tensor; value: Tensor | null } {
-  let value: Tensor | null = null;
-  if (logging) {
-    // Only for logs: a pass over [B, T, V] the gradient does not need.
-    const klPos = klDivergence(logitsClean, logits); // [B, T]
-    const weighted = mul(klPos, weights);
-    klPos.dispose();
-    value = total(weighted);
-    weighted.dispose();
-  }
-  const d = klDivergenceBackward(logitsClean, logits, weights, { withP: false }).dLogitsQ;
+/** A batch of token windows: ids [B, T] row-major and the positions to leave out (1 = excluded). */
+export interface TokenBatch {
+  ids: Int32Array;
+  exclude: Uint8Array;
+  B: number;
+  T: number;
+}
+
+/** The objective's name as cfg.json records it. */
+export function e2eObjectiveName(o: { downstream?: readonly unknown[] }): 'e2e' | 'e2e+ds' {
+  return o.downstream && o.downstream.length > 0 ? 'e2e+ds' : 'e2e';
+}
+
+/** Kept flat positions (b·T + t) of a batch. */
+export function keptPositions(b: TokenBatch): Int32Array {
+  const out: number[] = [];
+  for (let i = 0; i < b.B * b.T; i++) if (!b.exclude[i]) out.push(i);
+  return Int32Array.from(out);
+}
+
+
+/**
+ * The KL term of one spliced forward against the batch's clean target (klTarget, computed once):
+ * d(c_kl·Σ_t w_t KL_t)/d logits [B, T, V], and Σ_t w_t KL_t [1] when logging; one pass over the logits.
+ */
+export function klTerm(target: KlTarget, logits: Tensor, weights: Tensor, cKl: number, logging: boolean): { dLogits: Tensor; value: Tensor | null } {
+  const { dLogitsQ: d, klw } = klToTarget(target, logits, weights);
+  const value = logging ? total(klw) : null;
+  klw.dispose();
   if (cKl === 1) return { dLogits: d, value };
   const dLogits = scale(d, cKl);
   d.dispose();
@@ -80,4 +97,38 @@ export function downstreamTerms(terms: readonly DownstreamTerm[], clean: Downstr
 export function gatherRows(a: Tensor, rows: Tensor): Tensor {
   const d = a.shape[a.shape.length - 1]!;
   return embeddingGather(a.reshape([a.numel / d, d]), rows);
+}
+
+/** Σ of a² over every element → [1]. */
+export function sumSquares(a: Tensor): Tensor {
+  const a2 = mul(a, a);
+  const s = total(a2);
+  a2.dispose();
+  return s;
+}
+
+/** The SAE step's result with the objective's terms ([1] tensors, each times its coefficient) added to the loss. */
+export function withTerms(res: SaeStepResult, terms: Record<string, { value: Tensor; coefficient: number }>): SaeStepResult {
+  let cached: Promise<SaeStepStats> | null = null;
+  return {
+    grads: res.grads,
+    firedCounts: res.firedCounts,
+    stats() {
+      cached ??= (async () => {
+        const s = await res.stats();
+        const values: Record<string, number> = {};
+        let loss = s.loss;
+        for (const [k, t] of Object.entries(terms)) {
+          values[k] = (await t.value.read())[0]!;
+          loss += t.coefficient * values[k]!;
+        }
+        return { ...s, loss, terms: values };
+      })();
+      return cached;
+    },
+    dispose() {
+      res.dispose();
+      for (const t of Object.values(terms)) t.value.dispose();
+    },
+  };
 }
