@@ -17,7 +17,7 @@
 // (--redo-reports recomputes those). CPU only: reproducible bit for bit.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -112,6 +112,11 @@ function writeAtomic(path, content) {
   renameSync(tmp, path);
 }
 const readJson = (p) => JSON.parse(readFileSync(p, 'utf8'));
+/** What identifies a trained SAE folder's contents for the report caches: its weights file's time and size. */
+const stamp = (dir) => {
+  const st = statSync(join(dir, 'sae_weights.safetensors'));
+  return `${dir}@${st.mtimeMs}:${st.size}`;
+};
 /** A report cached in WORK: reused unless --redo-reports or its inputs (`key`) changed. */
 function cached(path, key, produce) {
   if (!REDO && existsSync(path)) {
@@ -157,7 +162,8 @@ async function experiment(id) {
   const m = MODELS[id];
   const c = SCALES[SCALE].models[id];
   const W = join(WORK, id);
-  const base = ['--model', m.path, '--hook', m.hook, '--d-sae', String(c.dSae), '--tokens', String(c.tokens)];
+  // Checkpoints every quarter: a SIGKILL loses at most a quarter of a run (SIGTERM saves one anyway).
+  const base = ['--model', m.path, '--hook', m.hook, '--d-sae', String(c.dSae), '--tokens', String(c.tokens), '--checkpoint-every', String(Math.max(BATCH, Math.floor(c.tokens / 4)))];
   const others = SEEDS.filter((s) => s !== 0);
   const sae = (run, k, s) => join(W, run, `topk-k${k}-s${s}`);
   const runs = {};
@@ -189,14 +195,14 @@ async function experiment(id) {
   const evals = new Map();
   for (const g of groups) {
     const paths = all.filter((s) => s.group === g).map((s) => s.path);
-    const key = { paths, tokens: c.evalTokens, skip };
+    const key = { saes: paths.map(stamp), tokens: c.evalTokens, skip, context: CONTEXT };
     const r = cached(join(W, 'reports', `eval-${g.replace('+', 'p')}.json`), key, () => saelab(['eval', '--model', m.path, '--data', DATA, ...paths.flatMap((p) => ['--sae', p]), '--tokens', String(c.evalTokens), '--skip-tokens', String(skip), '--context-size', String(CONTEXT), '--out', join(W, 'reports', `eval-${g.replace('+', 'p')}`), '--db', join(W, 'eval.db')]).json);
     for (const s of r.saes) evals.set(s.path, s);
   }
   const ceClean = evals.get(all[0].path).metrics.ce_clean;
 
   // Downstream relative error at every later resid_post (in-process, through the library).
-  const dsKey = { paths: all.map((s) => s.path), tokens: c.evalTokens, skip };
+  const dsKey = { saes: all.map((s) => stamp(s.path)), tokens: c.evalTokens, skip, context: CONTEXT };
   const dsPath = join(W, 'reports', 'downstream.json');
   let downstream = null;
   if (!REDO && existsSync(dsPath) && JSON.stringify(readJson(dsPath).key) === JSON.stringify(dsKey)) downstream = readJson(dsPath).value;
@@ -220,7 +226,7 @@ async function experiment(id) {
   for (const obj of OBJECTIVES) {
     const paths = SEEDS.map((s) => (s === 0 ? sae(`${obj}/sweep`, c.kMid, 0) : sae(`${obj}/seeds`, c.kMid, s)));
     const out = join(W, 'reports', `compare-${obj.replace('+', 'p')}`);
-    compares[obj] = cached(`${out}.json`, { paths, tokens: c.compareTokens }, () => saelab(['compare', ...paths, '--by', 'decoder,encoder', '--alive-only', '--tokens', String(c.compareTokens), '--model', m.path, '--data', DATA, '--out', out]).json);
+    compares[obj] = cached(`${out}.json`, { saes: paths.map(stamp), tokens: c.compareTokens }, () => saelab(['compare', ...paths, '--by', 'decoder,encoder', '--alive-only', '--tokens', String(c.compareTokens), '--model', m.path, '--data', DATA, '--out', out]).json);
   }
 
   // Training-log KL of the warm start and of e2e from scratch (same k, seed, tokens, batches).
@@ -341,7 +347,7 @@ for (const r of results) {
   const fewer = found.filter((x) => x.l0 < x.k).length;
   const ceRange = (o) => `${f(Math.min(...r.c.ks.map((k) => at(o, k).ce[0])))}–${f(Math.max(...r.c.ks.map((k) => at(o, k).ce[0])))}`;
   const claim1 = matches.map((mt) => `local k = ${mt.k} (CE increase ${f(mt.ce)}): ${['e2e', 'e2e+ds'].map((o) => `${o} ${mt.l0[o] === null ? 'out of its sweep\'s range' : `L0 ≈ ${f(mt.l0[o], 1)}`}`).join(', ')}`);
-  const v1 = found.length === 0 ? `Cannot be checked with these ks: the end-to-end sweeps\' CE increases (e2e ${ceRange('e2e')}, e2e+ds ${ceRange('e2e+ds')}) do not overlap local\'s (${ceRange('local')}).` : fewer === found.length ? `In all ${found.length} matches the end-to-end SAE needs fewer latents: agrees with the paper.` : fewer === 0 ? `In none of the ${found.length} matches does the end-to-end SAE need fewer latents: does not agree with the paper.` : `In ${fewer} of ${found.length} matches the end-to-end SAE needs fewer latents: partly agrees.`;
+  const v1 = found.length === 0 ? `Cannot be checked with these ks: the end-to-end sweeps\' CE increases (e2e ${ceRange('e2e')}, e2e+ds ${ceRange('e2e+ds')}) do not overlap local\'s (${ceRange('local')}).` : fewer === found.length ? `In ${found.length === 1 ? 'the one match' : `all ${found.length} matches`} the end-to-end SAE needs fewer latents: agrees with the paper.` : fewer === 0 ? `In ${found.length === 1 ? 'the one match' : `none of the ${found.length} matches`} does the end-to-end SAE need fewer latents: does not agree with the paper.` : `In ${fewer} of ${found.length} matches the end-to-end SAE needs fewer latents: partly agrees.`;
   const ceAt = (o) => mean(at(o).ce);
   const sdAt = (o) => (at(o).ce.length > 1 ? sd(at(o).ce) : 0);
   /** a vs b at kMid: 'lower', 'higher' or 'within the seed spread' (|Δ| < the larger seed sd). */
@@ -400,7 +406,7 @@ for (const r of results) {
   const reach = (xs, ys, v) => xs.find((_, i) => ys[i] <= v);
   const scratchReach = reach(r.scratchCurve.x, ss, ws[ws.length - 1]);
   const warmReach = reach(r.warmCurve.x, ws, ss[ss.length - 1]);
-  P(`The curves are the train-log KL of each step\'s batch, computed before the step on it (every batch is new text, so this is a running held-out estimate, noisy from batch to batch). Reading: after the same ${n(r.c.tokens)} tokens the warm start\'s held-out CE increase is ${f(warm.ce[0])} against ${f(scratch.ce[0])} from scratch (${warm.ce[0] < scratch.ce[0] ? 'the warm start is better' : 'scratch is as good or better'}); the local SAE it started from had ${f(ls.ce_increase)}. On the logged KL (running mean of 5 rows), the warm start reaches scratch\'s final ${f(ss[ss.length - 1])} ${warmReach === undefined ? 'never' : `after ${n(warmReach)} tokens`}, and scratch reaches the warm start\'s final ${f(ws[ws.length - 1])} ${scratchReach === undefined ? 'never in this budget' : `after ${n(scratchReach)} tokens`}.`, '');
+  P(`The curves are the train-log KL of each step\'s batch, computed before the step on it (every batch is new text, so this is a running held-out estimate, noisy from batch to batch). Reading: after the same ${n(r.c.tokens)} tokens the warm start\'s held-out CE increase is ${f(warm.ce[0])} against ${f(scratch.ce[0])} from scratch (${warm.ce[0] < scratch.ce[0] ? 'the warm start is better' : 'scratch is as good or better'}); the local SAE it started from had ${f(ls.ce_increase)}. On the logged KL (running mean of 5 rows), the warm start ${warmReach === undefined ? `never gets down to scratch\'s final ${f(ss[ss.length - 1])}` : `reaches scratch\'s final ${f(ss[ss.length - 1])} after ${n(warmReach)} tokens`}, and scratch ${scratchReach === undefined ? `does not reach the warm start\'s final ${f(ws[ws.length - 1])} in this budget` : `reaches the warm start\'s final ${f(ws[ws.length - 1])} after ${n(scratchReach)} tokens`}.`, '');
 }
 
 P('## Cost', '');
