@@ -42,8 +42,8 @@ const SCALES = {
   full: {
     context: 64, batch: 256,
     models: {
-      tiny: { dSae: 768, tokens: 60_000, ks: [8, 16, 32], kMid: 16, evalTokens: 4096, compareTokens: 2048 },
-      stories: { dSae: 256, tokens: 150_000, ks: [4, 8, 16], kMid: 8, evalTokens: 8192, compareTokens: 2048 },
+      tiny: { dSae: 768, tokens: 100_000, ks: [8, 16, 32], kMid: 16, evalTokens: 4096, compareTokens: 2048 },
+      stories: { dSae: 256, tokens: 200_000, ks: [4, 8, 16], kMid: 8, evalTokens: 8192, compareTokens: 2048 },
     },
   },
 };
