@@ -72,8 +72,23 @@ export function checkCommandWords(program: Command, argv: readonly string[]): vo
   }
 }
 
+/**
+ * When the reader of stdout or stderr goes away (a pipe into `head`, or a parent killed while the
+ * command finishes), writes fail with EPIPE: drop the output and let the command end with its own
+ * exit code, instead of an unhandled 'error' event's stack trace.
+ */
+export function ignoreClosedPipes(): void {
+  for (const s of [process.stdout, process.stderr]) {
+    if (s.listenerCount('error') > 0) continue;
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
+}
+
 /** Run the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  ignoreClosedPipes();
   const program = buildProgram();
   try {
     checkCommandWords(program, argv);

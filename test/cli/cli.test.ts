@@ -1,6 +1,7 @@
 // The CLI as a user meets it: help, exit codes, one-line errors, --json.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -65,4 +66,14 @@ test('--device auto without an adapter falls back to the CPU and says why; --dev
   const w = await saelab(['bench', 'kernels', '--device', 'webgpu', '--only', 'matmul'], noGpu);
   assert.equal(w.code, 2);
   assert.match(userLines(w.stderr)[0]!, /^saelab: --device webgpu: /);
+});
+
+test('a reader that closes stdout early (| head, a killed parent) ends the command quietly with its own exit code', async () => {
+  const child = spawn(process.execPath, [resolve('bin/saelab.js'), 'train', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy(); // closed before the command writes: its writes fail with EPIPE
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((done) => child.on('close', (c) => done(c)));
+  assert.equal(stderr, '', 'no stack trace');
+  assert.equal(code, 0);
 });
