@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { saelab, userLines } from '../helpers/cli.js';
 
@@ -68,12 +69,22 @@ test('--device auto without an adapter falls back to the CPU and says why; --dev
   assert.match(userLines(w.stderr)[0]!, /^saelab: --device webgpu: /);
 });
 
-test('a reader that closes stdout early (| head, a killed parent) ends the command quietly with its own exit code', async () => {
-  const child = spawn(process.execPath, [resolve('bin/saelab.js'), 'train', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.destroy(); // closed before the command writes: its writes fail with EPIPE
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((done) => child.on('close', (c) => done(c)));
-  assert.equal(stderr, '', 'no stack trace');
-  assert.equal(code, 0);
+test('a reader that closes stdout early (| head, a killed parent): later writes are dropped, the command keeps its own exit code', async () => {
+  // A write after the reader is gone, then more work: without ignoreClosedPipes Node throws an
+  // unhandled EPIPE 'error' event (exit 1, stack trace), as `saelab train` did after a kill.
+  const run = async (guard: boolean) => {
+    const main = pathToFileURL(resolve('dist/src/cli/main.js')).href;
+    const code = `import(${JSON.stringify(main)}).then((m) => { ${guard ? 'm.ignoreClosedPipes();' : ''} setTimeout(() => { process.stdout.write('x\\n'); setTimeout(() => process.exit(7), 200); }, 300); });`;
+    const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exit = await new Promise<number | null>((done) => child.on('close', (c) => done(c)));
+    return { exit, stderr };
+  };
+  const unguarded = await run(false);
+  assert.match(unguarded.stderr, /EPIPE/, 'the failure this guards against still happens without it');
+  const guarded = await run(true);
+  assert.equal(guarded.stderr, '', 'no stack trace');
+  assert.equal(guarded.exit, 7);
 });
