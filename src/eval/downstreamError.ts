@@ -76,9 +76,10 @@ class HookError {
 
 /**
  * Downstream reconstruction error of SAEs spliced into `model` on `windows`. `hooks`: the downstream
- * hooks for every SAE (each must come after the SAE's hook); default: each SAE's laterResidualHooks.
+ * hooks for every SAE, or `hooksOf` per SAE (each must come after the SAE's hook); default: each
+ * SAE's laterResidualHooks.
  */
-export async function downstreamErrors(o: { model: Transformer; saes: EvalSaeSpec[]; windows: PackedWindow[]; hooks?: string[]; batchSize?: number; onProgress?: (done: number, total: number) => void }): Promise<DownstreamErrorResult[]> {
+export async function downstreamErrors(o: { model: Transformer; saes: EvalSaeSpec[]; windows: PackedWindow[]; hooks?: string[]; hooksOf?: (s: EvalSaeSpec) => string[]; batchSize?: number; onProgress?: (done: number, total: number) => void }): Promise<DownstreamErrorResult[]> {
   const { model, saes, windows } = o;
   const cfg = model.config;
   if (saes.length === 0) throw new EvalError('no SAE to evaluate');
@@ -86,7 +87,7 @@ export async function downstreamErrors(o: { model: Transformer; saes: EvalSaeSpe
   const order = (h: string) => parseHook(h, cfg).order;
   const plans = saes.map((s) => {
     checkSaeFitsModel(model, s);
-    const down = o.hooks ?? laterResidualHooks(s.hook, cfg);
+    const down = o.hooksOf?.(s) ?? o.hooks ?? laterResidualHooks(s.hook, cfg);
     for (const h of down) if (order(h) <= order(s.hook)) throw new EvalError(`${s.label}: downstream hook ${h} does not come after the SAE's hook ${s.hook}`);
     const hooks = [s.hook, ...down.filter((h) => h !== s.hook)].sort((a, b) => order(a) - order(b));
     return { s, hooks, acc: hooks.map(() => new HookError(cfg.dModel)) };

@@ -21,7 +21,9 @@ import { loadSae, type LoadedSae } from '../sae/saeFiles.js';
 import { defaultData, defaultModel } from '../sae/trainRun.js';
 import type { Tensor } from '../compute/tensor.js';
 import { insertEvalRun } from './evalDb.js';
-import { checkSaeFitsModel, evalSaes, type EvalReport, type EvalSaeSpec } from './evalSae.js';
+import { checkSaeFitsModel, evalSaes, type EvalReport, type EvalSaeSpec, type SaeEvalResult } from './evalSae.js';
+import { downstreamErrors, type DownstreamErrorRow } from './downstreamError.js';
+import { downstreamHooks } from '../sae/e2eObjective.js';
 import { EvalError } from './errors.js';
 import { readPairTexts, rewardWindow } from '../data/preferencePairs.js';
 
@@ -48,10 +50,19 @@ export interface EvalRunOptions {
   /** Workspace database; default `<folder of the first SAE>/saelab.db`; null: record nothing. */
   db?: string | null;
   download?: boolean;
+  /**
+   * Also the reconstruction error at later residual hooks with each SAE spliced in (`--downstream`:
+   * all, next, next:N, or hook names; see e2e training's terms): metrics `downstream_*:<hook>`.
+   */
+  downstream?: string;
   onProgress?: (batchesDone: number, batches: number) => void;
 }
 
-export interface EvalRunReport extends EvalReport {
+/** An SAE's result with its downstream rows (the SAE's own hook first) when asked for. */
+export type EvalRunSae = SaeEvalResult & { downstream?: DownstreamErrorRow[] };
+
+export interface EvalRunReport extends Omit<EvalReport, 'saes'> {
+  saes: EvalRunSae[];
   model: string;
   data: string;
   skipTokens: number;
@@ -134,6 +145,16 @@ export async function evalRun(o: EvalRunOptions): Promise<EvalRunReport> {
     const tok = opened.tokenizer!;
     // Check every SAE against the model before reading any data: a wrong SAE fails fast.
     for (const l of loaded) checkSaeFitsModel(model, l.spec);
+    const downstreamOf = new Map<EvalSaeSpec, string[]>();
+    if (o.downstream !== undefined) {
+      for (const l of loaded) {
+        try {
+          downstreamOf.set(l.spec, downstreamHooks(o.downstream, l.spec.hook, model));
+        } catch (e) {
+          throw new EvalError(`${l.spec.label}: ${(e as Error).message}`);
+        }
+      }
+    }
     const head = model.config.head;
     const data = o.data ?? defaultData();
     if (!data) throw new EvalError('no --data given and the shared corpus ../shared/assets/corpora/mixed-public-domain.txt.xz is not here: pass --data FILE_OR_FOLDER');
@@ -147,7 +168,11 @@ export async function evalRun(o: EvalRunOptions): Promise<EvalRunReport> {
     const windows = head === 'lm'
       ? await lmWindows(dataPath, tok, { contextSize, prependBos: o.prependBos ?? true, tokens: o.tokens, skip, textField: o.textField ?? 'text' })
       : await rewardWindows(dataPath, tok, model, { contextSize, tokens: o.tokens, skip });
-    const report = await evalSaes({ model, saes: loaded.map((l) => l.spec), windows, pairs: head !== 'lm', batchSize: o.batchSize, denseThreshold: o.denseThreshold, onProgress: o.onProgress });
+    const report: Omit<EvalReport, 'saes'> & { saes: EvalRunSae[] } = await evalSaes({ model, saes: loaded.map((l) => l.spec), windows, pairs: head !== 'lm', batchSize: o.batchSize, denseThreshold: o.denseThreshold, onProgress: o.onProgress });
+    if (o.downstream !== undefined) {
+      const down = await downstreamErrors({ model, saes: loaded.map((l) => l.spec), windows, hooksOf: (s) => downstreamOf.get(s)!, batchSize: o.batchSize });
+      down.forEach((d, i) => (report.saes[i]!.downstream = d.rows));
+    }
 
     const modelName = existsSync(spec) ? resolve(spec) : spec;
     let dbPath: string | null = null;
@@ -156,10 +181,10 @@ export async function evalRun(o: EvalRunOptions): Promise<EvalRunReport> {
       dbPath = resolve(o.db ?? workspaceDbPath(dirname(dirs[0]!)));
       const db = openWorkspaceDb(dbPath);
       try {
-        const config = { saes: dirs, model: modelName, data: dataPath, hook: o.hook ?? null, tokens: o.tokens, evaluatedTokens: report.tokens, windows: report.windows, skipTokens: skip, contextSize, batchSize: o.batchSize ?? 8, device: o.device.kind };
+        const config = { saes: dirs, model: modelName, data: dataPath, hook: o.hook ?? null, downstream: o.downstream ?? null, tokens: o.tokens, evaluatedTokens: report.tokens, windows: report.windows, skipTokens: skip, contextSize, batchSize: o.batchSize ?? 8, device: o.device.kind };
         runId = insertEvalRun(db, {
           model: modelName, config,
-          saes: report.saes.map((s) => ({ path: s.path, label: s.label, architecture: s.architecture, dIn: s.dIn, dSae: s.dSae, hook: s.hook, cfg: s.cfg, metrics: { ...(s.metrics as unknown as Record<string, number>), error_term_max_abs_diff: s.checks.error_term_max_abs_diff } })),
+          saes: report.saes.map((s) => ({ path: s.path, label: s.label, architecture: s.architecture, dIn: s.dIn, dSae: s.dSae, hook: s.hook, cfg: s.cfg, metrics: { ...(s.metrics as unknown as Record<string, number>), error_term_max_abs_diff: s.checks.error_term_max_abs_diff, ...downstreamMetrics(s.downstream) } })),
         }).runId;
       } finally {
         db.close();
@@ -170,4 +195,14 @@ export async function evalRun(o: EvalRunOptions): Promise<EvalRunReport> {
     model?.dispose();
     for (const l of loaded) for (const p of Object.values(l.loaded.params) as (Tensor | undefined)[]) p?.dispose();
   }
+}
+
+/** The downstream rows as metrics: `downstream_relative_error:<hook>` and `downstream_fvu:<hook>` per later hook (docs/metrics.md). */
+export function downstreamMetrics(rows: DownstreamErrorRow[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of (rows ?? []).slice(1)) {
+    out[`downstream_relative_error:${r.hook}`] = r.relative_error;
+    out[`downstream_fvu:${r.hook}`] = r.fvu;
+  }
+  return out;
 }

@@ -40,9 +40,9 @@ test('two SAEs in one call: JSON by spec name, plots, and workspace-db rows', { 
   try {
     await writeTinySae(join(dir, 'a'), { arch: 'topk', hook: 'blocks.2.hook_resid_pre', seed: 1 });
     await writeTinySae(join(dir, 'b'), { arch: 'standard', hook: 'blocks.4.hook_resid_pre', seed: 2 });
-    const r = await saelab(['eval', '--device', 'cpu', '--json', '--sae', join(dir, 'a'), '--sae', join(dir, 'b'), '--tokens', '200', '--batch-size', '4']);
+    const r = await saelab(['eval', '--device', 'cpu', '--json', '--sae', join(dir, 'a'), '--sae', join(dir, 'b'), '--tokens', '200', '--batch-size', '4', '--downstream', 'next:2']);
     assert.equal(r.code, 0, r.stderr);
-    const rep = JSON.parse(r.stdout) as { spec: string; tokens: number; windows: number; contextSize: number; db: string; runId: number; plots: { ceIncreaseByPosition: string }; saes: { label: string; hook: string; metrics: Record<string, number>; checks: Record<string, number>; plots: { density: string } }[] };
+    const rep = JSON.parse(r.stdout) as { spec: string; tokens: number; windows: number; contextSize: number; db: string; runId: number; plots: { ceIncreaseByPosition: string }; saes: { label: string; hook: string; metrics: Record<string, number>; checks: Record<string, number>; downstream: { hook: string; relative_error: number; fvu: number }[]; plots: { density: string } }[] };
     assert.equal(rep.spec, 'docs/metrics.md');
     assert.equal(rep.contextSize, 32); // from the SAE's metadata
     assert.equal(rep.windows, 7); // 31 tokens per window minus separators: 7 windows reach 200
@@ -58,6 +58,16 @@ test('two SAEs in one call: JSON by spec name, plots, and workspace-db rows', { 
       assert.ok(s.checks.error_term_max_abs_diff < 1e-3, `error term ${s.checks.error_term_max_abs_diff}`);
       assert.match(readFileSync(s.plots.density, 'utf8'), /^<svg[\s\S]*class="bar"[\s\S]*<\/svg>\n$/);
     }
+    // --downstream next:2: the SAE's own hook, then the next two resid_posts, each SAE from its own hook.
+    assert.deepEqual(rep.saes.map((s) => s.downstream.map((d) => d.hook)), [
+      ['blocks.2.hook_resid_pre', 'blocks.2.hook_resid_post', 'blocks.3.hook_resid_post'],
+      ['blocks.4.hook_resid_pre', 'blocks.4.hook_resid_post', 'blocks.5.hook_resid_post'],
+    ]);
+    for (const s of rep.saes) {
+      for (const d of s.downstream) assert.ok(d.relative_error > 0 && Number.isFinite(d.fvu), `${s.label} ${d.hook}`);
+      // At the SAE's own hook the spliced value is x̂ itself: the same FVU as the reconstruction metrics.
+      assert.ok(Math.abs(s.downstream[0]!.fvu - s.metrics.fvu) < 1e-4 * (1 + s.metrics.fvu), `${s.label}: ${s.downstream[0]!.fvu} vs ${s.metrics.fvu}`);
+    }
     // One clean forward for both: ce_clean is the same number for SAEs on different hooks.
     assert.equal(rep.saes[0]!.metrics.ce_clean, rep.saes[1]!.metrics.ce_clean);
     assert.match(readFileSync(rep.plots.ceIncreaseByPosition, 'utf8'), /<polyline class="series-line"/);
@@ -72,6 +82,10 @@ test('two SAEs in one call: JSON by spec name, plots, and workspace-db rows', { 
         const m = readEvalMetrics(db, saes[i]!.id);
         for (const n of names) assert.equal(m[n], rep.saes[i]!.metrics[n], n);
         assert.equal(m.error_term_max_abs_diff, rep.saes[i]!.checks.error_term_max_abs_diff);
+        for (const d of rep.saes[i]!.downstream.slice(1)) {
+          assert.equal(m[`downstream_relative_error:${d.hook}`], d.relative_error, d.hook);
+          assert.equal(m[`downstream_fvu:${d.hook}`], d.fvu, d.hook);
+        }
       }
     } finally {
       db.close();
@@ -133,6 +147,8 @@ test('bad input: one line, exit 2, nothing written', { skip, timeout: 240_000 },
     await writeTinySae(join(dir, 'deep'), { arch: 'topk', hook: 'blocks.9.hook_resid_pre', seed: 1 });
     await one(['--sae', join(dir, 'deep')], /unknown hook "blocks\.9\.hook_resid_pre": the model has 6 blocks/);
     await one(['--sae', join(dir, 'small'), '--hook', 'blocks.2.hook_resid_prex'], /did you mean "blocks\.2\.hook_resid_pre"/);
+    await writeTinySae(join(dir, 'late'), { arch: 'topk', hook: 'blocks.4.hook_resid_pre', seed: 1 });
+    await one(['--sae', join(dir, 'late'), '--downstream', 'next:3'], /late: --downstream next:3: only 2 residual hook\(s\) come after blocks\.4\.hook_resid_pre/);
 
     await writeTinySae(join(dir, 'nohook'), { arch: 'topk', seed: 1 });
     await one(['--sae', join(dir, 'nohook')], /names no hook .*pass --hook/);

@@ -21,7 +21,7 @@ import { sayHeldOut } from '../textOptions.js';
 
 interface EvalFlags {
   sae: string[]; model?: string; data?: string; hook?: string; tokens: number; skipTokens?: number; contextSize?: number; batchSize: number;
-  denseThreshold: number; out?: string; db?: string; prependBos: boolean; textField: string; download?: boolean; device: string; json?: boolean;
+  denseThreshold: number; out?: string; db?: string; prependBos: boolean; textField: string; download?: boolean; device: string; json?: boolean; downstream?: string;
 }
 
 /** A label as a file-name stem. */
@@ -59,6 +59,7 @@ export function registerEval(program: Command): void {
     .option('--skip-tokens <n>', 'skip this many stream tokens (reward model: pairs) of the data first (default: the tokens of this data the SAEs trained on, from their cfg.json; else 0)', countFlag('--skip-tokens', 0))
     .option('--context-size <n>', "tokens per window (default: the SAE's metadata.context_size, else 128)", intFlag('--context-size', 2))
     .option('--batch-size <n>', 'windows per forward', intFlag('--batch-size', 1), 8)
+    .option('--downstream <hooks>', 'also the reconstruction error at later residual hooks with each SAE spliced in: all (every later hook_resid_post), next, next:N, or hook names separated by commas (Braun et al.: e2e SAEs keep the output, not the layers in between)')
     .option('--dense-threshold <x>', 'a latent firing on more than this fraction of tokens is dense', numFlag('--dense-threshold', 0), 0.1)
     .option('--out <dir>', 'folder for the SVG plots (default: eval/ beside the first --sae folder, e.g. runs/x/eval for runs/x/topk-k32-s0)')
     .option('--db <file>', 'workspace database (default: saelab.db beside the first --sae folder, e.g. runs/x/saelab.db for runs/x/topk-k32-s0 — the train --out database)')
@@ -82,7 +83,7 @@ export function registerEval(program: Command): void {
       try {
         const r = await evalRun({
           device, saes: o.sae, model: o.model, data: o.data, hook: o.hook, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize,
-          batchSize: o.batchSize, denseThreshold: o.denseThreshold, db: o.db, prependBos: o.prependBos, textField: o.textField, download: o.download,
+          batchSize: o.batchSize, denseThreshold: o.denseThreshold, downstream: o.downstream, db: o.db, prependBos: o.prependBos, textField: o.textField, download: o.download,
           onProgress: progress.onProgress,
         });
         progress.stop();
@@ -91,7 +92,7 @@ export function registerEval(program: Command): void {
         const json = {
           spec: 'docs/metrics.md', model: r.model, data: r.data, head: r.head, tokens: r.tokens, windows: r.windows, contextSize: r.contextSize, skipTokens: r.skipTokens,
           seconds: r.seconds, db: r.db, runId: r.runId, plots: { ceIncreaseByPosition: plots.ceIncreaseByPosition },
-          saes: r.saes.map((s) => ({ label: s.label, path: s.path, hook: s.hook, architecture: s.architecture, dIn: s.dIn, dSae: s.dSae, cfg: s.cfg, metrics: s.metrics, checks: s.checks, plots: { density: plots.density[s.label] } })),
+          saes: r.saes.map((s) => ({ label: s.label, path: s.path, hook: s.hook, architecture: s.architecture, dIn: s.dIn, dSae: s.dSae, cfg: s.cfg, metrics: s.metrics, checks: s.checks, ...(s.downstream ? { downstream: s.downstream } : {}), plots: { density: plots.density[s.label] } })),
         };
         emit(!!o.json, json, () => {
           console.log(`${r.saes.length} SAE(s) on ${r.model}: ${r.tokens.toLocaleString('en-US')} tokens in ${r.windows} windows of ${r.contextSize}, ${r.seconds.toFixed(1)} s`);
@@ -102,6 +103,11 @@ export function registerEval(program: Command): void {
           } else {
             console.log(table(['SAE', 'hook', 'L0', 'FVU', 'reward clean', 'reward sae', '|Δ reward|', 'pair diff clean', 'pair diff sae'],
               r.saes.map((s) => { const m = s.metrics; return [s.label, s.hook, f(m.l0, 1), f(m.fvu, 4), f(m.reward_clean, 4), f(m.reward_sae, 4), f(m.reward_abs_delta, 4), f(m.pair_diff_clean, 4), f(m.pair_diff_sae, 4)]; })));
+          }
+          const down = r.saes.flatMap((s) => (s.downstream ?? []).map((d) => [s.label, d.hook, f(d.relative_error, 4), f(d.fvu, 4), f(d.cosine, 3)]));
+          if (down.length > 0) {
+            console.log('reconstruction with the SAE spliced in, at its hook and downstream (relative error = Σ‖spliced − clean‖² / Σ‖clean‖²):');
+            console.log(table(['SAE', 'hook', 'rel. error', 'FVU', 'cos'], down));
           }
           console.log(`plots in ${out}; workspace db ${r.db ?? '-'} (run ${r.runId ?? '-'})`);
         });
