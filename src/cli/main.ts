@@ -14,6 +14,7 @@ import { registerHarvest } from './commands/harvest.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerPairs } from './commands/pairs.js';
 import { registerGradients } from './commands/gradients.js';
+import { registerConnect } from './commands/connect.js';
 import { registerPerturb } from './commands/perturb.js';
 import { registerPrune } from './commands/prune.js';
 import { registerTrain } from './commands/train.js';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerPerturb(program);
   registerGradients(program);
+  registerConnect(program);
   registerPrune(program);
   registerAttribute(program);
   registerPairs(program);
