@@ -13,6 +13,8 @@ import { registerGenerate } from './commands/generate.js';
 import { registerHarvest } from './commands/harvest.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerPairs } from './commands/pairs.js';
+import { registerGradients } from './commands/gradients.js';
+import { registerConnect } from './commands/connect.js';
 import { registerPerturb } from './commands/perturb.js';
 import { registerPrune } from './commands/prune.js';
 import { registerTrain } from './commands/train.js';
@@ -41,6 +43,8 @@ export function buildProgram(): Command {
   registerEval(program);
   registerCompare(program);
   registerPerturb(program);
+  registerGradients(program);
+  registerConnect(program);
   registerPrune(program);
   registerAttribute(program);
   registerPairs(program);

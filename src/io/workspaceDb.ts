@@ -159,6 +159,20 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO dashboards_new SELECT id, created_at, updated_at, sae_id, sae_path, model, hook, data, d_sae, tokens, config, status FROM dashboards;
    DROP TABLE dashboards;
    ALTER TABLE dashboards_new RENAME TO dashboards;`,
+  // Feature-to-feature connections (saelab connect; src/analysis/connectDb.ts, docs/workspace-db.md):
+  // a runs row of kind 'connect' with the earlier and the later SAE as saes rows, and the top-k edges
+  // into each later feature (early_feature −1: the earlier SAE's error term).
+  `CREATE TABLE feature_edges (
+     late_sae_id INTEGER NOT NULL REFERENCES saes(id) ON DELETE CASCADE,
+     late_feature INTEGER NOT NULL,
+     rank INTEGER NOT NULL,
+     early_sae_id INTEGER NOT NULL REFERENCES saes(id) ON DELETE CASCADE,
+     early_feature INTEGER NOT NULL,
+     attribution REAL NOT NULL,
+     per_firing REAL NOT NULL,
+     PRIMARY KEY (late_sae_id, late_feature, rank)
+   ) WITHOUT ROWID;
+   CREATE INDEX feature_edges_early ON feature_edges(early_sae_id, early_feature);`,
 ];
 
 /** The schema version this saelab writes: one more than the migrations applied to an empty file. */

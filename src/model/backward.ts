@@ -223,3 +223,30 @@ function embeddingGrads(model: Transformer, cache: ForwardCache, dX: Tensor, par
     pos.dispose();
   }
 }
+
+/**
+ * The backward of the blocks between two hooks only: given `grad` = d(objective)/d(activation at the
+ * residual hook `from`, `blocks.L.hook_resid_pre` or `blocks.L.hook_resid_post`) [B, T, d], the
+ * gradient at `to` (at or before `from`) — no head, no parameter gradients. For objectives that live
+ * at a hook, such as a later SAE's latent (feature-to-feature connections). `grad` stays the caller's.
+ */
+export function backwardBetween(model: Transformer, cache: ForwardCache, from: string, grad: Tensor, to: string): Tensor {
+  const cfg = model.config;
+  const src = parseHook(from, cfg);
+  const stop = parseHook(to, cfg);
+  if (src.kind !== 'hook_resid_pre' && src.kind !== 'hook_resid_post') throw new ModelError(`backwardBetween: "${from}" is not a residual-stream hook (hook_resid_pre or hook_resid_post)`);
+  if (stop.order > src.order || stop.kind === FINAL_HOOK) throw new ModelError(`backwardBetween: "${to}" does not come before "${from}"`);
+  // grad is d/d(blocks.top.hook_resid_pre) (resid_post of layer L is resid_pre of L + 1).
+  const top = src.kind === 'hook_resid_pre' ? src.layer! : src.layer! + 1;
+  if (to === `blocks.${top}.hook_resid_pre` || to === from) return scale(grad, 1);
+  let dResid = grad;
+  for (let l = top - 1; l >= stop.layer!; l--) {
+    const c = cache.blocks[l];
+    if (!c) throw new ModelError(`the forward cache has no block ${l}: run the forward with grad: true`);
+    const kind = l === stop.layer ? (stop.kind as Exclude<typeof stop.kind, typeof FINAL_HOOK>) : 'hook_resid_pre';
+    const next = blockBackward(cfg, model.weights.layers[l]!, c, dResid, kind, null);
+    if (next !== dResid && dResid !== grad) dResid.dispose();
+    dResid = next;
+  }
+  return dResid === grad ? scale(grad, 1) : dResid;
+}

@@ -5,6 +5,7 @@
 import Database from 'better-sqlite3';
 import { DashboardDb, type DashboardRecord } from '../io/dashboardDb.js';
 import { WorkspaceDb } from '../io/workspaceDb.js';
+import { featureLinks, type FeatureLink } from '../analysis/connectDb.js';
 import { HttpError } from './http.js';
 
 /** A workspace database opened read-only, with the tables it has. */
@@ -86,7 +87,16 @@ export class WorkspaceReader {
     const d = this.dashboard(id);
     const f = this.dash.getFeature(id, feature);
     if (!f) throw new HttpError(404, `dashboard ${id} has no feature ${feature}`);
-    return { dashboard: { id: d.id, dSae: d.dSae, tokens: d.tokens, hook: d.hook, saePath: d.saePath }, ...f };
+    return { dashboard: { id: d.id, dSae: d.dSae, tokens: d.tokens, hook: d.hook, saePath: d.saePath }, ...f, links: this.links(d.saePath, feature) };
+  }
+
+  /** "Driven by" / "drives" edges of a feature (saelab connect), each with the newest finished dashboard of the other SAE when there is one. */
+  private links(saePath: string, feature: number): { drivenBy: (FeatureLink & { dashboard: number | null })[]; drives: (FeatureLink & { dashboard: number | null })[] } {
+    if (!this.has('feature_edges')) return { drivenBy: [], drives: [] };
+    const l = featureLinks(this.ws, saePath, feature);
+    const dash = this.ws.db.prepare("SELECT id FROM dashboards WHERE sae_path = ? AND status = 'done' ORDER BY id DESC LIMIT 1");
+    const withDash = (x: FeatureLink) => ({ ...x, dashboard: x.path ? ((dash.get(x.path) as { id: number } | undefined)?.id ?? null) : null });
+    return { drivenBy: l.drivenBy.map(withDash), drives: l.drives.map(withDash) };
   }
 }
 

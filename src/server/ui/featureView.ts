@@ -36,6 +36,17 @@ export async function featureView(root: HTMLElement, id: number, f: number): Pro
   const neigh = el('table', { class: 'neighbours' }, el('tr', {}, el('th', {}, 'feature'), el('th', { class: 'num' }, 'cosine')));
   for (const n of d.neighbours) neigh.appendChild(el('tr', {}, el('td', {}, el('a', { href: `#/dashboards/${id}/features/${n.feature}` }, `#${n.feature}`)), el('td', { class: 'num' }, fmt(n.cosine))));
   side.appendChild(el('div', { class: 'card' }, el('h3', {}, 'Neighbours (decoder cosine)'), neigh));
+  for (const [key, title] of [['drivenBy', 'Driven by'], ['drives', 'Drives']] as const) {
+    const links = p.links?.[key] ?? [];
+    if (links.length === 0) continue;
+    const t = el('table', { class: 'links', id: `links-${key}` }, el('tr', {}, el('th', {}, 'feature'), el('th', {}, 'hook'), el('th', { class: 'num' }, 'per firing')));
+    for (const l of links) {
+      const name = l.feature < 0 ? `${l.label ?? ''} error` : `${l.label ?? ''} #${l.feature}`;
+      const cell = l.dashboard !== null && l.feature >= 0 ? el('a', { href: `#/dashboards/${l.dashboard}/features/${l.feature}` }, name) : name;
+      t.appendChild(el('tr', {}, el('td', {}, cell), el('td', {}, l.hook ?? ''), el('td', { class: 'num' }, fmt(l.perFiring))));
+    }
+    side.appendChild(el('div', { class: 'card' }, el('h3', {}, `${title} (saelab connect)`), t));
+  }
   root.appendChild(side);
 
   root.appendChild(el('h2', {}, 'Top activations'));

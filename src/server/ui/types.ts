@@ -28,6 +28,12 @@ export interface ReportFileInfo {
 export interface FeaturePage extends FeatureRow {
   dashboard: { id: number; dSae: number; tokens: number; hook: string; saePath: string };
   data: FeatureData;
+  /** saelab connect's edges into and out of this feature (feature −1: an SAE's error term). */
+  links?: { drivenBy: FeatureLinkJson[]; drives: FeatureLinkJson[] };
+}
+
+export interface FeatureLinkJson {
+  label: string | null; hook: string | null; feature: number; attribution: number; perFiring: number; dashboard: number | null;
 }
 
 export interface FeatureListPage {
