@@ -50,7 +50,7 @@ export function buildProgram(): Command {
 
 /**
  * Check the command words of `argv` (`train`, `bench kernels`) before Commander sees them: an
- * unknown one is a UsageError with "did you mean" — otherwise `saelab push --help` would print the
+ * unknown one is a UsageError with "did you mean" — otherwise `saelab upload --help` would print the
  * main help and exit 0, as if `push` existed.
  */
 export function checkCommandWords(program: Command, argv: readonly string[]): void {
