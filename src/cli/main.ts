@@ -15,6 +15,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerPairs } from './commands/pairs.js';
 import { registerPerturb } from './commands/perturb.js';
 import { registerPrune } from './commands/prune.js';
+import { registerPush } from './commands/push.js';
 import { registerTrain } from './commands/train.js';
 import { registerServe } from './commands/serve.js';
 import { Interrupted, isUserError, userErrorLine, UsageError } from './errors.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerPrune(program);
   registerAttribute(program);
   registerPairs(program);
+  registerPush(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -149,7 +149,13 @@ function isFile(p: string): boolean {
 
 /** Whether `dir` holds every file of one SAE layout. */
 function cachedSaeFolder(dir: string): boolean {
-  return LAYOUTS.some((l) => l.required.every((f) => isFile(join(dir, f))));
+  return localSaeFiles(dir) !== null;
+}
+
+/** The SAE files of a local folder (names inside it, in the first layout it completes), or null. */
+export function localSaeFiles(dir: string): string[] | null {
+  for (const l of LAYOUTS) if (l.required.every((f) => isFile(join(dir, f)))) return [...l.required, ...l.optional.filter((f) => isFile(join(dir, f)))];
+  return null;
 }
 
 /** The local folder of a hub SAE: the cached snapshot's folder, else a download (not when HF_HUB_OFFLINE is set). */
