@@ -14,7 +14,7 @@ import { cpu } from '../../src/compute/cpu/cpuDevice.js';
 import { HubError, repoFolder } from '../../src/io/hfCache.js';
 import { serializeSafetensors } from '../../src/io/safetensorsWrite.js';
 import { openHubSae, parseHfSpec, parseSaeSpec, resolveSaeSpec, SaeSpecError } from '../../src/sae/hubSae.js';
-import { loadSae } from '../../src/sae/saeFiles.js';
+import { cfgFromSaeLens, loadSae } from '../../src/sae/saeFiles.js';
 import { resolveReleaseSae, type ReleaseTable } from '../../src/sae/saeReleases.js';
 import { randomSae, writeSyntheticSae } from '../analysis/saeFolders.js';
 import { FakeHub, sha256 } from '../helpers/fakeHub.js';
@@ -232,4 +232,11 @@ test('HF_HUB_OFFLINE: a cached SAE opens, a missing one is one line without a re
       else process.env['HF_HUB_OFFLINE'] = before;
     }
   });
+});
+
+test('a SAELens < 6 cfg.json (top-level hook_point, as old hub releases) gives its hook and model as metadata', () => {
+  const old = { d_in: 768, d_sae: 24576, model_name: 'gpt2-small', hook_point: 'blocks.8.hook_resid_pre', hook_point_layer: 8, context_size: 128, dtype: 'torch.float32', normalize_activations: false };
+  assert.deepEqual(cfgFromSaeLens(old, 'cfg.json').metadata, { model_name: 'gpt2-small', hook_name: 'blocks.8.hook_resid_pre', hook_layer: 8, context_size: 128 });
+  assert.equal(cfgFromSaeLens({ ...old, hook_name: 'blocks.9.hook_resid_pre' }, 'cfg.json').metadata.hook_name, 'blocks.9.hook_resid_pre');
+  assert.equal(cfgFromSaeLens({ ...old, metadata: { hook_name: 'x' } }, 'cfg.json').metadata.hook_name, 'x');
 });
