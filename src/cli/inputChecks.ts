@@ -7,7 +7,9 @@ import { resolveModel } from '../io/resolveModel.js';
 import { parseHfConfig, type ModelConfig } from '../model/config.js';
 import { parseHook } from '../model/hooks.js';
 import { llama2cConfig, parseLlama2cHeader } from '../model/llama2c.js';
+import { resolveSaeSpec, type OpenHubSaeOptions } from '../sae/hubSae.js';
 import { UsageError } from './errors.js';
+import { batchProgress } from './progress.js';
 
 /** What is at `path`: 'file', 'dir' or null when nothing is. */
 function kindOf(path: string): 'file' | 'dir' | null {
@@ -30,6 +32,47 @@ export function checkPath(flag: string, path: string | undefined, want: 'dir' | 
 /** Every SAE folder of `flag` exists and is a folder. */
 export function checkSaeDirs(flag: string, dirs: readonly string[] | undefined): void {
   for (const d of dirs ?? []) checkPath(flag, d, 'dir');
+}
+
+/** The SAE folders of a command, with which of them came from the hub. */
+export interface ResolvedSaes {
+  dirs: string[];
+  /** Per folder: whether it was named on the hub (`hf:…` or a SAELens release) and lives in the HF cache. */
+  fromHub: boolean[];
+}
+
+/**
+ * Every `--sae` of `flag` as a local folder: a path here (checked to be a folder), or an SAE named
+ * on the hub (`hf:OWNER/REPO[/FOLDER][@REV]`, a SAELens release `RELEASE/SAE_ID`), found in the HF
+ * cache or downloaded there with a progress bar. Bad names and hub failures are one UsageError line.
+ */
+export async function resolveSaeDirs(flag: string, specs: readonly string[] | undefined, opts: { quiet?: boolean; hub?: OpenHubSaeOptions } = {}): Promise<ResolvedSaes> {
+  const out: ResolvedSaes = { dirs: [], fromHub: [] };
+  for (const text of specs ?? []) {
+    const bar = batchProgress('download', !!opts.quiet, 'MB');
+    let r: Awaited<ReturnType<typeof resolveSaeSpec>>;
+    try {
+      r = await resolveSaeSpec(text, {
+        ...opts.hub,
+        onDownload: (ref) => {
+          if (!opts.quiet) process.stderr.write(`downloading ${text} (${ref.repoId}${ref.subfolder ? `/${ref.subfolder}` : ''}@${ref.revision}) into the HF cache\n`);
+        },
+        onProgress: (done, total) => bar.onProgress(Math.round(done / 1e6), Math.max(1, Math.round(total / 1e6))),
+      });
+    } catch (e) {
+      const err = e as Error;
+      if (err.name !== 'HubError' && err.name !== 'SaeSpecError') throw e;
+      const line = err.message.split('\n')[0]!;
+      throw new UsageError(`${flag} ${line.startsWith(text) ? line : `${text}: ${line}`}`);
+    } finally {
+      bar.stop();
+    }
+    if (r.hub?.release && !opts.quiet) for (const n of r.hub.release.notes) process.stderr.write(`${n}\n`);
+    if (!r.hub) checkPath(flag, r.path, 'dir');
+    out.dirs.push(r.path);
+    out.fromHub.push(r.hub !== null);
+  }
+  return out;
 }
 
 /** The model config at a resolved model path (config.json, or a llama2.c header), without loading weights. */

@@ -17,6 +17,7 @@ import { registerGradients } from './commands/gradients.js';
 import { registerConnect } from './commands/connect.js';
 import { registerPerturb } from './commands/perturb.js';
 import { registerPrune } from './commands/prune.js';
+import { registerPush } from './commands/push.js';
 import { registerTrain } from './commands/train.js';
 import { registerServe } from './commands/serve.js';
 import { Interrupted, isUserError, userErrorLine, UsageError } from './errors.js';
@@ -48,13 +49,14 @@ export function buildProgram(): Command {
   registerPrune(program);
   registerAttribute(program);
   registerPairs(program);
+  registerPush(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
 
 /**
  * Check the command words of `argv` (`train`, `bench kernels`) before Commander sees them: an
- * unknown one is a UsageError with "did you mean" — otherwise `saelab push --help` would print the
+ * unknown one is a UsageError with "did you mean" — otherwise `saelab upload --help` would print the
  * main help and exit 0, as if `push` existed.
  */
 export function checkCommandWords(program: Command, argv: readonly string[]): void {

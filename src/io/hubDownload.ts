@@ -20,6 +20,13 @@ export interface DownloadOptions {
   revision?: string;
   /** Files to fetch (default: config, tokenizer files and safetensors weights, those the repo has). */
   files?: string[];
+  /**
+   * Choose the files from the repo's file list instead (after its metadata, before anything is
+   * written to the cache: a HubError thrown here leaves no trace there). Wins over `files`.
+   */
+  select?: (repoFiles: ReadonlySet<string>, commit: string) => string[];
+  /** What the repo holds, for messages ('model' by default; 'SAE repo'…). */
+  label?: string;
   /** The hub (default $HF_ENDPOINT or https://huggingface.co). */
   endpoint?: string;
   /** Access token for gated or private repos (default $HF_TOKEN or the saved login); '' for none. */
@@ -51,6 +58,7 @@ const WEIGHTS_INDEX = 'model.safetensors.index.json';
 
 interface Ctx {
   repoId: string;
+  label: string;
   revision: string;
   endpoint: string;
   token: string | undefined;
@@ -67,15 +75,17 @@ interface Planned {
   size: number | null;
 }
 
-/** Download `repoId` at `revision` into the HF cache; returns the snapshot folder (findCachedModel finds it afterwards). */
+/** Download `repoId` at `revision` (a model by default, or the files `select` picks) into the HF cache; returns the snapshot folder (findCachedModel finds it afterwards). */
 export async function downloadModel(repoId: string, options: DownloadOptions = {}): Promise<string> {
   checkRepoId(repoId);
   const revision = options.revision ?? 'main';
   checkRelativePath(revision, 'revision');
   const endpoint = (options.endpoint ?? process.env['HF_ENDPOINT'] ?? 'https://huggingface.co').replace(/\/+$/, '');
-  if (hubOffline()) throw new HubError(`HF_HUB_OFFLINE is set: not downloading ${repoId} from ${endpoint}; place the model in the HF cache or pass a local folder`);
+  const label = options.label ?? 'model';
+  if (hubOffline()) throw new HubError(`HF_HUB_OFFLINE is set: not downloading ${repoId} from ${endpoint}; place the ${label} in the HF cache or pass a local folder`);
   const ctx: Ctx = {
     repoId,
+    label,
     revision,
     endpoint,
     token: options.token ?? hfToken(),
@@ -87,8 +97,6 @@ export async function downloadModel(repoId: string, options: DownloadOptions = {
   const { sha, siblings } = await fetchRepoInfo(ctx);
   const snapshot = join(repoDir, 'snapshots', sha);
   const blobs = join(repoDir, 'blobs');
-  await mkdir(blobs, { recursive: true });
-  await mkdir(snapshot, { recursive: true });
   const fetchOne = async (file: string) => {
     const plan = await headFile(ctx, sha, file);
     await fetchBlob(ctx, plan, join(blobs, plan.etag));
@@ -96,13 +104,18 @@ export async function downloadModel(repoId: string, options: DownloadOptions = {
   };
 
   let files: string[];
-  if (options.files) {
-    files = [...new Set(options.files)];
+  const wanted = options.select ? options.select(siblings, sha) : options.files;
+  if (wanted) {
+    files = [...new Set(wanted)];
     for (const f of files) {
       checkRelativePath(f, 'file');
       if (!siblings.has(f)) throw new HubError(`${repoId}@${revision} has no file ${JSON.stringify(f)} (at ${endpoint})`, { status: 404 });
     }
+    await mkdir(blobs, { recursive: true });
+    await mkdir(snapshot, { recursive: true });
   } else {
+    await mkdir(blobs, { recursive: true });
+    await mkdir(snapshot, { recursive: true });
     files = DEFAULT_FILES.filter((f) => siblings.has(f));
     if (siblings.has(SINGLE_WEIGHTS)) files.push(SINGLE_WEIGHTS);
     else if (siblings.has(WEIGHTS_INDEX)) {
@@ -356,7 +369,7 @@ async function send(ctx: Ctx, method: 'GET' | 'HEAD', url: string, extra: Record
       res = await ctx.fetch(current, { method, headers, redirect: 'manual', signal: signal ?? AbortSignal.timeout(ctx.idleMs) });
     } catch (e) {
       const where = new URL(current).origin;
-      throw new HubError(`cannot reach ${where} to download ${ctx.repoId} (offline?): ${causeText(e)}; place the model in the HF cache or pass a local folder`, { cause: e });
+      throw new HubError(`cannot reach ${where} to download ${ctx.repoId} (offline?): ${causeText(e)}; place the ${ctx.label} in the HF cache or pass a local folder`, { cause: e });
     }
     if (!isRedirect(res.status)) return res;
     if (mode === 'head' && res.headers.has('x-linked-etag')) return res;
@@ -389,14 +402,14 @@ async function statusError(ctx: Ctx, res: Response, file?: string): Promise<HubE
   const what = `${ctx.repoId}@${ctx.revision}${file ? ` file ${file}` : ''} at ${ctx.endpoint}`;
   const opts = { status };
   // Without a token the hub answers 401 for a repo that does not exist too, so as not to reveal private ones.
-  if (code === 'RepoNotFound') return new HubError(`no such model: ${what} (HTTP ${status}; if it is private, set HF_TOKEN)`, opts);
+  if (code === 'RepoNotFound') return new HubError(`no such ${ctx.label}: ${what} (HTTP ${status}; if it is private, set HF_TOKEN)`, opts);
   if (code === 'RevisionNotFound') return new HubError(`no such revision: ${what} (HTTP ${status})`, opts);
   if (code === 'EntryNotFound') return new HubError(`no such file: ${what} (HTTP ${status})`, opts);
   if (code === 'GatedRepo' || status === 401 || status === 403) {
-    const token = ctx.token ? 'HF_TOKEN is set but has no access: accept the model\'s terms on its hub page, or use another token' : 'set HF_TOKEN';
+    const token = ctx.token ? `HF_TOKEN is set but has no access: accept the ${ctx.label}'s terms on its hub page, or use another token` : 'set HF_TOKEN';
     return new HubError(`${what} is gated or private (HTTP ${status}): ${token}`, opts);
   }
-  if (status === 404) return new HubError(`no such model or revision: ${what} (HTTP 404)`, opts);
+  if (status === 404) return new HubError(`no such ${ctx.label} or revision: ${what} (HTTP 404)`, opts);
   if (status === 429) return new HubError(`${ctx.endpoint} is rate-limiting requests (HTTP 429) for ${what}: wait and try again, or set HF_TOKEN`, opts);
   return new HubError(`${ctx.endpoint} answered HTTP ${status} for ${what}${status >= 500 ? ': try again later' : ''}`, opts);
 }

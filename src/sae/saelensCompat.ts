@@ -182,7 +182,13 @@ export function cfgFromSaeLens(json: Record<string, unknown>, file: string): Par
   if (typeof saelab.auxk === 'number') cfg.auxK = saelab.auxk;
   if (typeof saelab.auxk_coefficient === 'number') cfg.auxKCoefficient = saelab.auxk_coefficient;
   if (typeof saelab.dead_tokens_threshold === 'number') cfg.deadTokensThreshold = saelab.dead_tokens_threshold;
-  const meta = json.metadata ?? json.meta ?? {};
+  // SAELens < 6 folders (e.g. gpt2-small-res-jb on the hub) keep these at the top level, some under older names (the newer name wins).
+  const legacy = Object.fromEntries(
+    ([['model_name', 'model_name'], ['hook_name', 'hook_point'], ['hook_name', 'hook_name'], ['hook_layer', 'hook_point_layer'], ['hook_layer', 'hook_layer'], ['context_size', 'context_size'], ['dataset_path', 'dataset_path'], ['prepend_bos', 'prepend_bos']] as const)
+      .filter(([, k]) => json[k] !== undefined && json[k] !== null)
+      .map(([to, k]) => [to, json[k]]),
+  );
+  const meta = json.metadata ?? json.meta ?? legacy;
   out.metadata = (typeof meta === 'object' && meta !== null ? meta : {}) as SaeRunMetadata;
   const folded = saelab.folded_norm_scaling_factor;
   if (typeof folded === 'number') out.foldedNormScalingFactor = folded;

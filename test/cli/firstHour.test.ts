@@ -25,8 +25,8 @@ function oneLineBeforeDevice(r: { code: number; stdout: string; stderr: string }
 }
 
 test('an unknown command exits 2 and says so, with "did you mean" when close — even with --help', async () => {
-  const push = await saelab(['push', '--help']);
-  oneLineBeforeDevice(push, /^saelab: unknown command 'push' \(the commands of saelab: .*\btrain\b/, 'push --help');
+  const unknown = await saelab(['upload', '--help']);
+  oneLineBeforeDevice(unknown, /^saelab: unknown command 'upload' \(the commands of saelab: .*\btrain\b/, 'upload --help');
   const typo = await saelab(['trian', '--out', 'x']);
   oneLineBeforeDevice(typo, /unknown command 'trian': did you mean 'train'\?/, 'trian');
   const sub = await saelab(['bench', 'kernal']);

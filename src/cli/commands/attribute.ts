@@ -6,11 +6,13 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { attributeRun } from '../../analysis/attributeRun.js';
+import { workspaceDbPath } from '../../io/workspaceDb.js';
 import { pairSetPlots, twoPlots } from '../../report/rewardPlots.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { intFlag, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
+import { resolveSaeDirs } from '../inputChecks.js';
 import { batchProgress } from '../progress.js';
 
 interface AttributeFlags {
@@ -38,7 +40,7 @@ export function registerAttribute(program: Command): void {
   program
     .command('attribute')
     .description('which SAE features make a reward model prefer one completion over another: gradient × activation with the error term, exact ablations, over a pair set (--pairs) or two completions (--a/--b, --edit, --baseline)')
-    .option('--sae <dir>', 'an SAE folder (repeat for several hooks); its cfg.json names the hook and the model', collect, [])
+    .option('--sae <dir>', 'an SAE folder (repeat for several hooks); its cfg.json names the hook and the model; or hf:OWNER/REPO[/FOLDER][@REV], or a SAELens release RELEASE/SAE_ID (downloaded into the HF cache)', collect, [])
     .option('--model <dir>', 'the reward model (default: the first SAE\'s metadata.model_name)')
     .option('--pairs <file[:start-end]>', 'JSONL pairs (HH transcripts or {prompt,chosen,rejected}), optionally a range start ≤ i < end; repeat for several splits', collect, [])
     .option('--prompt <text>', 'the prompt both completions follow (@FILE reads a file); default empty')
@@ -64,13 +66,14 @@ export function registerAttribute(program: Command): void {
     .action(async (_o: AttributeFlags, cmd: Command) => {
       const o = cmd.opts<Omit<AttributeFlags, 'db'> & { db?: string | false }>();
       if (o.sae.length === 0) throw new UsageError('give at least one --sae DIR');
+      const { dirs: saes, fromHub } = await resolveSaeDirs('--sae', o.sae, { quiet: !!o.json });
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('attribute', !!o.json);
       try {
         const r = await attributeRun({
-          device, saes: o.sae, model: o.model, pairs: o.pairs, prompt: textArg('--prompt', o.prompt), a: textArg('--a', o.a), b: textArg('--b', o.b), baseline: textArg('--baseline', o.baseline),
+          device, saes, model: o.model, pairs: o.pairs, prompt: textArg('--prompt', o.prompt), a: textArg('--a', o.a), b: textArg('--b', o.b), baseline: textArg('--baseline', o.baseline),
           edit: o.edit, anyModel: o.anyModel, top: o.top, batchPairs: o.batchPairs, exactTop: o.exactTop, exactRandom: o.exactRandom, exactPairs: o.exactPairs,
-          highFrequency: o.highFrequency, duplicateCosine: o.duplicateCosine, seed: o.seed, out: resolve(o.out), db: o.db === false ? null : o.db, download: o.download,
+          highFrequency: o.highFrequency, duplicateCosine: o.duplicateCosine, seed: o.seed, out: resolve(o.out), db: o.db === false ? null : (o.db ?? (fromHub[0] ? workspaceDbPath(process.cwd()) : undefined)), download: o.download,
           plots: { pairs: pairSetPlots, two: twoPlots }, onProgress: progress.onProgress,
         });
         progress.stop();

@@ -10,7 +10,7 @@ import { UsageError } from '../errors.js';
 import { choice, countFlag, intFlag, listOption, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
 import { checkOutputDir } from '../../io/outputPaths.js';
-import { checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
+import { checkModelSpec, checkPath, resolveSaeDirs } from '../inputChecks.js';
 
 interface CompareFlags {
   by: CompareBy[];
@@ -67,7 +67,7 @@ export function registerCompare(program: Command): void {
   program
     .command('compare')
     .description('compare SAEs (seeds, objectives): max cosine both ways and the exact one-to-one matching, by decoder or encoder directions or by activations')
-    .argument('<saes...>', 'two or more SAE folders')
+    .argument('<saes...>', 'two or more SAE folders; or hf:OWNER/REPO[/FOLDER][@REV], or a SAELens release RELEASE/SAE_ID (downloaded into the HF cache)')
     // Not variadic: `--by decoder A B` must leave A and B to <saes...>.
     .addOption(listOption('--by <kind>', `what to compare: ${COMPARE_BY.join(', ')}, e.g. decoder,encoder`, choice('--by', COMPARE_BY), { default: ['decoder'], variadic: false }))
     .option('--alive-only', 'drop features that never fired on the evaluation tokens (and report how many)')
@@ -81,10 +81,10 @@ export function registerCompare(program: Command): void {
     .option('--tol <x>', 'optimality tolerance per pair (cosine units)', numFlag('--tol', 0), 1e-6)
     .addOption(deviceOption())
     .option('--json', 'print JSON')
-    .action(async (saes: string[], _o: CompareFlags, cmd: Command) => {
+    .action(async (specs: string[], _o: CompareFlags, cmd: Command) => {
       const o = cmd.opts<CompareFlags>();
-      if (saes.length < 2) throw new UsageError(`compare needs at least two SAE folders (got ${saes.length}: ${saes.join(' ')})`);
-      checkSaeDirs('compare', saes);
+      if (specs.length < 2) throw new UsageError(`compare needs at least two SAE folders (got ${specs.length}: ${specs.join(' ')})`);
+      const { dirs: saes } = await resolveSaeDirs('compare', specs, { quiet: !!o.json });
       checkPath('--data', o.data);
       await checkModelSpec(o.model);
       if (o.out !== undefined) checkOutputDir(o.out, '--out', { create: false });

@@ -11,7 +11,7 @@ import { UsageError } from '../errors.js';
 import { gracefulStop } from '../interrupt.js';
 import { countFlag, intFlag } from '../flags.js';
 import { emit } from '../output.js';
-import { checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
+import { checkModelSpec, checkPath, resolveSaeDirs } from '../inputChecks.js';
 import { startProgress, type Progress } from '../progress.js';
 
 interface DashboardFlags {
@@ -26,7 +26,7 @@ export function registerDashboard(program: Command): void {
   program
     .command('dashboard')
     .description('feature dashboards of an SAE: one pass over N tokens (top-k contexts, quantile samples, histograms, density) plus logit effects and neighbours, into the workspace database (see docs/dashboard.md)')
-    .option('--sae <dir>', 'the SAE folder (SAELens layout, or any folder saelab can load)')
+    .option('--sae <dir>', 'the SAE folder (SAELens layout, or any folder saelab can load); or hf:OWNER/REPO[/FOLDER][@REV], or a SAELens release RELEASE/SAE_ID (downloaded into the HF cache)')
     .option('--model <model>', "model folder or hub id (default: the SAE's model when it is here: its saelab_model_path, else model_name in the HF cache; else ../shared/assets/models/gpt2-corpus-tiny)")
     .option('--data <path>', "corpus file or folder (default: the SAE's dataset_path, else the shared corpus)")
     .option('--tokens <n>', 'tokens to run over, e.g. 200k or 1M (whole windows)', countFlag('--tokens'), 1_000_000)
@@ -49,7 +49,7 @@ export function registerDashboard(program: Command): void {
     .action(async (_o: DashboardFlags, cmd: Command) => {
       const o = cmd.opts<DashboardFlags>();
       if (!o.sae) throw new UsageError('--sae <dir> is required (the SAE folder)');
-      checkSaeDirs('--sae', [o.sae]);
+      const sae = (await resolveSaeDirs('--sae', [o.sae], { quiet: !!o.json })).dirs[0]!;
       checkPath('--data', o.data);
       await checkModelSpec(o.model);
       if (o.neuronpedia !== undefined) checkOutputFile(o.neuronpedia, '--neuronpedia');
@@ -61,7 +61,7 @@ export function registerDashboard(program: Command): void {
       try {
         const r = await buildDashboard(
           {
-            device, sae: o.sae, model: o.model, data: o.data, tokens: o.tokens, db: o.db, hook: o.hook, contextSize: o.contextSize, batchSize: o.batchSize,
+            device, sae, model: o.model, data: o.data, tokens: o.tokens, db: o.db, hook: o.hook, contextSize: o.contextSize, batchSize: o.batchSize,
             topK: o.topK, window: o.window, reservoir: o.reservoir, logitK: o.logitK, neighbours: o.neighbours, seed: o.seed, resume: !!o.resume,
             checkpointEvery: o.checkpointEvery, textField: o.textField, signal: stop.signal,
           },

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { evalRun, type EvalRunReport } from '../../eval/evalRun.js';
 import { writeFileAtomic } from '../../io/atomicWrite.js';
 import { checkOutputDir } from '../../io/outputPaths.js';
+import { workspaceDbPath } from '../../io/workspaceDb.js';
 import { densityHistogramSvg } from '../../report/densityHistogram.js';
 import { ceIncreaseByPositionSvg } from '../../report/positionPlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
@@ -16,7 +17,7 @@ import { anyString, countFlag, intFlag, listOption, numFlag } from '../flags.js'
 import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
 import { chooseSkip } from '../heldOut.js';
-import { checkHooks, checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
+import { checkHooks, checkModelSpec, checkPath, resolveSaeDirs } from '../inputChecks.js';
 import { sayHeldOut } from '../textOptions.js';
 
 interface EvalFlags {
@@ -51,7 +52,7 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('evaluate SAEs spliced into a model on held-out text: the metrics of docs/metrics.md (L0, MSE, FVU, CE loss recovered, KL, …), SVG plots and a workspace-db row')
-    .addOption(listOption('--sae <dir>', 'SAE folders (SAELens, sparsify or dictionary_learning); several share the clean forward passes', anyString).makeOptionMandatory())
+    .addOption(listOption('--sae <dir>', 'SAE folders (SAELens, sparsify or dictionary_learning); or hf:OWNER/REPO[/FOLDER][@REV], or a SAELens release RELEASE/SAE_ID (downloaded into the HF cache); several share the clean forward passes', anyString).makeOptionMandatory())
     .option('--model <model>', "model folder or hub id (default: the SAE's model when it is here: its saelab_model_path, else model_name in the HF cache; else ../shared/assets/models/gpt2-corpus-tiny)")
     .option('--data <path>', 'held-out text (file or folder; for a reward model, JSONL preference pairs {chosen, rejected}) (default: the shared corpus)')
     .option('--hook <name>', "hook to splice every SAE into (default: each SAE's metadata.hook_name)")
@@ -61,8 +62,8 @@ export function registerEval(program: Command): void {
     .option('--batch-size <n>', 'windows per forward', intFlag('--batch-size', 1), 8)
     .option('--downstream <hooks>', 'also the reconstruction error at later residual hooks with each SAE spliced in: all (every later hook_resid_post), next, next:N, or hook names separated by commas (Braun et al.: e2e SAEs keep the output, not the layers in between)')
     .option('--dense-threshold <x>', 'a latent firing on more than this fraction of tokens is dense', numFlag('--dense-threshold', 0), 0.1)
-    .option('--out <dir>', 'folder for the SVG plots (default: eval/ beside the first --sae folder, e.g. runs/x/eval for runs/x/topk-k32-s0)')
-    .option('--db <file>', 'workspace database (default: saelab.db beside the first --sae folder, e.g. runs/x/saelab.db for runs/x/topk-k32-s0 — the train --out database)')
+    .option('--out <dir>', 'folder for the SVG plots (default: eval/ beside the first --sae folder, e.g. runs/x/eval for runs/x/topk-k32-s0; ./eval for an SAE from the hub)')
+    .option('--db <file>', 'workspace database (default: saelab.db beside the first --sae folder, e.g. runs/x/saelab.db for runs/x/topk-k32-s0 — the train --out database; ./saelab.db for an SAE from the hub)')
     .option('--no-prepend-bos', 'do not start each window with BOS')
     .option('--text-field <name>', 'the field holding the text in JSON lines', 'text')
     .option('--download', 'allow downloading --model from the hub')
@@ -71,23 +72,26 @@ export function registerEval(program: Command): void {
     .action(async (_o: EvalFlags, cmd: Command) => {
       const o = cmd.opts<EvalFlags>();
       if (o.sae.length === 0) throw new UsageError('--sae <dir> is required');
-      checkSaeDirs('--sae', o.sae);
-      // The plot folder is checked before the work (the default sits beside the first SAE).
-      checkOutputDir(o.out ?? join(dirname(resolve(o.sae[0]!)), 'eval'), '--out', { create: false });
+      const { dirs: saes, fromHub } = await resolveSaeDirs('--sae', o.sae, { quiet: !!o.json });
+      // The plot folder is checked before the work (the default sits beside the first SAE, or in
+      // the current folder for an SAE from the hub: the HF cache is not a workspace).
+      const home = fromHub[0] ? process.cwd() : dirname(resolve(saes[0]!));
+      const outDir = resolve(o.out ?? join(home, 'eval'));
+      checkOutputDir(outDir, '--out', { create: false });
       checkPath('--data', o.data);
       checkHooks(await checkModelSpec(o.model, o.download), [o.hook]);
-      const held = chooseSkip(o.sae, o.data, o.skipTokens);
+      const held = chooseSkip(saes, o.data, o.skipTokens);
       sayHeldOut(held);
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('eval', !!o.json);
       try {
         const r = await evalRun({
-          device, saes: o.sae, model: o.model, data: o.data, hook: o.hook, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize,
-          batchSize: o.batchSize, denseThreshold: o.denseThreshold, downstream: o.downstream, db: o.db, prependBos: o.prependBos, textField: o.textField, download: o.download,
+          device, saes, model: o.model, data: o.data, hook: o.hook, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize,
+          batchSize: o.batchSize, denseThreshold: o.denseThreshold, downstream: o.downstream, db: o.db ?? (fromHub[0] ? workspaceDbPath(home) : undefined), prependBos: o.prependBos, textField: o.textField, download: o.download,
           onProgress: progress.onProgress,
         });
         progress.stop();
-        const out = resolve(o.out ?? join(dirname(resolve(o.sae[0]!)), 'eval'));
+        const out = outDir;
         const plots = await writeEvalPlots(r, out);
         const json = {
           spec: 'docs/metrics.md', model: r.model, data: r.data, head: r.head, tokens: r.tokens, windows: r.windows, contextSize: r.contextSize, skipTokens: r.skipTokens,

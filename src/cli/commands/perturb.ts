@@ -10,7 +10,7 @@ import { perturbCurveSvg, robustnessSvg } from '../../report/perturbPlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { evalTextOptions, sayHeldOut } from '../textOptions.js';
 import { chooseSkip } from '../heldOut.js';
-import { checkHooks, checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
+import { checkHooks, checkModelSpec, checkPath, resolveSaeDirs } from '../inputChecks.js';
 import { defaultModel } from '../../sae/trainRun.js';
 import { anyString, intFlag, listOption, numFlag, numItem } from '../flags.js';
 import { emit, table } from '../output.js';
@@ -42,7 +42,7 @@ export function registerPerturb(program: Command): void {
   evalTextOptions(program.command('perturb'), { tokens: 4096, contextSize: 64 })
     .description('is an SAE better than noise? KL(clean ‖ perturbed) and CE increase under random perturbations of matched cosine and norm, per hook, with each SAE\'s point and its token-matched random twin (docs/perturb.md)')
     .addOption(listOption('--hooks <names>', 'hooks to perturb; "all" = resid_pre, attn_out and mlp_out of every layer; "blocks.*.hook_attn_out" = that kind in every layer', anyString).makeOptionMandatory())
-    .addOption(listOption('--sae <dir>', 'SAE folders to place on their hooks\' curves', anyString, { default: [], defaultText: 'none' }))
+    .addOption(listOption('--sae <dir>', 'SAE folders to place on their hooks\' curves; or hf:OWNER/REPO[/FOLDER][@REV], or a SAELens release RELEASE/SAE_ID (downloaded into the HF cache)', anyString, { default: [], defaultText: 'none' }))
     .addOption(listOption('--targets <list>', '1 − cos values to sweep (default: 9 log-spaced from 1e-4 to 0.5)', targetItem))
     .option('--norm-ratio <r>', '‖x′‖/‖x‖ of the swept perturbations', numFlag('--norm-ratio', 0), 1)
     .option('--reference <x>', 'the 1 − cos at which the layer-robustness summary reads KL', numFlag('--reference', 0), 0.01)
@@ -54,10 +54,10 @@ export function registerPerturb(program: Command): void {
     .action(async (_o: PerturbFlags, cmd: Command) => {
       const o = cmd.opts<PerturbFlags>();
       const targets = o.targets;
-      checkSaeDirs('--sae', o.sae);
+      const { dirs: saes } = await resolveSaeDirs('--sae', o.sae, { quiet: !!o.json });
       checkPath('--data', o.data);
       checkHooks(await checkModelSpec(o.model ?? defaultModel(), o.download), o.hooks);
-      const held = chooseSkip(o.sae, o.data, o.skipTokens);
+      const held = chooseSkip(saes, o.data, o.skipTokens);
       sayHeldOut(held);
       checkOutputDir(o.out, '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
@@ -69,7 +69,7 @@ export function registerPerturb(program: Command): void {
       let tPlan = 0;
       try {
         const r = await perturbRun({
-          device, model: o.model, data: o.data, hooks: o.hooks, saes: o.sae, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, batchSize: o.batchSize,
+          device, model: o.model, data: o.data, hooks: o.hooks, saes, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, batchSize: o.batchSize,
           seed: o.seed, targets, normRatio: o.normRatio, reference: o.reference, out: resolve(o.out), download: o.download,
           plots: { curve: perturbCurveSvg, robustness: robustnessSvg },
           onPlan: (p) => {

@@ -9,7 +9,7 @@ import { pruneSvg } from '../../report/prunePlot.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { evalTextOptions, sayHeldOut } from '../textOptions.js';
 import { chooseSkip } from '../heldOut.js';
-import { checkHooks, checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
+import { checkHooks, checkModelSpec, checkPath, resolveSaeDirs } from '../inputChecks.js';
 import { anyString, listOption, numItem } from '../flags.js';
 import { emit, table } from '../output.js';
 import { checkOutputDir } from '../../io/outputPaths.js';
@@ -24,7 +24,7 @@ interface PruneFlags {
 export function registerPrune(program: Command): void {
   evalTextOptions(program.command('prune'), { tokens: 8192, contextSize: 128 })
     .description('prune an SAE to target L0s (most frequent latents first) and compare with SAEs trained with larger L1: CE loss recovered and KL on held-out tokens')
-    .requiredOption('--sae <dir>', 'the SAE folder to prune')
+    .requiredOption('--sae <dir>', 'the SAE folder to prune; or hf:OWNER/REPO[/FOLDER][@REV], or a SAELens release RELEASE/SAE_ID (downloaded into the HF cache)')
     .option('--hook <name>', "the hook of the SAEs (default: each SAE's metadata.hook_name)")
     .addOption(listOption('--l0 <x>', 'target L0s, e.g. --l0 8 16 32', numItem('--l0 targets', 0)).makeOptionMandatory())
     .addOption(listOption('--compare <dir>', 'SAEs of the same hook to evaluate beside the pruned ones (e.g. the folders of one `saelab train --l1s` run)', anyString, { default: [], defaultText: 'none' }))
@@ -35,18 +35,18 @@ export function registerPrune(program: Command): void {
     .action(async (_o: PruneFlags, cmd: Command) => {
       const o = cmd.opts<PruneFlags>();
       const l0 = o.l0;
-      checkSaeDirs('--sae', [o.sae]);
-      checkSaeDirs('--compare', o.compare);
+      const sae = (await resolveSaeDirs('--sae', [o.sae], { quiet: !!o.json })).dirs[0]!;
+      const { dirs: compare } = await resolveSaeDirs('--compare', o.compare, { quiet: !!o.json });
       checkPath('--data', o.data);
       checkHooks(await checkModelSpec(o.model, o.download), [o.hook]);
-      const held = chooseSkip([o.sae, ...o.compare], o.data, o.skipTokens);
+      const held = chooseSkip([sae, ...compare], o.data, o.skipTokens);
       sayHeldOut(held);
       checkOutputDir(o.out, '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
       const progress = batchProgress('prune', !!o.json);
       try {
         const r = await pruneRun({
-          device, sae: o.sae, hook: o.hook, l0, compare: o.compare, model: o.model, data: o.data, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, batchSize: o.batchSize,
+          device, sae, hook: o.hook, l0, compare, model: o.model, data: o.data, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, batchSize: o.batchSize,
           out: resolve(o.out), download: o.download, plot: pruneSvg,
           onProgress: progress.onProgress,
         });

@@ -16,7 +16,7 @@ import { UsageError } from '../errors.js';
 import { gracefulStop } from '../interrupt.js';
 import { intFlag, numFlag, countFlag, choice, listOption, countItem, numItem } from '../flags.js';
 import { emit } from '../output.js';
-import { checkHooks, checkModelSpec, checkPath } from '../inputChecks.js';
+import { checkHooks, checkModelSpec, checkPath, resolveSaeDirs } from '../inputChecks.js';
 import { startProgress, type Progress } from '../progress.js';
 
 /** Fill options not given on the command line from a --config JSON object (keys: flag names or their camelCase). */
@@ -102,7 +102,7 @@ export function registerTrain(program: Command): void {
     .addOption(listOption('--downstream-coefficients <list>', `e2e+ds: one weight for every downstream term or one per hook (default ${D.downstreamCoefficient})`, numItem('--downstream-coefficients', 0)))
     .option('--reward-coefficient <x>', `reward: weight λ of the reward term (default ${D.rewardCoefficient})`, numFlag('--reward-coefficient', 0))
     .option('--reward-difference', 'reward: preserve each pair\'s r(chosen) − r(rejected) instead of each reward')
-    .option('--init-from <dir>', 'start every SAE from this SAE folder (same arch, d_in, d_sae, hook), e.g. a local SAE to fine-tune end to end')
+    .option('--init-from <dir>', 'start every SAE from this SAE folder (same arch, d_in, d_sae, hook), e.g. a local SAE to fine-tune end to end; or hf:OWNER/REPO[/FOLDER][@REV], or a SAELens release RELEASE/SAE_ID')
     .option('--config <file>', 'a JSON file of options (keys as the flags: "d-sae", "seeds", …); flags override it')
     .addOption(deviceOption())
     .option('--json', 'print JSON')
@@ -116,6 +116,7 @@ export function registerTrain(program: Command): void {
       checkPath('--store', o.store, 'dir');
       // Without --model, trainRun may download its default (gpt2): a missing cache entry is not an error here.
       checkHooks(await checkModelSpec(o.model ?? (o.store ? undefined : defaultModel()), o.download || o.model === undefined), o.store || o.hook === undefined ? [] : (parseHookList(o.hook) ?? []));
+      const initFrom = o.initFrom === undefined ? undefined : (await resolveSaeDirs('--init-from', [o.initFrom], { quiet: !!o.json })).dirs[0];
       const device = await openDeviceFromFlag(o.device, !!o.json);
       // Ctrl-C or SIGTERM: finish the step, checkpoint, mark the run aborted, exit 130/143; a second signal kills at once.
       const stop = gracefulStop('after this step (checkpointing)');
@@ -127,7 +128,7 @@ export function registerTrain(program: Command): void {
         resume: !!o.resume, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, bDecInit: o.bDecInit, decoderUnitNorm: o.decoderUnitNorm,
         normalize: o.normalize, sparsityTokens: o.sparsityTokens, deadTokensThreshold: o.deadTokens, harvestBatchSize: o.harvestBatchSize, bufferBatches: o.bufferBatches,
         dataSeed: o.dataSeed, textField: o.textField, prependBos: o.prependBos, download: o.download,
-        loss: o.loss, klCoefficient: o.klCoefficient, localCoefficient: o.localCoefficient, downstream: o.downstream, downstreamCoefficients: o.downstreamCoefficients, initFrom: o.initFrom,
+        loss: o.loss, klCoefficient: o.klCoefficient, localCoefficient: o.localCoefficient, downstream: o.downstream, downstreamCoefficients: o.downstreamCoefficients, initFrom,
         rewardCoefficient: o.rewardCoefficient, rewardDifference: o.rewardDifference,
       };
       try {
