@@ -175,7 +175,10 @@ export function parseHfConfig(raw: Json, source = 'config.json'): ModelConfig {
     const dHead = r.divide(dModel, nHeads, 'n_embd', 'n_head');
     const nLayers = r.int('n_layer', 28);
     const tiedEmbeddings = r.bool('tie_word_embeddings', false);
-    // HF GPT-J: rotary_dim null rotates the whole head; theta is fixed at 10000 (no rope keys).
+    // HF GPT-J: theta is fixed at 10000 (no rope keys). rotary_dim null builds frequencies over the
+    // model width (n_embd), which only fits a head when there is one head: refused otherwise.
+    const rotaryDim = r.intOrNull('rotary_dim');
+    if (rotaryDim === null && nHeads !== 1) throw new ModelError(`${source}: a GPT-J config without "rotary_dim" (rotary over n_embd) is not supported with ${nHeads} heads`);
     cfg = {
       family, head,
       numLabels: 0,
@@ -185,7 +188,7 @@ export function parseHfConfig(raw: Json, source = 'config.json'): ModelConfig {
       nCtx: r.int('n_positions', 2048),
       normEps: r.num('layer_norm_epsilon', 1e-5),
       activation: r.activation('activation_function', 'gelu_new'),
-      rotaryDim: r.intOrNull('rotary_dim') ?? dHead,
+      rotaryDim: rotaryDim ?? dHead,
       ropeTheta: 10000,
       parallelResidual: true,
       tiedEmbeddings,

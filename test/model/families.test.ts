@@ -228,6 +228,7 @@ test('configs that would change the maths unimplemented are refused, never appro
   assert.match(err({ ...hfConfig('gemma', 'lm'), use_bidirectional_attention: true }), /bidirectional/);
   assert.match(err({ ...hfConfig('gemma', 'lm'), hidden_activation: 'mish' }), /hidden_activation/);
   assert.match(err({ ...hfConfig('gptj', 'lm'), rotary_dim: 5 }), /rotary dims 5 must be even/);
+  assert.match(err({ ...hfConfig('gptj', 'lm'), rotary_dim: null }), /without "rotary_dim".*4 heads/);
   assert.match(err({ ...hfConfig('mistral', 'lm'), sliding_window: 0 }), /sliding_window/);
   const arch = err({ architectures: ['Phi3ForCausalLM'], model_type: 'phi3' });
   for (const a of ['GPTJForCausalLM', 'Qwen2ForSequenceClassification', 'GemmaForCausalLM', 'Gemma2ForSequenceClassification', 'MistralForCausalLM']) assert.match(arch, new RegExp(a));
