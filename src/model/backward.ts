@@ -14,6 +14,8 @@
 
 import { crossEntropyBackward } from '../compute/ops/crossEntropy.js';
 import { addInPlace, scale } from '../compute/ops/elementwise.js';
+import { softcapBackward } from '../compute/ops/softcap.js';
+import { sumColumns } from '../compute/ops/reductions.js';
 import { klDivergenceBackward } from '../compute/ops/klDivergence.js';
 import { embeddingScatterAdd } from '../compute/ops/embedding.js';
 import { matmul } from '../compute/ops/matmul.js';
@@ -132,10 +134,13 @@ export function backward(model: Transformer, cache: ForwardCache, objective: Obj
   const d = cfg.dModel;
 
   // The head: d(ln_final output) [B, T, d].
-  const dOut = outputGrad(model, cache, objective);
+  const dCapped = outputGrad(model, cache, objective);
+  // Under final soft-capping, from d(capped logits) to d(raw logits), through the saved output.
+  const dOut = cache.logits && cfg.finalSoftcap !== null ? softcapBackward(cache.logits, dCapped, cfg.finalSoftcap) : dCapped;
   const h = cache.lnFinal.y;
   let dH: Tensor;
   if (cache.logits) {
+    if (w.unembed_b) params?.set('unembed_b', sumColumns(dOut.reshape([B * T, cfg.vocabSize])));
     if (w.unembed) {
       dH = matmul(dOut, w.unembed, { transB: true });
       params?.set('unembed', matmul(h.reshape([B * T, d]), dOut.reshape([B * T, cfg.vocabSize]), { transA: true }));
@@ -150,7 +155,8 @@ export function backward(model: Transformer, cache: ForwardCache, objective: Obj
     dH = embeddingScatterAdd(cache.pooledRows!, dPooled, B * T).reshape([B, T, d]);
     dPooled.dispose();
   }
-  if (dOut !== (objective.kind === 'output-grad' ? objective.grad : null)) dOut.dispose();
+  if (dOut !== dCapped) dOut.dispose();
+  if (dCapped !== (objective.kind === 'output-grad' ? objective.grad : null)) dCapped.dispose();
   if (stop.kind === FINAL_HOOK) return finish(dH);
   take(FINAL_HOOK, dH);
 
@@ -208,7 +214,10 @@ function embeddingGrads(model: Transformer, cache: ForwardCache, dX: Tensor, par
   const w = model.weights;
   const cfg = model.config;
   const { B, T } = cache;
-  const dEmbed = embeddingScatterAdd(cache.ids, dX, cfg.vocabSize);
+  // x = embed[ids] · embedScale: the rows receive dX · embedScale.
+  const dRows = cfg.embedScale !== 1 ? scale(dX, cfg.embedScale) : dX;
+  const dEmbed = embeddingScatterAdd(cache.ids, dRows, cfg.vocabSize);
+  if (dRows !== dX) dRows.dispose();
   const tied = params.get('embed');
   if (tied) {
     addInPlace(tied, dEmbed);

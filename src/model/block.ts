@@ -2,8 +2,13 @@
 //   GPT-2 / sequential NeoX:  mid = x + attn(ln1(x));  out = mid + mlp(ln2(mid))
 //   parallel NeoX (Pythia):   out = x + attn(ln1(x)) + mlp(ln2(x))
 //   Llama:                    as GPT-2 with RMSNorm, RoPE, grouped-query attention, SwiGLU MLP
-// attn(h) = (causal softmax(rope(h·W_Q + b_Q) · rope(h·W_K + b_K)ᵀ · scale) · (h·W_V + b_V)) · W_O + b_O
-// mlp(h)  = act(h·W_in + b_in) · W_out + b_out, or (silu(h·W_gate) ⊙ h·W_in) · W_out for SwiGLU.
+//   GPT-J (sharedNorm):       h = ln1(x);  out = x + attn(h) + mlp(h)
+//   Gemma-2 (postNorms):      mid = x + ln1_post(attn(ln1(x)));  out = mid + ln2_post(mlp(ln2(mid)))
+// attn(h) = (causal softmax(cap(rope(h·W_Q + b_Q) · rope(h·W_K + b_K)ᵀ · scale)) · (h·W_V + b_V)) · W_O + b_O
+//           (cap: Gemma-2's soft-capping; a sliding window masks keys t − s ≥ w on the layers that have one)
+// mlp(h)  = act(h·W_in + b_in) · W_out + b_out, or (act(h·W_gate) ⊙ h·W_in) · W_out when gated
+//           (SwiGLU with silu, Gemma's GeGLU with tanh GELU).
+// hook_attn_out and hook_mlp_out are what the residual receives (after a post-norm).
 // Hook points are visited through the context in TransformerLens order; with `grad` the block keeps
 // what its backward needs in a BlockCache.
 
@@ -53,10 +58,14 @@ export interface BlockCache {
   /** Attention output per head [B, T, nHeads, dHead] and its log-sum-exp [B, nHeads, T]. */
   z: Tensor;
   lse: Tensor;
+  /** ln2 (the same object as ln1 under a shared norm). */
   ln2: NormCache;
+  /** Gemma-2's post-norms: x is the raw attention / MLP output. */
+  ln1Post: NormCache | null;
+  ln2Post: NormCache | null;
   /** h·W_in + b_in [B, T, dMlp]: the activation's input (the "up" side under SwiGLU). */
   pre: Tensor;
-  /** h·W_gate (SwiGLU) and silu of it, or null. */
+  /** h·W_gate (gated MLPs) and act of it, or null. */
   gate: Tensor | null;
   gateAct: Tensor | null;
   /** The MLP hidden after the nonlinearity: W_out's input [B, T, dMlp]. */
@@ -66,6 +75,7 @@ export interface BlockCache {
 /** Every tensor a cache holds (to free it). */
 export function blockCacheTensors(c: BlockCache): Tensor[] {
   const ts = [c.ln1.x, c.ln1.y, c.ln1.mean, c.ln1.rstd, c.q, c.k, c.v, c.z, c.lse, c.ln2.x, c.ln2.y, c.ln2.mean, c.ln2.rstd, c.pre, c.gate, c.gateAct, c.act];
+  for (const n of [c.ln1Post, c.ln2Post]) if (n) ts.push(n.x, n.y, n.mean, n.rstd);
   return [...new Set(ts.filter((t): t is Tensor => t !== null))];
 }
 
@@ -128,14 +138,16 @@ export function blockForward(cfg: ModelConfig, w: LayerWeights, layer: number, x
   const [B, T] = xIn.shape as [number, number, number];
   const x = ctx.hook(`${P}hook_resid_pre`, xIn);
   // Free what the backward will not read (everything, without grad).
-  const drop = (...ts: (Tensor | null)[]) => {
+  const drop = (...ts: (Tensor | null | undefined)[]) => {
     if (!ctx.grad) ctx.release(...ts);
   };
-  // Stopping: free everything still held (kept activations are spared by release).
-  const halt = (...ts: (Tensor | null)[]): null => {
+  // Stopping: free everything still held (kept activations are spared by release; a tensor freed
+  // twice is a no-op).
+  const halt = (...ts: (Tensor | null | undefined)[]): null => {
     ctx.release(...ts);
     return null;
   };
+  const normTs = (n: NormCache | null) => (n ? [n.x, n.y, n.mean, n.rstd] : []);
   if (ctx.stopped) return halt(x);
 
   // Attention.
@@ -151,11 +163,14 @@ export function blockForward(cfg: ModelConfig, w: LayerWeights, layer: number, x
     k = rope(k0, ropeOpts);
     ctx.release(q0, k0);
   }
-  const { out: z, lse } = causalAttention(q, k, v, { nHeads, nKvHeads, scale: attentionScale(cfg, layer) });
+  const { out: z, lse } = causalAttention(q, k, v, attentionOptions(cfg, layer));
   drop(q, k, v, lse);
-  const attnOut = ctx.hook(`${P}hook_attn_out`, linear(z.reshape([B, T, nHeads * dHead]), w.W_O, w.b_O));
+  const attnRaw = linear(z.reshape([B, T, nHeads * dHead]), w.W_O, w.b_O);
+  const ln1Post = w.ln1_post ? norm(attnRaw, w.ln1_post, cfg.normEps) : null;
+  const attnOut = ctx.hook(`${P}hook_attn_out`, ln1Post ? ln1Post.y : attnRaw);
   drop(z);
-  if (ctx.stopped) return halt(x, ln1.y, ln1.mean, ln1.rstd, q, k, v, z, lse, attnOut);
+  if (ln1Post) drop(ln1Post.x, ln1Post.mean, ln1Post.rstd);
+  if (ctx.stopped) return halt(x, ln1.y, ln1.mean, ln1.rstd, q, k, v, z, lse, attnOut, ...normTs(ln1Post));
 
   // The residual stream the MLP reads: resid_mid, or resid_pre for a parallel block.
   let mlpIn = x;
@@ -164,26 +179,29 @@ export function blockForward(cfg: ModelConfig, w: LayerWeights, layer: number, x
     ctx.release(attnOut);
     drop(x, ln1.y, ln1.mean, ln1.rstd);
     mlpIn = ctx.hook(`${P}hook_resid_mid`, mid);
-    if (ctx.stopped) return halt(x, ln1.y, ln1.mean, ln1.rstd, q, k, v, z, lse, mlpIn);
+    if (ctx.stopped) return halt(x, ln1.y, ln1.mean, ln1.rstd, q, k, v, z, lse, mlpIn, ...normTs(ln1Post));
   }
 
-  // MLP.
-  const ln2 = norm(mlpIn, w.ln2, cfg.normEps);
+  // MLP (under a shared norm it reads ln1's output).
+  const ln2 = cfg.sharedNorm ? ln1 : norm(mlpIn, w.ln2!, cfg.normEps);
   const pre = linear(ln2.y, w.W_in, w.b_in);
   let gate: Tensor | null = null;
   let gateAct: Tensor | null = null;
   let act: Tensor;
   if (w.W_gate) {
     gate = linear(ln2.y, w.W_gate, null);
-    gateAct = silu(gate);
+    gateAct = activation(cfg.activation, gate);
     act = mul(gateAct, pre);
   } else {
     act = activation(cfg.activation, pre);
   }
   drop(ln2.y, ln2.mean, ln2.rstd, pre, gate, gateAct);
-  const mlpOut = ctx.hook(`${P}hook_mlp_out`, linear(act, w.W_out, w.b_out));
+  const mlpRaw = linear(act, w.W_out, w.b_out);
+  const ln2Post = w.ln2_post ? norm(mlpRaw, w.ln2_post, cfg.normEps) : null;
+  const mlpOut = ctx.hook(`${P}hook_mlp_out`, ln2Post ? ln2Post.y : mlpRaw);
   drop(act);
-  if (ctx.stopped) return halt(x, ln1.y, ln1.mean, ln1.rstd, q, k, v, z, lse, mlpIn, attnOut, ln2.y, ln2.mean, ln2.rstd, pre, gate, gateAct, act, mlpOut);
+  if (ln2Post) drop(ln2Post.x, ln2Post.mean, ln2Post.rstd);
+  if (ctx.stopped) return halt(x, ln1.y, ln1.mean, ln1.rstd, q, k, v, z, lse, mlpIn, attnOut, ln2.y, ln2.mean, ln2.rstd, pre, gate, gateAct, act, mlpOut, ...normTs(ln1Post), ...normTs(ln2Post));
 
   // Residual: HF adds (mlp + attn) + x for a parallel block.
   let out: Tensor;
@@ -198,9 +216,14 @@ export function blockForward(cfg: ModelConfig, w: LayerWeights, layer: number, x
   }
   ctx.release(mlpOut);
   out = ctx.hook(`${P}hook_resid_post`, out);
-  if (ctx.stopped) return halt(x, ln1.y, ln1.mean, ln1.rstd, q, k, v, z, lse, mlpIn, ln2.y, ln2.mean, ln2.rstd, pre, gate, gateAct, act, out);
-  const cache: BlockCache | null = ctx.grad ? { layer, ln1, q, k, v, z, lse, ln2, pre, gate, gateAct, act } : null;
+  if (ctx.stopped) return halt(x, ln1.y, ln1.mean, ln1.rstd, q, k, v, z, lse, mlpIn, ln2.y, ln2.mean, ln2.rstd, pre, gate, gateAct, act, out, ...normTs(ln1Post), ...normTs(ln2Post));
+  const cache: BlockCache | null = ctx.grad ? { layer, ln1, q, k, v, z, lse, ln2, ln1Post, ln2Post, pre, gate, gateAct, act } : null;
   return { out, cache };
+}
+
+/** The attention call's options for one layer: scale, sliding window, soft-capping. */
+export function attentionOptions(cfg: ModelConfig, layer: number): { nHeads: number; nKvHeads: number; scale: number; window: number | null; softcap: number | null } {
+  return { nHeads: cfg.nHeads, nKvHeads: cfg.nKvHeads, scale: attentionScale(cfg, layer), window: cfg.attnWindows[layer] ?? null, softcap: cfg.attnSoftcap };
 }
 
 // ---- backward ----------------------------------------------------------------------------------
@@ -236,17 +259,24 @@ function linearParamGrads(x: Tensor, dy: Tensor, params: Map<string, Tensor> | n
   if (bName) params.set(bName, sumColumns(tokens2d(dy)));
 }
 
-/** Backward of the MLP and ln2 from d(mlp_out): returns the gradient at ln2's input. */
-function mlpBackward(w: LayerWeights, c: BlockCache, cfg: ModelConfig, dMlpOut: Tensor, params: Map<string, Tensor> | null): Tensor {
+/** Through a post-norm (Gemma-2) from d(hook value) to d(raw output); the input itself without one. */
+function postNormBackward(dOut: Tensor, c: NormCache | null, n: NormWeights | null, params: Map<string, Tensor> | null, name: string): Tensor {
+  return c && n ? normBackward(dOut, c, n, params, name) : dOut;
+}
+
+/** Backward of the MLP (and its post-norm) from d(mlp_out): returns the gradient at ln2's output [B, T, d]. */
+function mlpBackwardToNorm(w: LayerWeights, c: BlockCache, cfg: ModelConfig, dMlpOut: Tensor, params: Map<string, Tensor> | null): Tensor {
   const P = `blocks.${c.layer}.`;
-  const dAct = matmul(dMlpOut, w.W_out, { transB: true });
-  linearParamGrads(c.act, dMlpOut, params, `${P}mlp.W_out`, w.b_out ? `${P}mlp.b_out` : null);
+  const dRaw = postNormBackward(dMlpOut, c.ln2Post, w.ln2_post, params, `${P}ln2_post`);
+  const dAct = matmul(dRaw, w.W_out, { transB: true });
+  linearParamGrads(c.act, dRaw, params, `${P}mlp.W_out`, w.b_out ? `${P}mlp.b_out` : null);
+  if (dRaw !== dMlpOut) dRaw.dispose();
   let dLn: Tensor;
   if (w.W_gate) {
-    // act = silu(gate) ⊙ pre
+    // act = act(gate) ⊙ pre
     const dPre = mul(dAct, c.gateAct!);
     const dGateAct = mul(dAct, c.pre);
-    const dGate = siluBackward(c.gate!, dGateAct);
+    const dGate = activationBackward(cfg.activation, c.gate!, dGateAct);
     dLn = matmul(dPre, w.W_in, { transB: true });
     matmul(dGate, w.W_gate, { transB: true, out: dLn, accumulate: true });
     linearParamGrads(c.ln2.y, dPre, params, `${P}mlp.W_in`, w.b_in ? `${P}mlp.b_in` : null);
@@ -259,18 +289,25 @@ function mlpBackward(w: LayerWeights, c: BlockCache, cfg: ModelConfig, dMlpOut: 
     dPre.dispose();
   }
   dAct.dispose();
-  const dx = normBackward(dLn, c.ln2, w.ln2, params, `${P}ln2`);
+  return dLn;
+}
+
+/** Backward of the MLP and ln2 from d(mlp_out): returns the gradient at ln2's input. */
+function mlpBackward(w: LayerWeights, c: BlockCache, cfg: ModelConfig, dMlpOut: Tensor, params: Map<string, Tensor> | null): Tensor {
+  const dLn = mlpBackwardToNorm(w, c, cfg, dMlpOut, params);
+  const dx = normBackward(dLn, c.ln2, w.ln2!, params, `blocks.${c.layer}.ln2`);
   dLn.dispose();
   return dx;
 }
 
-/** Backward of attention and ln1 from d(attn_out): returns the gradient at ln1's input. */
-function attentionBackward(w: LayerWeights, c: BlockCache, cfg: ModelConfig, dAttnOut: Tensor, params: Map<string, Tensor> | null): Tensor {
+/** Backward of attention (and its post-norm) from d(attn_out): returns the gradient at ln1's output [B·T, d]. */
+function attentionBackwardToNorm(w: LayerWeights, c: BlockCache, cfg: ModelConfig, dAttnOut: Tensor, params: Map<string, Tensor> | null): Tensor {
   const P = `blocks.${c.layer}.`;
-  const { nHeads, nKvHeads, dHead } = cfg;
-  const dZ = matmul(dAttnOut, w.W_O, { transB: true });
-  linearParamGrads(c.z, dAttnOut, params, `${P}attn.W_O`, w.b_O ? `${P}attn.b_O` : null);
-  let { dq, dk, dv } = causalAttentionBackward(c.q, c.k, c.v, c.z, c.lse, dZ.reshape(c.z.shape), { nHeads, nKvHeads, scale: attentionScale(cfg, c.layer) });
+  const dRaw = postNormBackward(dAttnOut, c.ln1Post, w.ln1_post, params, `${P}ln1_post`);
+  const dZ = matmul(dRaw, w.W_O, { transB: true });
+  linearParamGrads(c.z, dRaw, params, `${P}attn.W_O`, w.b_O ? `${P}attn.b_O` : null);
+  if (dRaw !== dAttnOut) dRaw.dispose();
+  let { dq, dk, dv } = causalAttentionBackward(c.q, c.k, c.v, c.z, c.lse, dZ.reshape(c.z.shape), attentionOptions(cfg, c.layer));
   dZ.dispose();
   if (cfg.rotaryDim > 0) {
     const ropeOpts = { rotaryDim: cfg.rotaryDim, theta: cfg.ropeTheta };
@@ -287,7 +324,13 @@ function attentionBackward(w: LayerWeights, c: BlockCache, cfg: ModelConfig, dAt
   linearParamGrads(c.ln1.y, dk, params, `${P}attn.W_K`, w.b_K ? `${P}attn.b_K` : null);
   linearParamGrads(c.ln1.y, dv, params, `${P}attn.W_V`, w.b_V ? `${P}attn.b_V` : null);
   for (const t of [dq, dk, dv]) t.dispose();
-  const dx = normBackward(dLn.reshape(c.ln1.x.shape), c.ln1, w.ln1, params, `${P}ln1`);
+  return dLn;
+}
+
+/** Backward of attention and ln1 from d(attn_out): returns the gradient at ln1's input. */
+function attentionBackward(w: LayerWeights, c: BlockCache, cfg: ModelConfig, dAttnOut: Tensor, params: Map<string, Tensor> | null): Tensor {
+  const dLn = attentionBackwardToNorm(w, c, cfg, dAttnOut, params);
+  const dx = normBackward(dLn.reshape(c.ln1.x.shape), c.ln1, w.ln1, params, `blocks.${c.layer}.ln1`);
   dLn.dispose();
   return dx;
 }
@@ -310,6 +353,18 @@ export function blockBackward(cfg: ModelConfig, w: LayerWeights, c: BlockCache, 
     // out = x + attn(ln1(x)) + mlp(ln2(x)): attn_out and mlp_out both receive dOut.
     seen?.('hook_attn_out', dOut);
     if (stop === 'hook_attn_out') return dOut;
+    if (cfg.sharedNorm) {
+      // GPT-J: h = ln1(x) feeds both, so their gradients at h add up before ln1's backward.
+      const dLnMlp = mlpBackwardToNorm(w, c, cfg, dOut, params);
+      const dLn = attentionBackwardToNorm(w, c, cfg, dOut, params);
+      addInPlace(dLn, dLnMlp.reshape(dLn.shape));
+      dLnMlp.dispose();
+      const dx = normBackward(dLn.reshape(c.ln1.x.shape), c.ln1, w.ln1, params, `blocks.${c.layer}.ln1`);
+      dLn.dispose();
+      const dPre = add(dOut, dx);
+      dx.dispose();
+      return dPre;
+    }
     const dx2 = mlpBackward(w, c, cfg, dOut, params);
     const dx1 = attentionBackward(w, c, cfg, dOut, params);
     const dPre = add(dOut, dx1);

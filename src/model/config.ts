@@ -1,11 +1,14 @@
-// One config for every supported transformer: HF `config.json` (GPT-2, GPT-NeoX/Pythia, Llama, each
-// as a causal LM or a sequence classifier) normalised into `ModelConfig`, which the weight loaders,
-// the forward and the backward read. Field names follow TransformerLens where it has one (nLayers,
-// dModel, dHead, dMlp, nCtx); the values are HF's, with HF's defaults where a key is absent.
+// One config for every supported transformer: HF `config.json` (GPT-2, GPT-NeoX/Pythia, Llama, GPT-J,
+// Qwen2, Gemma, Gemma-2, Mistral, each as a causal LM or a sequence classifier) normalised into
+// `ModelConfig`, which the weight loaders, the forward and the backward read. Field names follow
+// TransformerLens where it has one (nLayers, dModel, dHead, dMlp, nCtx); the values are HF's, with
+// HF's defaults where a key is absent. A family is a set of switches (norm kind, gated MLP, shared
+// or post norms, soft-capping, sliding windows, ...) over the one block of block.ts; a config key
+// that would change the maths in a way saelab does not implement is refused, never approximated.
 
 import { ModelError } from './errors.js';
 
-export type ModelFamily = 'gpt2' | 'gpt_neox' | 'llama';
+export type ModelFamily = 'gpt2' | 'gpt_neox' | 'llama' | 'gptj' | 'qwen2' | 'gemma' | 'gemma2' | 'mistral';
 export type ModelHead = 'lm' | 'sequence-classification';
 /** MLP nonlinearity: `gelu_new` is GPT-2's tanh form, `gelu` the exact erf form (Pythia), `silu` Llama's gate. */
 export type ModelActivation = 'gelu_new' | 'gelu' | 'silu' | 'relu';
@@ -42,6 +45,40 @@ export interface ModelConfig {
   padTokenId: number | null;
   bosTokenId: number | null;
   eosTokenId: number | null;
+  /** LayerNorm (w, b) or RMSNorm (w only) everywhere in the model. */
+  norm: 'layer' | 'rms';
+  /** MLP = act(h·W_gate) ⊙ (h·W_in), then W_out (Llama SwiGLU, Gemma GeGLU); else act(h·W_in + b_in). */
+  gatedMlp: boolean;
+  /** The attention output projection has a bias b_O (GPT-2, NeoX; not Qwen2, whose Q/K/V have one). */
+  attnOutBias: boolean;
+  /** GPT-J: one LayerNorm (ln1) feeds both attention and MLP of a parallel block; there is no ln2. */
+  sharedNorm: boolean;
+  /** Gemma-2: RMSNorms on the attention and MLP outputs before each residual add (ln1_post, ln2_post). */
+  postNorms: boolean;
+  /** Multiplies the embedding rows (Gemma: √dModel rounded to f32, as HF's normalizer); else 1. */
+  embedScale: number;
+  /** The attention logits scale when set (Gemma-2: query_pre_attn_scalar^−½); null: attentionScale's rule. */
+  attnScale: number | null;
+  /** Attention logits s → c·tanh(s/c) before the causal mask (Gemma-2 attn_logit_softcapping); null: none. */
+  attnSoftcap: number | null;
+  /** LM logits z → c·tanh(z/c) (Gemma-2 final_logit_softcapping); null: none. Not applied to a classifier's score. */
+  finalSoftcap: number | null;
+  /** Per layer: a sliding window w (query t sees keys s with t − s < w, as HF), or null for full causal attention. */
+  attnWindows: (number | null)[];
+  /** The untied unembedding has a bias (GPT-J lm_head). */
+  unembedBias: boolean;
+  /** The checkpoint rotates interleaved pairs (2i, 2i+1) (GPT-J rotate_every_two): the loader permutes W_Q/W_K's rotary columns into rotate-half order. */
+  ropeInterleaved: boolean;
+  /** The checkpoint's RMSNorm multiplies by (1 + weight) (Gemma): the loader stores 1 + weight, rounded to f32 as HF computes it. */
+  normPlusOne: boolean;
+}
+
+/** The switches of a plain GPT-2 / NeoX / Llama block, for configs built outside parseHfConfig. */
+export function plainSwitches(norm: 'layer' | 'rms', gatedMlp: boolean, attnOutBias: boolean, nLayers: number): Pick<ModelConfig, 'norm' | 'gatedMlp' | 'attnOutBias' | 'sharedNorm' | 'postNorms' | 'embedScale' | 'attnScale' | 'attnSoftcap' | 'finalSoftcap' | 'attnWindows' | 'unembedBias' | 'ropeInterleaved' | 'normPlusOne'> {
+  return {
+    norm, gatedMlp, attnOutBias, sharedNorm: false, postNorms: false, embedScale: 1, attnScale: null, attnSoftcap: null, finalSoftcap: null,
+    attnWindows: new Array<number | null>(nLayers).fill(null), unembedBias: false, ropeInterleaved: false, normPlusOne: false,
+  };
 }
 
 /** The HF `architectures` entries this package loads, by family and head. */
@@ -52,12 +89,25 @@ export const SUPPORTED_ARCHITECTURES: Readonly<Record<string, readonly [ModelFam
   GPTNeoXForSequenceClassification: ['gpt_neox', 'sequence-classification'],
   LlamaForCausalLM: ['llama', 'lm'],
   LlamaForSequenceClassification: ['llama', 'sequence-classification'],
+  GPTJForCausalLM: ['gptj', 'lm'],
+  GPTJForSequenceClassification: ['gptj', 'sequence-classification'],
+  Qwen2ForCausalLM: ['qwen2', 'lm'],
+  Qwen2ForSequenceClassification: ['qwen2', 'sequence-classification'],
+  GemmaForCausalLM: ['gemma', 'lm'],
+  GemmaForSequenceClassification: ['gemma', 'sequence-classification'],
+  Gemma2ForCausalLM: ['gemma2', 'lm'],
+  Gemma2ForSequenceClassification: ['gemma2', 'sequence-classification'],
+  MistralForCausalLM: ['mistral', 'lm'],
+  MistralForSequenceClassification: ['mistral', 'sequence-classification'],
 };
 
-const FAMILY_OF_MODEL_TYPE: Readonly<Record<string, ModelFamily>> = { gpt2: 'gpt2', gpt_neox: 'gpt_neox', llama: 'llama' };
+const FAMILY_OF_MODEL_TYPE: Readonly<Record<string, ModelFamily>> = {
+  gpt2: 'gpt2', gpt_neox: 'gpt_neox', llama: 'llama', gptj: 'gptj', qwen2: 'qwen2', gemma: 'gemma', gemma2: 'gemma2', mistral: 'mistral',
+};
 
 /** The attention scale of one layer. */
 export function attentionScale(cfg: ModelConfig, layer: number): number {
+  if (cfg.attnScale !== null) return cfg.attnScale;
   let s = cfg.scaleAttnWeights ? 1 / Math.sqrt(cfg.dHead) : 1;
   if (cfg.scaleAttnByInverseLayerIdx) s /= layer + 1;
   return s;
@@ -92,6 +142,7 @@ export function parseHfConfig(raw: Json, source = 'config.json'): ModelConfig {
       scaleAttnWeights: r.bool('scale_attn_weights', true),
       scaleAttnByInverseLayerIdx: r.bool('scale_attn_by_inverse_layer_idx', false),
       ...r.specialTokens(),
+      ...plainSwitches('layer', false, true, r.int('n_layer', 12)),
     };
   } else if (family === 'gpt_neox') {
     const dModel = r.int('hidden_size', 6144);
@@ -116,32 +167,41 @@ export function parseHfConfig(raw: Json, source = 'config.json'): ModelConfig {
       attnBias: r.bool('attention_bias', true), mlpBias: true,
       scaleAttnWeights: true, scaleAttnByInverseLayerIdx: false,
       ...r.specialTokens(),
+      ...plainSwitches('layer', false, r.bool('attention_bias', true), r.int('num_hidden_layers', 44)),
     };
-  } else {
-    const dModel = r.int('hidden_size', 4096);
-    const nHeads = r.int('num_attention_heads', 32);
-    const dHead = r.intOrNull('head_dim') ?? r.divide(dModel, nHeads, 'hidden_size', 'num_attention_heads');
-    const rope = r.rope(1);
+  } else if (family === 'gptj') {
+    const dModel = r.int('n_embd', 4096);
+    const nHeads = r.int('n_head', 16);
+    const dHead = r.divide(dModel, nHeads, 'n_embd', 'n_head');
+    const nLayers = r.int('n_layer', 28);
+    const tiedEmbeddings = r.bool('tie_word_embeddings', false);
+    // HF GPT-J: theta is fixed at 10000 (no rope keys). rotary_dim null builds frequencies over the
+    // model width (n_embd), which only fits a head when there is one head: refused otherwise.
+    const rotaryDim = r.intOrNull('rotary_dim');
+    if (rotaryDim === null && nHeads !== 1) throw new ModelError(`${source}: a GPT-J config without "rotary_dim" (rotary over n_embd) is not supported with ${nHeads} heads`);
     cfg = {
       family, head,
       numLabels: 0,
-      nLayers: r.int('num_hidden_layers', 32),
-      dModel, nHeads,
-      nKvHeads: r.intOrNull('num_key_value_heads') ?? nHeads,
-      dHead,
-      dMlp: r.int('intermediate_size', 11008),
-      vocabSize: r.int('vocab_size', 32000),
-      nCtx: r.int('max_position_embeddings', 2048),
-      normEps: r.num('rms_norm_eps', 1e-6),
-      activation: r.activation('hidden_act', 'silu'),
-      rotaryDim: Math.floor(dHead * rope.partialRotaryFactor),
-      ropeTheta: rope.theta,
-      parallelResidual: false,
-      tiedEmbeddings: r.bool('tie_word_embeddings', false),
-      attnBias: r.bool('attention_bias', false), mlpBias: r.bool('mlp_bias', false),
+      nLayers, dModel, nHeads, nKvHeads: nHeads, dHead,
+      dMlp: r.intOrNull('n_inner') ?? 4 * dModel,
+      vocabSize: r.int('vocab_size', 50400),
+      nCtx: r.int('n_positions', 2048),
+      normEps: r.num('layer_norm_epsilon', 1e-5),
+      activation: r.activation('activation_function', 'gelu_new'),
+      rotaryDim: rotaryDim ?? dHead,
+      ropeTheta: 10000,
+      parallelResidual: true,
+      tiedEmbeddings,
+      attnBias: false, mlpBias: true,
       scaleAttnWeights: true, scaleAttnByInverseLayerIdx: false,
       ...r.specialTokens(),
+      ...plainSwitches('layer', false, false, nLayers),
+      sharedNorm: true,
+      unembedBias: head === 'lm', // lm_head = nn.Linear(n_embd, vocab) with its bias
+      ropeInterleaved: true,
     };
+  } else {
+    cfg = llamaLike(r, family, head);
   }
   if (head === 'sequence-classification') cfg.numLabels = r.numLabels();
   return validateConfig(cfg, source);
@@ -160,6 +220,75 @@ export function validateConfig(cfg: ModelConfig, source: string): ModelConfig {
   if (cfg.family !== 'gpt2' && cfg.rotaryDim === 0) bad('rotary dims is 0: a rotary model needs partial_rotary_factor > 0');
   if (!(cfg.normEps > 0)) bad(`norm epsilon must be positive, got ${cfg.normEps}`);
   if (cfg.head === 'sequence-classification' && !(Number.isInteger(cfg.numLabels) && cfg.numLabels > 0)) bad(`num_labels must be a positive integer, got ${cfg.numLabels}`);
+  if (cfg.attnWindows.length !== cfg.nLayers) bad(`${cfg.attnWindows.length} attention windows for ${cfg.nLayers} layers`);
+  for (const w of cfg.attnWindows) if (w !== null && !(Number.isInteger(w) && w > 0)) bad(`sliding window ${w} must be a positive integer`);
+  for (const [k, v] of [['attn_logit_softcapping', cfg.attnSoftcap], ['final_logit_softcapping', cfg.finalSoftcap], ['attention scale', cfg.attnScale]] as const) {
+    if (v !== null && !(v > 0 && Number.isFinite(v))) bad(`${k} must be a positive number, got ${v}`);
+  }
+  if (!(cfg.embedScale > 0)) bad(`embedding scale must be positive, got ${cfg.embedScale}`);
+  if (cfg.sharedNorm && !cfg.parallelResidual) bad('a shared norm needs parallel attention and MLP');
+  return cfg;
+}
+
+/** HF's defaults per Llama-like family (the configuration classes' keyword defaults). */
+const LLAMA_LIKE_DEFAULTS: Readonly<Record<string, { hidden: number; heads: number; kvHeads: number | null; headDim: number | null; layers: number; mlp: number; vocab: number; ctx: number; act: string; tied: boolean }>> = {
+  llama: { hidden: 4096, heads: 32, kvHeads: null, headDim: null, layers: 32, mlp: 11008, vocab: 32000, ctx: 2048, act: 'silu', tied: false },
+  qwen2: { hidden: 4096, heads: 32, kvHeads: 32, headDim: null, layers: 32, mlp: 22016, vocab: 151936, ctx: 32768, act: 'silu', tied: false },
+  mistral: { hidden: 4096, heads: 32, kvHeads: 8, headDim: null, layers: 32, mlp: 14336, vocab: 32000, ctx: 131072, act: 'silu', tied: false },
+  gemma: { hidden: 3072, heads: 16, kvHeads: 16, headDim: 256, layers: 28, mlp: 24576, vocab: 256000, ctx: 8192, act: 'gelu_pytorch_tanh', tied: true },
+  gemma2: { hidden: 2304, heads: 8, kvHeads: 4, headDim: 256, layers: 26, mlp: 9216, vocab: 256000, ctx: 8192, act: 'gelu_pytorch_tanh', tied: true },
+};
+
+/**
+ * Llama and the families that are Llama plus switches: Qwen2 (Q/K/V biases, optional sliding
+ * windows from max_window_layers on), Mistral (sliding window on every layer), Gemma (√d embedding
+ * scale, (1 + w) RMSNorm, GeGLU with tanh GELU, tied head) and Gemma-2 (Gemma plus post-norms,
+ * soft-capping, query_pre_attn_scalar, sliding window on even layers).
+ */
+function llamaLike(r: Reader, family: ModelFamily, head: ModelHead): ModelConfig {
+  const d = LLAMA_LIKE_DEFAULTS[family]!;
+  const gemma = family === 'gemma' || family === 'gemma2';
+  const dModel = r.int('hidden_size', d.hidden);
+  const nHeads = r.int('num_attention_heads', d.heads);
+  const dHead = r.intOrNull('head_dim') ?? d.headDim ?? r.divide(dModel, nHeads, 'hidden_size', 'num_attention_heads');
+  const nLayers = r.int('num_hidden_layers', d.layers);
+  const rope = r.rope(1);
+  r.refuseTrue('use_bidirectional_attention', 'bidirectional attention');
+  // Gemma: hidden_activation when present (HF's fix for checkpoints that say "gelu"), else hidden_act.
+  const activation = gemma && r.has('hidden_activation') ? r.activation('hidden_activation', d.act) : r.activation('hidden_act', d.act);
+  const attnBias = family === 'llama' || gemma ? r.bool('attention_bias', false) : family === 'qwen2';
+  const cfg: ModelConfig = {
+    family, head,
+    numLabels: 0,
+    nLayers, dModel, nHeads,
+    nKvHeads: r.intOrNull('num_key_value_heads') ?? d.kvHeads ?? nHeads,
+    dHead,
+    dMlp: r.int('intermediate_size', d.mlp),
+    vocabSize: r.int('vocab_size', d.vocab),
+    nCtx: r.int('max_position_embeddings', d.ctx),
+    normEps: r.num('rms_norm_eps', 1e-6),
+    activation,
+    rotaryDim: Math.floor(dHead * rope.partialRotaryFactor),
+    ropeTheta: rope.theta,
+    parallelResidual: false,
+    tiedEmbeddings: r.bool('tie_word_embeddings', d.tied),
+    attnBias,
+    mlpBias: family === 'llama' ? r.bool('mlp_bias', false) : false,
+    scaleAttnWeights: true, scaleAttnByInverseLayerIdx: false,
+    ...r.specialTokens(),
+    ...plainSwitches('rms', true, family === 'qwen2' ? false : attnBias, nLayers),
+  };
+  if (gemma) {
+    cfg.embedScale = Math.fround(Math.sqrt(dModel));
+    cfg.normPlusOne = true;
+  }
+  if (family === 'gemma2') {
+    cfg.postNorms = true;
+    cfg.attnScale = r.num('query_pre_attn_scalar', 256) ** -0.5;
+    cfg.attnSoftcap = r.numOrNull('attn_logit_softcapping', 50);
+    if (head === 'lm') cfg.finalSoftcap = r.numOrNull('final_logit_softcapping', 30);
+  }
+  cfg.attnWindows = r.layerWindows(family, nLayers);
   return cfg;
 }
 
@@ -208,6 +337,56 @@ class Reader {
     if (v === undefined || v === null) return dflt;
     if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, 'a number');
     return v;
+  }
+
+  has(key: string): boolean {
+    return this.raw[key] !== undefined && this.raw[key] !== null;
+  }
+
+  /** A number, null (the key says "off") or, when absent, `dflt`. */
+  numOrNull(key: string, dflt: number | null): number | null {
+    const v = this.raw[key];
+    if (v === undefined) return dflt;
+    if (v === null) return null;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) this.fail(key, 'a positive number or null');
+    return v;
+  }
+
+  /** Refuse a key that switches on something saelab does not implement. */
+  refuseTrue(key: string, what: string): void {
+    if (this.raw[key] === true) throw new ModelError(`${this.source}: "${key}": true (${what}) is not supported`);
+  }
+
+  /**
+   * Each layer's sliding window (null: full attention), as HF derives it: an explicit `layer_types`
+   * list ("sliding_attention" / "full_attention") wins; else Mistral slides every layer, Qwen2 the
+   * layers from max_window_layers on when use_sliding_window, Gemma-2 the even layers.
+   */
+  layerWindows(family: ModelFamily, nLayers: number): (number | null)[] {
+    const none = new Array<number | null>(nLayers).fill(null);
+    if (family === 'llama' || family === 'gemma') {
+      if (Array.isArray(this.raw['layer_types']) && (this.raw['layer_types'] as unknown[]).some((t) => t !== 'full_attention')) this.fail('layer_types', `only "full_attention" layers for ${family}`);
+      return none;
+    }
+    const dflt = 4096; // Mistral, Qwen2 and Gemma-2 configuration classes all default to 4096
+    let window = this.raw['sliding_window'] === undefined ? dflt : (this.raw['sliding_window'] as number | null);
+    if (window !== null && !(typeof window === 'number' && Number.isInteger(window) && window > 0)) this.fail('sliding_window', 'a positive integer or null');
+    if (family === 'qwen2' && this.raw['use_sliding_window'] !== true) window = null;
+    const types = this.raw['layer_types'];
+    if (types !== undefined && types !== null) {
+      if (!Array.isArray(types) || types.length !== nLayers) this.fail('layer_types', `a list of ${nLayers} layer types`);
+      return (types as unknown[]).map((t, i) => {
+        if (t === 'full_attention') return null;
+        if (t !== 'sliding_attention') throw new ModelError(`${this.source}: layer_types[${i}] ${JSON.stringify(t)} is not supported (only "sliding_attention" and "full_attention")`);
+        if (window === null) throw new ModelError(`${this.source}: layer_types[${i}] is "sliding_attention" but there is no sliding_window`);
+        return window;
+      });
+    }
+    if (window === null) return none;
+    if (family === 'mistral') return none.map(() => window);
+    if (family === 'gemma2') return none.map((_, i) => (i % 2 === 0 ? window : null));
+    const from = this.int('max_window_layers', 28);
+    return none.map((_, i) => (i >= from ? window : null));
   }
 
   bool(key: string, dflt: boolean): boolean {

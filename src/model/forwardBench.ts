@@ -7,7 +7,7 @@
 import type { Device } from '../compute/device.js';
 import { Rng } from '../compute/random.js';
 import type { ModelConfig } from './config.js';
-import { validateConfig } from './config.js';
+import { plainSwitches, validateConfig } from './config.js';
 import { Transformer } from './transformer.js';
 import { expectedShapes, mapWeights, uploadWeights, type HostTensor, type HostWeights, type ModelWeights } from './weights.js';
 
@@ -19,6 +19,7 @@ export const GPT2_SMALL: ModelConfig = validateConfig(
     normEps: 1e-5, activation: 'gelu_new', rotaryDim: 0, ropeTheta: 0, parallelResidual: false, tiedEmbeddings: true,
     attnBias: true, mlpBias: true, scaleAttnWeights: true, scaleAttnByInverseLayerIdx: false,
     padTokenId: null, bosTokenId: 50256, eosTokenId: 50256,
+    ...plainSwitches('layer', false, true, 12),
   },
   'GPT-2 small shape',
 );

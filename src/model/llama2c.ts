@@ -13,7 +13,7 @@
 
 import { readFile } from 'node:fs/promises';
 import type { ModelConfig } from './config.js';
-import { validateConfig } from './config.js';
+import { plainSwitches, validateConfig } from './config.js';
 import { ModelError } from './errors.js';
 import { checkWeightShapes, transpose, type HostTensor, type HostWeights, type LayerWeights } from './weights.js';
 
@@ -62,6 +62,7 @@ export function llama2cConfig(h: Llama2cHeader, source: string): ModelConfig {
       rotaryDim: h.dim / h.nHeads, ropeTheta: 10000, parallelResidual: false, tiedEmbeddings: h.sharedClassifier,
       attnBias: false, mlpBias: false, scaleAttnWeights: true, scaleAttnByInverseLayerIdx: false,
       padTokenId: null, bosTokenId: 1, eosTokenId: 2,
+      ...plainSwitches('rms', true, false, h.nLayers),
     },
     source,
   );
@@ -138,6 +139,7 @@ export function parseLlama2c(bytes: Uint8Array, source = '<llama2.c bytes>'): { 
       W_O: linT(wo, l, d, d),
       b_O: null,
       ln2: { w: t(layer(rmsFfn, l, d).slice(), [d]), b: null },
+      ln1_post: null, ln2_post: null,
       W_in: linT(w3, l, f, d),
       W_gate: linT(w1, l, f, d),
       b_in: null,
@@ -151,6 +153,7 @@ export function parseLlama2c(bytes: Uint8Array, source = '<llama2.c bytes>'): { 
     layers,
     lnFinal: { w: t(rmsFinal.slice(), [d]), b: null },
     unembed: wcls ? t(transpose(wcls, V, d), [d, V]) : null,
+    unembed_b: null,
     score: null,
   };
   checkWeightShapes(cfg, weights, source);

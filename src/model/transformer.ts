@@ -2,15 +2,17 @@
 // points. Numerics are raw HF (no weight folding, no centering); the goldens in
 // ../shared/assets/fixtures hold it to HF's outputs.
 //
-//   x = embed[ids] (+ pos_embed[t])                      → blocks.0.hook_resid_pre
+//   x = embed[ids] · embedScale (+ pos_embed[t])         → blocks.0.hook_resid_pre
 //   x = block_L(x) for each layer (block.ts)             → blocks.L.hook_*
 //   h = final norm(x)                                    → ln_final.hook_normalized
-//   LM:          logits [B, T, V] = h · unembed (or h · embedᵀ when tied)
+//   LM:          logits [B, T, V] = h · unembed (or h · embedᵀ when tied) (+ unembed_b),
+//                then c·tanh(logits/c) under final soft-capping (Gemma-2)
 //   classifier:  rewards [B, numLabels] = h[b, last non-pad token] · score
 
 import { stat } from 'node:fs/promises';
 import type { Device } from '../compute/device.js';
-import { add } from '../compute/ops/elementwise.js';
+import { add, addInPlace, scale } from '../compute/ops/elementwise.js';
+import { softcap } from '../compute/ops/softcap.js';
 import { embeddingGather } from '../compute/ops/embedding.js';
 import { matmul } from '../compute/ops/matmul.js';
 import { crossEntropy } from '../compute/ops/crossEntropy.js';
@@ -97,6 +99,7 @@ export class Transformer {
     const folder = await openHfFolder(dirOrBin);
     try {
       const config = parseHfConfig(folder.config, `${dirOrBin}/config.json`);
+      checkDeviceSupports(config, device, 0, dirOrBin);
       const host = await loadHfWeights(folder.weights, config, dirOrBin);
       return new Transformer(config, uploadWeights(host, device), device, dirOrBin);
     } finally {
@@ -144,12 +147,18 @@ export class Transformer {
     const dev = this.device;
     this.checkInput(ids, shape);
     const [B, T] = shape;
+    checkDeviceSupports(cfg, dev, T, this.source);
     const run = new ForwardRun(cfg, opts);
 
     const idsT = dev.fromArray(ids, [B, T]);
     const start = opts.startAt;
     if (start) this.checkStart(start, B, T, opts);
     let x = start ? start.resid : embeddingGather(w.embed, idsT);
+    if (!start && cfg.embedScale !== 1) {
+      const scaled = scale(x, cfg.embedScale);
+      x.dispose();
+      x = scaled;
+    }
     if (start) run.borrow(start.resid);
     else if (w.posEmbed) {
       const pos = dev.fromArray(Int32Array.from({ length: T }, (_, t) => t), [T]);
@@ -185,7 +194,14 @@ export class Transformer {
     let pooledRows: Tensor | null = null;
     let pooled: Tensor | null = null;
     if (cfg.head === 'lm') {
-      result.logits = w.unembed ? matmul(h, w.unembed) : matmul(h, w.embed, { transB: true });
+      let logits = w.unembed ? matmul(h, w.unembed) : matmul(h, w.embed, { transB: true });
+      if (w.unembed_b) addInPlace(logits, w.unembed_b);
+      if (cfg.finalSoftcap !== null) {
+        const capped = softcap(logits, cfg.finalSoftcap);
+        logits.dispose();
+        logits = capped;
+      }
+      result.logits = logits;
     } else {
       // HF: the score at the last non-pad token of each row (the last position when a row has no pad).
       const rows = Int32Array.from({ length: B }, (_, b) => b * T + lastNonPad(ids.subarray(b * T, (b + 1) * T), cfg.padTokenId));
@@ -251,6 +267,19 @@ export class Transformer {
     const loss = await meanNextTokenCE(logits, ids, shape);
     logits.dispose();
     return loss;
+  }
+}
+
+/**
+ * Refuse, as a ModelError before any work, what the WebGPU kernels do not implement yet: attention
+ * soft-capping, and a sliding window shorter than the input (T tokens; 0 at load: soft-capping only).
+ */
+export function checkDeviceSupports(cfg: ModelConfig, device: Device, T: number, source: string): void {
+  if (device.kind === 'cpu') return;
+  if (cfg.attnSoftcap !== null) throw new ModelError(`${source}: ${cfg.family}'s attention logit soft-capping runs on the CPU only for now: use --device cpu`);
+  const windows = cfg.attnWindows.filter((w): w is number => w !== null);
+  if (windows.length > 0 && T > Math.min(...windows)) {
+    throw new ModelError(`${source}: an input of ${T} tokens is longer than the sliding window of ${Math.min(...windows)}, which runs on the CPU only for now: use --device cpu or at most ${Math.min(...windows)} tokens`);
   }
 }
 

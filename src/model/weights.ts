@@ -3,6 +3,9 @@
 // y = x · W), attention projections are per-kind and heads are contiguous along `out`
 // (W_Q [d, nHeads·dHead] is head 0's dHead columns, then head 1's, …), biases are [out].
 // `unembed` null means tied: logits = x · embedᵀ (a matmul with transB).
+// Family details the loaders settle so that the forward needs no case of its own: GPT-J's
+// interleaved rotary pairs are stored with W_Q/W_K's rotary columns in rotate-half order (the
+// scores q·k are unchanged), and Gemma's (1 + w) RMSNorm weights are stored as 1 + w.
 //
 // Loaders build a `HostWeights` (Float32Arrays), `checkWeightShapes` holds it against the config,
 // and `uploadWeights` puts it on a device.
@@ -34,10 +37,14 @@ export interface LayerWeights<T = Tensor> {
   /** [nHeads·dHead, dModel] */
   W_O: T;
   b_O: T | null;
-  ln2: NormWeights<T>;
+  /** Null when the MLP reads ln1's output (GPT-J's shared norm). */
+  ln2: NormWeights<T> | null;
+  /** Gemma-2: the norms on the attention and MLP outputs (post_attention_layernorm, post_feedforward_layernorm); else null. */
+  ln1_post: NormWeights<T> | null;
+  ln2_post: NormWeights<T> | null;
   /** [dModel, dMlp]: GPT-2 c_fc, NeoX dense_h_to_4h, Llama up_proj. */
   W_in: T;
-  /** [dModel, dMlp]: Llama gate_proj (the silu side of SwiGLU); null for plain MLPs. */
+  /** [dModel, dMlp]: gate_proj (the activated side of SwiGLU / GeGLU); null for plain MLPs. */
   W_gate: T | null;
   b_in: T | null;
   /** [dMlp, dModel] */
@@ -54,6 +61,8 @@ export interface ModelWeights<T = Tensor> {
   lnFinal: NormWeights<T>;
   /** [dModel, vocabSize]; null when tied to `embed` (or for a classifier). */
   unembed: T | null;
+  /** [vocabSize] bias of the unembedding (GPT-J); else null. */
+  unembed_b: T | null;
   /** [dModel, numLabels] sequence-classification head; null for an LM. */
   score: T | null;
 }
@@ -70,6 +79,7 @@ export type HostWeights = ModelWeights<HostTensor>;
 export function mapWeights<A, B>(w: ModelWeights<A>, f: (t: A, name: string) => B): ModelWeights<B> {
   const opt = (t: A | null, name: string): B | null => (t === null ? null : f(t, name));
   const norm = (n: NormWeights<A>, name: string): NormWeights<B> => ({ w: f(n.w, `${name}.w`), b: opt(n.b, `${name}.b`) });
+  const optNorm = (n: NormWeights<A> | null, name: string): NormWeights<B> | null => (n === null ? null : norm(n, name));
   return {
     embed: f(w.embed, 'embed'),
     posEmbed: opt(w.posEmbed, 'pos_embed'),
@@ -85,7 +95,9 @@ export function mapWeights<A, B>(w: ModelWeights<A>, f: (t: A, name: string) => 
         b_V: opt(l.b_V, `${p}.attn.b_V`),
         W_O: f(l.W_O, `${p}.attn.W_O`),
         b_O: opt(l.b_O, `${p}.attn.b_O`),
-        ln2: norm(l.ln2, `${p}.ln2`),
+        ln2: optNorm(l.ln2, `${p}.ln2`),
+        ln1_post: optNorm(l.ln1_post, `${p}.ln1_post`),
+        ln2_post: optNorm(l.ln2_post, `${p}.ln2_post`),
         W_in: f(l.W_in, `${p}.mlp.W_in`),
         W_gate: opt(l.W_gate, `${p}.mlp.W_gate`),
         b_in: opt(l.b_in, `${p}.mlp.b_in`),
@@ -95,6 +107,7 @@ export function mapWeights<A, B>(w: ModelWeights<A>, f: (t: A, name: string) => 
     }),
     lnFinal: norm(w.lnFinal, 'ln_final'),
     unembed: opt(w.unembed, 'unembed'),
+    unembed_b: opt(w.unembed_b, 'unembed_b'),
     score: opt(w.score, 'score'),
   };
 }
@@ -109,9 +122,9 @@ export function listWeights<T>(w: ModelWeights<T>): [name: string, t: T][] {
 /** The shape each canonical tensor must have under `cfg` (null: must be absent). */
 export function expectedShapes(cfg: ModelConfig): ModelWeights<number[] | null> {
   const { dModel: d, nHeads, nKvHeads, dHead, dMlp, vocabSize: V } = cfg;
-  const isLayerNorm = cfg.family !== 'llama';
+  const isLayerNorm = cfg.norm === 'layer';
   const norm = (): NormWeights<number[] | null> => ({ w: [d], b: isLayerNorm ? [d] : null });
-  const gated = cfg.activation === 'silu' && cfg.family === 'llama';
+  const gated = cfg.gatedMlp;
   return {
     embed: [V, d],
     posEmbed: cfg.family === 'gpt2' ? [cfg.nCtx, d] : null,
@@ -124,9 +137,10 @@ export function expectedShapes(cfg: ModelConfig): ModelWeights<number[] | null> 
       b_K: cfg.attnBias ? [nKvHeads * dHead] : null,
       b_V: cfg.attnBias ? [nKvHeads * dHead] : null,
       W_O: [nHeads * dHead, d],
-      // GPT-2 and NeoX put a bias on the output projection whenever they have attention biases.
-      b_O: cfg.attnBias ? [d] : null,
-      ln2: norm(),
+      b_O: cfg.attnOutBias ? [d] : null,
+      ln2: cfg.sharedNorm ? null : norm(),
+      ln1_post: cfg.postNorms ? norm() : null,
+      ln2_post: cfg.postNorms ? norm() : null,
       W_in: [d, dMlp],
       W_gate: gated ? [d, dMlp] : null,
       b_in: cfg.mlpBias ? [dMlp] : null,
@@ -135,6 +149,7 @@ export function expectedShapes(cfg: ModelConfig): ModelWeights<number[] | null> 
     })),
     lnFinal: norm(),
     unembed: cfg.head === 'lm' && !cfg.tiedEmbeddings ? [d, V] : null,
+    unembed_b: cfg.head === 'lm' && cfg.unembedBias ? [V] : null,
     score: cfg.head === 'sequence-classification' ? [d, cfg.numLabels] : null,
   };
 }
@@ -158,9 +173,9 @@ export function checkWeightShapes(cfg: ModelConfig, w: ModelWeights<{ shape: rea
 function listWeightsWithNulls<T>(w: ModelWeights<T | null>): [string, T | null][] {
   const out: [string, T | null][] = [];
   const push = (t: T | null, name: string) => out.push([name, t]);
-  const norm = (n: NormWeights<T | null>, name: string) => {
-    push(n.w, `${name}.w`);
-    push(n.b ?? null, `${name}.b`);
+  const norm = (n: NormWeights<T | null> | null, name: string) => {
+    push(n?.w ?? null, `${name}.w`);
+    push(n?.b ?? null, `${name}.b`);
   };
   push(w.embed, 'embed');
   push(w.posEmbed ?? null, 'pos_embed');
@@ -169,10 +184,13 @@ function listWeightsWithNulls<T>(w: ModelWeights<T | null>): [string, T | null][
     norm(l.ln1, `${p}.ln1`);
     for (const k of ['W_Q', 'W_K', 'W_V', 'b_Q', 'b_K', 'b_V', 'W_O', 'b_O'] as const) push(l[k] ?? null, `${p}.attn.${k}`);
     norm(l.ln2, `${p}.ln2`);
+    norm(l.ln1_post ?? null, `${p}.ln1_post`);
+    norm(l.ln2_post ?? null, `${p}.ln2_post`);
     for (const k of ['W_in', 'W_gate', 'b_in', 'W_out', 'b_out'] as const) push(l[k] ?? null, `${p}.mlp.${k}`);
   });
   norm(w.lnFinal, 'ln_final');
   push(w.unembed ?? null, 'unembed');
+  push(w.unembed_b ?? null, 'unembed_b');
   push(w.score ?? null, 'score');
   return out;
 }

@@ -42,7 +42,7 @@ test('Llama: top-level rope_theta, GQA, head_dim default; GPT-2 defaults; classi
   assert.throws(() => parseHfConfig({ architectures: ['GPT2LMHeadModel'], n_embd: 100, n_head: 12 }), /"n_embd" 100 is not a multiple of "n_head" 12/);
   assert.throws(() => parseHfConfig({ architectures: ['GPT2LMHeadModel'], activation_function: 'mish' }), /activation_function/);
   assert.throws(() => parseHfConfig({ architectures: ['LlamaForCausalLM'], num_attention_heads: 6, num_key_value_heads: 4, hidden_size: 96 }), /not a multiple of nKvHeads/);
-  assert.throws(() => parseHfConfig({ model_type: 'mistral' }), (e: Error) => e.name === 'ModelError' && /LlamaForCausalLM/.test(e.message));
+  assert.throws(() => parseHfConfig({ model_type: 'falcon' }), (e: Error) => e.name === 'ModelError' && /LlamaForCausalLM/.test(e.message) && /Gemma2ForSequenceClassification/.test(e.message));
 });
 
 test('hook names: TransformerLens order, no resid_mid when parallel, suggestions by edit distance', () => {

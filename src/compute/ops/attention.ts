@@ -1,6 +1,10 @@
 // Causal multi-head self-attention with grouped-query heads (GPT-2, GPT-NeoX/Pythia, Llama),
 // forward and backward, in the manner of llm.c / FlashAttention:
 //   S = scale · Q Kᵀ (masked to s ≤ t),  P = softmax_rows(S),  O = P V,  lse = logsumexp_rows(S)
+// Two options (Gemma-2, Mistral; CPU only for now, the WGSL kernels refuse them):
+//   softcap c:  S = c · tanh(scale · q·k / c) before the mask; the backward multiplies dS by
+//               dS/dS_raw = 1 − tanh² = 1 − (S/c)²
+//   window w:   query t sees keys s with t − w < s ≤ t (HF's sliding window)
 // The forward saves only lse (not P): the backward recomputes P = exp(S − lse) block by block.
 // Backward, with D_t = Σ_j dO[t, j]·O[t, j] (= Σ_s P[t, s]·dP[t, s]):
 //   dP = dO Vᵀ,  dS = P ⊙ (dP − D),  dQ = scale · dS K,  dK = scale · dSᵀ Q,  dV = Pᵀ dO
@@ -16,7 +20,8 @@
 import { assertDtype, assertSameDevice, assertShape, type Tensor } from '../tensor.js';
 import { DeviceLimitError, type WebGpuDevice } from '../webgpu/gpuDevice.js';
 import { ParamWriter } from '../webgpu/params.js';
-import { causalAttentionBackwardFastCpu, causalAttentionFastCpu } from './attentionFastCpu.js';
+import { causalAttentionBackwardFastCpu, causalAttentionFastCpu, firstKey } from './attentionFastCpu.js';
+export { firstKey };
 import type { Floats } from './elementwise.js';
 import { bindingsWgsl, F32_LOWEST_WGSL, gpuOf, memoKernel, outputOn, pointwiseGrid, pointwiseWgsl } from './wgslGen.js';
 
@@ -29,6 +34,10 @@ export interface AttentionDims {
   dHead: number;
   /** Multiplies Q Kᵀ (1/sqrt(dHead) by default). */
   scale: number;
+  /** Sliding window: query t sees keys s > t − window (absent or Infinity: all s ≤ t). */
+  window?: number;
+  /** Logit soft-capping c: scores c·tanh(s/c) (absent or null: none). */
+  softcap?: number | null;
 }
 
 export interface AttentionOptions {
@@ -36,13 +45,19 @@ export interface AttentionOptions {
   nKvHeads: number;
   /** Default 1/sqrt(dHead). */
   scale?: number;
+  /** Sliding window (see AttentionDims); null or absent: full causal. */
+  window?: number | null;
+  /** Logit soft-capping (see AttentionDims); null or absent: none. */
+  softcap?: number | null;
 }
+
 
 // ---- CPU twins: plain loops, sums in float64 -------------------------------------------------
 
 /** Forward on flat arrays: out [B, T, nHeads, dHead], lse [B, nHeads, T] from q, k, v. */
 export function causalAttentionCpu(q: Floats, k: Floats, v: Floats, dims: AttentionDims, out: Floats, lse: Floats): void {
   const { B, T, nHeads: H, nKvHeads: Hkv, dHead: D, scale } = dims;
+  const cap = dims.softcap ?? null;
   const group = H / Hkv;
   const p = new Float64Array(T); // scores, then exp(score − max), of one query row
   const acc = new Float64Array(D);
@@ -51,18 +66,19 @@ export function causalAttentionCpu(q: Floats, k: Floats, v: Floats, dims: Attent
       const kvh = Math.floor(h / group);
       for (let t = 0; t < T; t++) {
         const qo = ((b * T + t) * H + h) * D;
+        const s0 = firstKey(t, dims.window);
         let m = -Infinity;
-        for (let s = 0; s <= t; s++) {
+        for (let s = s0; s <= t; s++) {
           const ko = ((b * T + s) * Hkv + kvh) * D;
           let dot = 0;
           for (let j = 0; j < D; j++) dot += q[qo + j]! * k[ko + j]!;
-          p[s] = dot * scale;
+          p[s] = cap === null ? dot * scale : cap * Math.tanh((dot * scale) / cap);
           m = Math.max(m, p[s]!);
         }
         let sum = 0;
-        for (let s = 0; s <= t; s++) sum += p[s] = Math.exp(p[s]! - m);
+        for (let s = s0; s <= t; s++) sum += p[s] = Math.exp(p[s]! - m);
         acc.fill(0);
-        for (let s = 0; s <= t; s++) {
+        for (let s = s0; s <= t; s++) {
           const vo = ((b * T + s) * Hkv + kvh) * D;
           const ps = p[s]!;
           for (let j = 0; j < D; j++) acc[j] += ps * v[vo + j]!;
@@ -88,6 +104,7 @@ export function causalAttentionBackwardCpu(
   dv: Floats,
 ): void {
   const { B, T, nHeads: H, nKvHeads: Hkv, dHead: D, scale } = dims;
+  const cap = dims.softcap ?? null;
   const group = H / Hkv;
   // dk, dv gather from every query row of every head in the group: float64 until the end.
   const dk64 = new Float64Array(dk.length);
@@ -102,7 +119,7 @@ export function causalAttentionBackwardCpu(
         let Dt = 0;
         for (let j = 0; j < D; j++) Dt += dOut[qo + j]! * out[qo + j]!;
         dqRow.fill(0);
-        for (let s = 0; s <= t; s++) {
+        for (let s = firstKey(t, dims.window); s <= t; s++) {
           const ko = ((b * T + s) * Hkv + kvh) * D;
           let qk = 0;
           let dp = 0;
@@ -110,8 +127,9 @@ export function causalAttentionBackwardCpu(
             qk += q[qo + j]! * k[ko + j]!;
             dp += dOut[qo + j]! * v[ko + j]!;
           }
-          const p = Math.exp(qk * scale - l);
-          const ds = p * (dp - Dt) * scale;
+          const th = cap === null ? 0 : Math.tanh((qk * scale) / cap);
+          const p = Math.exp((cap === null ? qk * scale : cap * th) - l);
+          const ds = p * (dp - Dt) * scale * (cap === null ? 1 : 1 - th * th);
           for (let j = 0; j < D; j++) {
             dqRow[j] += ds * k[ko + j]!;
             dk64[ko + j] += ds * q[qo + j]!;
@@ -482,7 +500,14 @@ function attentionDims(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, 
   const [B, T, , dHead] = q.shape as [number, number, number, number];
   assertShape(k, [B, T, nKvHeads, dHead], `${what} k`);
   assertShape(v, [B, T, nKvHeads, dHead], `${what} v`);
-  return { B, T, nHeads, nKvHeads, dHead, scale: opts.scale ?? 1 / Math.sqrt(dHead) };
+  const window = opts.window ?? Infinity;
+  if (!(window === Infinity || (Number.isInteger(window) && window > 0))) throw new Error(`${what}: window ${window} must be a positive integer`);
+  const softcap = opts.softcap ?? null;
+  if (softcap !== null && !(softcap > 0 && Number.isFinite(softcap))) throw new Error(`${what}: softcap ${softcap} must be a positive number`);
+  if (gpuOf(q) && (softcap !== null || window < T)) {
+    throw new Error(`${what}: attention logit soft-capping and sliding windows shorter than the input run on the CPU only for now (use --device cpu)`);
+  }
+  return { B, T, nHeads, nKvHeads, dHead, scale: opts.scale ?? 1 / Math.sqrt(dHead), window, softcap };
 }
 
 /** Causal (GQA) attention: out [B, T, nHeads, dHead] and lse [B, nHeads, T] for the backward. */

@@ -12,9 +12,16 @@
 // fixed order (h ascending, then row blocks ascending): the result is deterministic.
 // Rows are processed in blocks so that the scratch stays bounded (≤ SCRATCH_BYTES per matrix)
 // and the product with the causal upper triangle wastes at most one block's width of columns.
+// A sliding window starts each block's keys at the first key its first row sees (k0); soft-capping
+// maps the block's scores through c·tanh(s/c) before the softmax (and dS through 1 − (S/c)²).
 
 import { sgemm } from '../cpu/sgemm.js';
 import type { AttentionDims } from './attention.js';
+
+/** The first key query t sees under a sliding window (0 without one). */
+export function firstKey(t: number, window: number | undefined): number {
+  return window === undefined || window === Infinity ? 0 : Math.max(0, t - window + 1);
+}
 
 /** Bytes of each [rows, keys] f32 scratch matrix, at most (unless a single row is larger). */
 const SCRATCH_BYTES = 16 << 20;
@@ -57,6 +64,7 @@ export function causalAttentionFastCpu(
     return;
   }
   const group = H / Hkv;
+  const cap = dims.softcap ?? null;
   const R = rowsPerBlock(T, rowBlock);
   const S = new Float32Array(R * T); // scores, then P, of one row block: [rows, t1], row stride t1
   const ldq = H * D;
@@ -69,32 +77,36 @@ export function causalAttentionFastCpu(
       const lBase = (b * H + h) * T;
       for (let t0 = 0; t0 < T; t0 += R) {
         const rows = Math.min(R, T - t0);
-        const n = t0 + rows; // keys 0 .. n−1 are seen by some row of the block
-        // S = scale · Q[t0:t0+rows] K[0:n]ᵀ
+        const k0 = firstKey(t0, dims.window); // keys k0 .. k0 + n − 1 are seen by some row of the block
+        const n = t0 + rows - k0;
+        // S = scale · Q[t0:t0+rows] K[k0:k0+n]ᵀ
         sgemm({
           transA: false, transB: true, M: rows, N: n, K: D, alpha: scale,
           A: q, aOffset: qBase + t0 * ldq, lda: ldq,
-          B: k, bOffset: kBase, ldb: ldk,
+          B: k, bOffset: kBase + k0 * ldk, ldb: ldk,
           beta: 0, C: S, cOffset: 0, ldc: n,
         });
         for (let i = 0; i < rows; i++) {
           const t = t0 + i;
           const r = i * n;
-          const end = r + t + 1; // keys s ≤ t
+          const start = r + firstKey(t, dims.window) - k0; // keys s > t − window
+          const end = r + t + 1 - k0; // keys s ≤ t
+          if (cap !== null) for (let c = start; c < end; c++) S[c] = cap * Math.tanh(S[c]! / cap);
           let m = -Infinity;
-          for (let c = r; c < end; c++) if (S[c]! > m) m = S[c]!;
+          for (let c = start; c < end; c++) if (S[c]! > m) m = S[c]!;
           let sum = 0;
-          for (let c = r; c < end; c++) sum += S[c] = Math.exp(S[c]! - m);
+          for (let c = start; c < end; c++) sum += S[c] = Math.exp(S[c]! - m);
           const inv = 1 / sum;
-          for (let c = r; c < end; c++) S[c] = S[c]! * inv;
+          for (let c = start; c < end; c++) S[c] = S[c]! * inv;
+          S.fill(0, r, start); // keys before the window
           S.fill(0, end, r + n); // masked keys s > t
           lse[lBase + t] = m + Math.log(sum);
         }
-        // O[t0:t0+rows] = P V[0:n]
+        // O[t0:t0+rows] = P V[k0:k0+n]
         sgemm({
           transA: false, transB: false, M: rows, N: D, K: n, alpha: 1,
           A: S, aOffset: 0, lda: n,
-          B: v, bOffset: kBase, ldb: ldk,
+          B: v, bOffset: kBase + k0 * ldk, ldb: ldk,
           beta: 0, C: out, cOffset: qBase + t0 * ldq, ldc: ldq,
         });
       }
@@ -125,6 +137,7 @@ export function causalAttentionBackwardFastCpu(
   dv.fill(0, 0, B * T * Hkv * D);
   if (B === 0 || T === 0 || H === 0 || D === 0) return;
   const group = H / Hkv;
+  const cap = dims.softcap ?? null;
   const R = rowsPerBlock(T, rowBlock);
   const P = new Float32Array(R * T); // probabilities of one row block, [rows, n]
   const dS = new Float32Array(R * T); // dP, then dS
@@ -138,19 +151,21 @@ export function causalAttentionBackwardFastCpu(
       const lBase = (b * H + h) * T;
       for (let t0 = 0; t0 < T; t0 += R) {
         const rows = Math.min(R, T - t0);
-        const n = t0 + rows;
+        const k0 = firstKey(t0, dims.window);
+        const n = t0 + rows - k0;
+        const kOff = kBase + k0 * ldk;
         const qOff = qBase + t0 * ldq;
-        // S = scale · Q Kᵀ, and dP = dO Vᵀ
+        // S = scale · Q Kᵀ, and dP = dO Vᵀ (keys k0 .. k0 + n − 1)
         sgemm({
           transA: false, transB: true, M: rows, N: n, K: D, alpha: scale,
           A: q, aOffset: qOff, lda: ldq,
-          B: k, bOffset: kBase, ldb: ldk,
+          B: k, bOffset: kOff, ldb: ldk,
           beta: 0, C: P, cOffset: 0, ldc: n,
         });
         sgemm({
           transA: false, transB: true, M: rows, N: n, K: D, alpha: 1,
           A: dOut, aOffset: qOff, lda: ldq,
-          B: v, bOffset: kBase, ldb: ldk,
+          B: v, bOffset: kOff, ldb: ldk,
           beta: 0, C: dS, cOffset: 0, ldc: n,
         });
         for (let i = 0; i < rows; i++) {
@@ -160,34 +175,46 @@ export function causalAttentionBackwardFastCpu(
           for (let j = 0; j < D; j++) Dt += dOut[o + j]! * out[o + j]!;
           const l = lse[lBase + t]!;
           const r = i * n;
-          const end = r + t + 1;
-          for (let c = r; c < end; c++) {
-            const p = Math.exp(P[c]! - l);
-            P[c] = p;
-            dS[c] = p * (dS[c]! - Dt);
+          const start = r + firstKey(t, dims.window) - k0;
+          const end = r + t + 1 - k0;
+          if (cap === null) {
+            for (let c = start; c < end; c++) {
+              const p = Math.exp(P[c]! - l);
+              P[c] = p;
+              dS[c] = p * (dS[c]! - Dt);
+            }
+          } else {
+            for (let c = start; c < end; c++) {
+              const th = Math.tanh(P[c]! / cap);
+              const p = Math.exp(cap * th - l);
+              P[c] = p;
+              dS[c] = p * (dS[c]! - Dt) * (1 - th * th);
+            }
           }
+          P.fill(0, r, start);
+          dS.fill(0, r, start);
           P.fill(0, end, r + n);
           dS.fill(0, end, r + n);
         }
-        // dQ[t0:t0+rows] = scale · dS K[0:n]  (each row block of dq is written once)
+        // dQ[t0:t0+rows] = scale · dS K[k0:k0+n]  (each row block of dq is written once)
         sgemm({
           transA: false, transB: false, M: rows, N: D, K: n, alpha: scale,
           A: dS, aOffset: 0, lda: n,
-          B: k, bOffset: kBase, ldb: ldk,
+          B: k, bOffset: kOff, ldb: ldk,
           beta: 0, C: dq, cOffset: qOff, ldc: ldq,
         });
-        // dK[0:n] += scale · dSᵀ Q[t0:t0+rows];  dV[0:n] += Pᵀ dO[t0:t0+rows]
+        // dK[k0:k0+n] += scale · dSᵀ Q[t0:t0+rows];  dV[k0:k0+n] += Pᵀ dO[t0:t0+rows]
         sgemm({
           transA: true, transB: false, M: n, N: D, K: rows, alpha: scale,
           A: dS, aOffset: 0, lda: n,
           B: q, bOffset: qOff, ldb: ldq,
-          beta: 1, C: dk, cOffset: kBase, ldc: ldk,
+          beta: 1, C: dk, cOffset: kOff, ldc: ldk,
         });
         sgemm({
           transA: true, transB: false, M: n, N: D, K: rows, alpha: 1,
           A: P, aOffset: 0, lda: n,
           B: dOut, bOffset: qOff, ldb: ldq,
-          beta: 1, C: dv, cOffset: kBase, ldc: ldk,
+          beta: 1, C: dv, cOffset: kOff, ldc: ldk,
         });
       }
     }
