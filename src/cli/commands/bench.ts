@@ -1,4 +1,4 @@
-// `saelab bench kernels`, `saelab bench forward` and `saelab bench sae`: kernel throughput, a
+// `saelab bench kernels`, `saelab bench forward`, `saelab bench sae` (and `bench all`, benchAll.ts): kernel throughput, a
 // GPT-2-small-shaped forward as activation harvesting runs it, and one full SAE training step, on
 // this machine (see BENCHMARKS.md for recorded runs).
 
@@ -13,6 +13,7 @@ import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { emit, table } from '../output.js';
 import { choice, intFlag, listOption } from '../flags.js';
+import { registerBenchAll } from './benchAll.js';
 
 /** One --ctx value: a context length in 1..1024. */
 function ctxItem(s: string): number {
@@ -129,6 +130,7 @@ export function registerBench(program: Command): void {
         device.destroy();
       }
     });
+  registerBenchAll(bench);
 }
 
 /** `saelab bench sae --loss e2e,e2e+ds`: end-to-end steps against local+harvest on a real model. */
