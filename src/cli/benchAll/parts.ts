@@ -85,7 +85,7 @@ export function benchAllParts(env: BenchEnv, families?: string[]): BenchPart[] {
   match(q ? '1024' : '98304', false, 90);
   // End-to-end steps: GPT-2-small shape (random weights) and gpt2-corpus-tiny (when here).
   add('e2e', 'e2e.gpt2-small-shape', 'saelab', q
-    ? saelab('bench', 'sae', '--loss', 'e2e,e2e+ds', '--model', 'gpt2-small-shape', '--hook', 'blocks.1.hook_resid_pre', '--d-sae', '1536', '--batch', '16', '--context-size', '16', '--min-ms', '1')
+    ? saelab('bench', 'sae', '--loss', 'e2e,e2e+ds', '--model', 'gpt2-small-shape', '--vocab', '1000', '--hook', 'blocks.1.hook_resid_pre', '--d-sae', '1536', '--batch', '16', '--context-size', '16', '--min-ms', '1')
     : saelab('bench', 'sae', '--loss', 'e2e,e2e+ds', '--model', 'gpt2-small-shape', '--batch', '1024', '--context-size', '128', '--min-ms', '2000'), 60);
   add('e2e', 'e2e.gpt2-corpus-tiny', 'saelab', model
     ? saelab('bench', 'sae', '--loss', 'e2e,e2e+ds', '--model', model, '--arch', 'topk', '--d-sae', q ? '384' : '6144', '--batch', q ? '64' : '1024', '--context-size', q ? '32' : '128', '--min-ms', q ? '1' : '1000')

@@ -74,7 +74,7 @@ export function ratioLines(results: PartResult[], gpu: boolean): RatioLine[] {
       const goal = !gpu ? '' : n >= 98304 ? 'under 60 s' : n === 8192 ? '≥ 10× scipy' : '';
       const met = !gpu || s === null ? null : n >= 98304 ? s < 60 : n === 8192 && scipy !== null ? scipy / s >= 10 : null;
       line({ case: 'match (vs scipy LSA)', shape: `n ${fmt(n, 0)}, d ${row.d}`, saelab: `${fmt(s ?? NaN, 2)} s${row.certified === true ? ', certified' : ''}`, goal, met },
-        { fp32: scipy === null ? null : { s: scipy }, bf16: null, value: (t) => num(t.s), show: (v) => `${fmt(v, 2)} s (scipy)`, ours: s, higherIsBetter: false });
+        { fp32: scipy === null ? null : { s: scipy }, bf16: null, value: (t) => num(t.s), show: (v) => `${fmt(v, 3)} s (scipy)`, ours: s, higherIsBetter: false });
     } else if (c === 'local+harvest' || c === 'e2e' || c === 'e2e+ds') {
       const cost = num(row.costVsLocal);
       line({ case: `${part}: ${c}`, shape: `d_sae ${fmt(Number(row.dSae), 0)}, ${row.batch} tokens/step`, saelab: `${fmt(num(row.tokensPerS) ?? NaN, 0)} tokens/s (${fmt(cost ?? NaN, 2)}× local)`, goal: c === 'local+harvest' ? '' : '≤ 2.5× local', met: c === 'local+harvest' || cost === null ? null : cost <= 2.5 });

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { BENCH_FAMILIES, benchAllParts, type BenchEnv } from '../benchAll/parts.js';
@@ -44,7 +44,7 @@ function findTorch(o: BenchAllFlags, device: string): BenchEnv['torch'] {
     const says = pythonSays(py, "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')", 120);
     if (says === null) continue;
     seen = true;
-    if (!cuda || says.endsWith('cuda')) return { python: py, script, kind: cuda ? 'cuda' : 'cpu' };
+    if (!cuda || says.endsWith('cuda')) return { python: py, script: relative(ROOT, script), kind: cuda ? 'cuda' : 'cpu' };
   }
   return { reason: seen ? `torch has no CUDA device here (${file} needs one)` : `no python with torch (tried ${pythons.join(', ')})` };
 }
