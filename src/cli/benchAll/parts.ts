@@ -18,6 +18,8 @@ export interface BenchPart {
   budgetS: number;
   /** Why it cannot run here (asset or tool missing), or null. */
   skip: string | null;
+  /** A part whose output this one reads (it is skipped unless that one finished). */
+  after?: string;
 }
 
 /** What the plan needs to know about this machine. */
@@ -93,11 +95,12 @@ export function benchAllParts(env: BenchEnv, families?: string[]): BenchPart[] {
   // A dashboard pass: train a small SAE on gpt2-corpus-tiny (its tokens/s is a row too), then the pass.
   const ws = join(env.scratch, 'ws');
   add('dashboard', 'train', 'saelab', model && corpus
-    ? saelab('train', '--model', model, '--data', corpus, '--tokens', q ? '8k' : '1M', '--d-sae', q ? '384' : '6144', '--batch-size', q ? '1024' : '4096', '--out', ws)
+    ? saelab('train', '--model', model, '--data', corpus, '--tokens', q ? '8k' : '400k', '--d-sae', q ? '384' : '6144', '--batch-size', q ? '1024' : '4096', '--out', ws)
     : [], 60, model && corpus ? null : noAssets);
   add('dashboard', 'dashboard', 'saelab', model && corpus
     ? saelab('dashboard', '--sae', join(ws, 'topk-k32-s0'), '--model', model, '--data', corpus, '--tokens', q ? '2k' : '200k')
     : [], 60, model && corpus ? null : noAssets);
+  parts[parts.length - 1]!.after = 'train';
   return parts.filter((p) => !families || families.includes(p.family)).map(({ family: _f, ...p }) => p);
 }
 

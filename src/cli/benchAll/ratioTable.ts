@@ -104,7 +104,7 @@ export function ratioMarkdown(o: { device: string; date: string; quick: boolean;
     '',
     '| part | status | s | budget s | command |',
     '| --- | --- | --- | --- | --- |',
-    ...o.results.map((p) => `| ${p.name} | ${p.status}${p.reason ? `: ${p.reason.replace(/\|/g, '/')}` : ''} | ${fmt(p.seconds, 1)} | ${p.budgetS} | \`${p.command}\` |`),
+    ...o.results.map((p) => `| ${p.name} | ${p.status}${p.reason ? `: ${p.reason.replace(/\|/g, '/')}` : ''} | ${fmt(p.seconds, 1)} | ${p.budgetS} | ${p.command ? `\`${p.command}\`` : '–'} |`),
     '',
   ];
   return out.join('\n');

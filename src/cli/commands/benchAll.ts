@@ -102,7 +102,11 @@ export function registerBenchAll(bench: Command): void {
         for (const [i, part] of parts.entries()) {
           const left = o.budget - (performance.now() - t0) / 1000;
           const budgetS = Math.floor(Math.min(part.budgetS, left));
-          const p = budgetS < 5 && !part.skip ? { ...part, skip: `not run: the call's budget of ${o.budget} s was spent` } : part;
+          const before = part.after === undefined ? null : results.find((r) => r.name === part.after);
+          const p = part.skip ? part
+            : budgetS < 5 ? { ...part, skip: `not run: the call's budget of ${o.budget} s was spent` }
+            : before && before.status !== 'ok' ? { ...part, skip: `not run: it needs the output of ${before.name}, which ${before.status}` }
+            : part;
           process.stderr.write(`[${i + 1}/${parts.length}] ${part.name} `);
           const r = await runPart(p, { cwd: ROOT, saelabBin: join(ROOT, 'bin', 'saelab.js'), budgetS: Math.max(1, budgetS) });
           results.push(r);
