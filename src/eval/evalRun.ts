@@ -21,7 +21,7 @@ import { loadSae, type LoadedSae } from '../sae/saeFiles.js';
 import { defaultData, defaultModel } from '../sae/trainRun.js';
 import type { Tensor } from '../compute/tensor.js';
 import { insertEvalRun } from './evalDb.js';
-import { checkSaeFitsModel, evalSaes, type EvalReport, type EvalSaeSpec, type SaeEvalResult } from './evalSae.js';
+import { checkSaeFitsModel, EVAL_BATCH_SIZE, evalSaes, type EvalReport, type EvalSaeSpec, type SaeEvalResult } from './evalSae.js';
 import { downstreamErrors, type DownstreamErrorRow } from './downstreamError.js';
 import { downstreamHooks } from '../sae/e2eObjective.js';
 import { EvalError } from './errors.js';
@@ -181,7 +181,7 @@ export async function evalRun(o: EvalRunOptions): Promise<EvalRunReport> {
       dbPath = resolve(o.db ?? workspaceDbPath(dirname(dirs[0]!)));
       const db = openWorkspaceDb(dbPath);
       try {
-        const config = { saes: dirs, model: modelName, data: dataPath, hook: o.hook ?? null, downstream: o.downstream ?? null, tokens: o.tokens, evaluatedTokens: report.tokens, windows: report.windows, skipTokens: skip, contextSize, batchSize: o.batchSize ?? 8, device: o.device.kind };
+        const config = { saes: dirs, model: modelName, data: dataPath, hook: o.hook ?? null, downstream: o.downstream ?? null, tokens: o.tokens, evaluatedTokens: report.tokens, windows: report.windows, skipTokens: skip, contextSize, batchSize: o.batchSize ?? EVAL_BATCH_SIZE, device: o.device.kind };
         runId = insertEvalRun(db, {
           model: modelName, config,
           saes: report.saes.map((s) => ({ path: s.path, label: s.label, architecture: s.architecture, dIn: s.dIn, dSae: s.dSae, hook: s.hook, cfg: s.cfg, metrics: { ...(s.metrics as unknown as Record<string, number>), error_term_max_abs_diff: s.checks.error_term_max_abs_diff, ...downstreamMetrics(s.downstream) } })),

@@ -20,6 +20,14 @@ import { EvalError } from './errors.js';
 import { CleanLogits } from './logitLosses.js';
 import { FiringAccumulator, LmLossAccumulator, ReconstructionAccumulator, RewardAccumulator, type FiringMetrics, type LmLossMetrics, type ReconstructionMetrics, type RewardMetrics } from './metricsSpec.js';
 
+/**
+ * Default windows per forward. Each window's logits [T, V] are the bulk of eval's memory (on the CPU
+ * a batch holds a few copies: the model's output, its read-back, the clean softmax): ~110 MB per
+ * 128-token window of a 50,257-token vocabulary. Peak RSS of `eval` on gpt2-corpus-tiny, at any
+ * --tokens: 1.6 GB at 8 windows, 603 MB at 2, ~430 MB at 1 (BENCHMARKS.md, "Memory").
+ */
+export const EVAL_BATCH_SIZE = 1;
+
 /** One SAE to evaluate and the hook it is spliced into. */
 export interface EvalSaeSpec {
   /** A name for reports (e.g. the folder name). */
@@ -40,7 +48,7 @@ export interface EvalOptions {
   windows: PackedWindow[];
   /** Reward model: windows come as (chosen, rejected) pairs, in that order. */
   pairs?: boolean;
-  /** Windows per forward (default 8; rounded up to even with pairs). */
+  /** Windows per forward (default EVAL_BATCH_SIZE; rounded up to even with pairs). Peak memory grows with it, not with the windows. */
   batchSize?: number;
   denseThreshold?: number;
   /** Run the error-term check on the first batch (default true). */
@@ -184,7 +192,7 @@ export async function evalSaes(o: EvalOptions): Promise<EvalReport> {
   for (const w of windows) for (let t = 0; t < w.exclude.length; t++) if (!w.exclude[t]) tokens++;
   if (tokens === 0) throw new EvalError('zero evaluation tokens: every position of the evaluation windows is excluded (BOS/padding)');
   if (o.pairs && windows.length % 2 !== 0) throw new EvalError('preference pairs need an even number of windows (chosen, rejected)');
-  let batchSize = Math.max(1, Math.floor(o.batchSize ?? 8));
+  let batchSize = Math.max(1, Math.floor(o.batchSize ?? EVAL_BATCH_SIZE));
   if (o.pairs && batchSize % 2) batchSize++;
   const d = cfg.dModel;
   const dev = model.device;
@@ -221,11 +229,24 @@ export async function evalSaes(o: EvalOptions): Promise<EvalReport> {
     if (head === 'lm') {
       const targets = nextTokenTargets(ids, B, T); // [B·T], −1 at each window's last position
       const V = cfg.vocabSize;
-      // The clean side's softmax statistics once per batch, for the evaluated rows only.
-      const clean0 = await take(clean.logits!); // [B·T, V]
+      // The clean side's softmax statistics once per batch, for the evaluated rows only. Memory: a
+      // batch's logits [B·T, V] are the largest arrays here, so each is read without a second copy
+      // and dropped as soon as it is used (the clean ones kept only on the batch of the error-term
+      // check): the peak is ~3 × B·T·V floats (softmax kept, a variant's device tensor + read-back).
+      const checkNow = bi === 0 && (o.checkErrorTerm ?? true);
+      const cleanT = clean.logits!; // [B·T, V]
+      let clean0: Float32Array | null = (await cleanT.read()) as Float32Array;
+      cleanT.dispose();
       const cleanLogits = new CleanLogits(clean0, V, keep);
       const ceClean = cleanLogits.ce(targets);
-      const lossesOf = async (logits: Tensor) => cleanLogits.compare(await take(logits), targets);
+      cleanLogits.dropLogits();
+      if (!checkNow) clean0 = null;
+      const lossesOf = async (logits: Tensor) => {
+        const q = (await logits.read()) as Float32Array;
+        const r = cleanLogits.compare(q, targets);
+        logits.dispose();
+        return r;
+      };
       const ablations = new Map<string, { zero: { ce: Float64Array; kl: Float64Array }; mean: { ce: Float64Array; kl: Float64Array } }>();
       for (const h of hooks) {
         const x = xs.get(h)!;
@@ -238,10 +259,11 @@ export async function evalSaes(o: EvalOptions): Promise<EvalReport> {
         const spliced = await lossesOf(replaced(s.hook, spliceRows(x, xHat, keep, d)).logits!);
         const ab = ablations.get(s.hook)!;
         lm[i]!.add({ T, keep, ceClean, ceSae: spliced.ce, ceZero: ab.zero.ce, ceMean: ab.mean.ce, klSae: spliced.kl, klZero: ab.zero.kl, klMean: ab.mean.kl });
-        if (bi === 0 && (o.checkErrorTerm ?? true)) {
+        if (checkNow) {
           const withErr = await errorTermSplice(xT, xHat, keep, d);
-          const out = await take(replaced(s.hook, withErr).logits!);
-          errTerm[i] = maxAbsDiff(out, clean0);
+          const outT = replaced(s.hook, withErr).logits!;
+          errTerm[i] = maxAbsDiff((await outT.read()) as Float32Array, clean0!);
+          outT.dispose();
         }
         xT.dispose();
       }

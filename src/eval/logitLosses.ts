@@ -25,8 +25,12 @@ export class CleanLogits {
   private readonly a: Float64Array;
   private readonly s: Float64Array;
 
+  // The clean logits are needed only by ce(): dropLogits() lets a caller free them (a batch's [rows, V]).
+  private logits: Float32Array | null;
+
   /** `rows` marks the rows to compute (1 = needed). */
-  constructor(readonly logits: Float32Array, readonly V: number, readonly rows: ArrayLike<number>) {
+  constructor(logits: Float32Array, readonly V: number, readonly rows: ArrayLike<number>) {
+    this.logits = logits;
     const n = rows.length;
     if (logits.length !== n * V) throw new RangeError(`CleanLogits: ${logits.length} logits are not ${n} rows of ${V}`);
     this.p = new Float32Array(logits.length);
@@ -53,9 +57,16 @@ export class CleanLogits {
 
   /** CE of the clean logits against `targets` (−1 = none: 0) per row. */
   ce(targets: Int32Array): Float64Array {
+    const z = this.logits;
+    if (z === null) throw new Error('CleanLogits.ce: the clean logits were dropped');
     const out = new Float64Array(this.rows.length);
-    for (let r = 0; r < out.length; r++) if (this.rows[r] && targets[r]! >= 0) out[r] = this.lse[r]! - this.logits[r * this.V + targets[r]!]!;
+    for (let r = 0; r < out.length; r++) if (this.rows[r] && targets[r]! >= 0) out[r] = this.lse[r]! - z[r * this.V + targets[r]!]!;
     return out;
+  }
+
+  /** Forget the clean logits (ce() no longer works; compare() does): the softmax is all compare() needs. */
+  dropLogits(): void {
+    this.logits = null;
   }
 
   /** CE against `targets` and KL(clean ‖ variant) per row of a variant's logits [rows, V]. */

@@ -1,4 +1,4 @@
-// `saelab bench kernels`, `saelab bench forward` and `saelab bench sae`: kernel throughput, a
+// `saelab bench kernels`, `saelab bench forward`, `saelab bench sae` (and `bench all`, benchAll.ts): kernel throughput, a
 // GPT-2-small-shaped forward as activation harvesting runs it, and one full SAE training step, on
 // this machine (see BENCHMARKS.md for recorded runs).
 
@@ -13,6 +13,7 @@ import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { emit, table } from '../output.js';
 import { choice, intFlag, listOption } from '../flags.js';
+import { registerBenchAll } from './benchAll.js';
 
 /** One --ctx value: a context length in 1..1024. */
 function ctxItem(s: string): number {
@@ -101,9 +102,10 @@ export function registerBench(program: Command): void {
     .option('--dense-topk', 'also time each TopK case through dense [N, d_sae] codes (sae.topk_dense), as the torch reference does')
     .option('--loss <list>', 'time end-to-end steps instead: e2e and/or e2e+ds (comma-separated), each against local training with its harvest forward, on --model at --hook')
     .option('--model <model>', 'with --loss: the model (default ../shared/assets/models/gpt2-corpus-tiny), or gpt2-small-shape (GPT-2 small\'s shape with random weights, 12 layers, d 768: hook default blocks.6.hook_resid_pre)')
+    .option('--vocab <n>', 'with --loss and --model gpt2-small-shape: vocabulary size (default 50257; a smaller one fits devices with small storage bindings, e.g. lavapipe)', intFlag('--vocab', 2))
     .option('--hook <name>', 'with --loss: the SAE hook (default blocks.⌊layers/2⌋.hook_resid_pre)')
     .option('--context-size <n>', 'with --loss: tokens per window (--batch / this = windows per step)', intFlag('--context-size', 2), 128)
-    .action(async (o: { device: string; json?: boolean; arch?: SaeArchitecture[]; dSae?: number[]; dIn: number; batch: number; k: number; minMs: number; denseTopk?: boolean; loss?: string; model?: string; hook?: string; contextSize: number }) => {
+    .action(async (o: { device: string; json?: boolean; arch?: SaeArchitecture[]; dSae?: number[]; dIn: number; batch: number; k: number; minMs: number; denseTopk?: boolean; loss?: string; model?: string; hook?: string; contextSize: number; vocab?: number }) => {
       if (o.loss !== undefined) return benchObjectives(o);
       let cases: SaeBenchCase[];
       if (!o.arch && !o.dSae) cases = [...DEFAULT_SAE_BENCH_CASES];
@@ -129,16 +131,17 @@ export function registerBench(program: Command): void {
         device.destroy();
       }
     });
+  registerBenchAll(bench);
 }
 
 /** `saelab bench sae --loss e2e,e2e+ds`: end-to-end steps against local+harvest on a real model. */
-async function benchObjectives(o: { device: string; json?: boolean; arch?: SaeArchitecture[]; dSae?: number[]; batch: number; k: number; minMs: number; loss?: string; model?: string; hook?: string; contextSize: number }): Promise<void> {
+async function benchObjectives(o: { device: string; json?: boolean; arch?: SaeArchitecture[]; dSae?: number[]; batch: number; k: number; minMs: number; loss?: string; model?: string; hook?: string; contextSize: number; vocab?: number }): Promise<void> {
   const losses = o.loss!.split(',').map((x) => x.trim());
   for (const l of losses) if (l !== 'e2e' && l !== 'e2e+ds') throw new UsageError(`--loss must list e2e and/or e2e+ds (got '${l}')`);
   const arch = o.arch?.[0] ?? 'topk';
   const device = await openDeviceFromFlag(o.device);
   try {
-    const model = o.model === 'gpt2-small-shape' ? randomGpt2SmallShape(device) : (await openModel(o.model ?? defaultModel(), device, { download: false, needTokenizer: false })).model;
+    const model = o.model === 'gpt2-small-shape' ? randomGpt2SmallShape(device, 0, o.vocab) : (await openModel(o.model ?? defaultModel(), device, { download: false, needTokenizer: false })).model;
     try {
       const hook = o.hook ?? `blocks.${Math.floor(model.config.nLayers / 2)}.hook_resid_pre`;
       const dSae = o.dSae?.[0] ?? 32 * model.config.dModel;
