@@ -15,7 +15,9 @@ test('bench all --quick --device cpu: every part runs (or says why not), one JSO
   const { dir, cleanup } = tempDir();
   try {
     const assets = existsSync(join(ASSETS, 'models', 'gpt2-corpus-tiny')) ? ['--assets', ASSETS] : [];
-    const r = await saelab(['bench', 'all', '--quick', '--device', 'cpu', '--out', dir, ...assets], {}, 170_000);
+    // Generous part budgets: this test checks that every part runs, not how fast (a busy CI machine
+    // must not turn a slow part into an "overran").
+    const r = await saelab(['bench', 'all', '--quick', '--device', 'cpu', '--out', dir, '--budget', '3000', '--part-budget-scale', '10', ...assets], {}, 600_000);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(readFileSync(join(dir, 'bench-all.json'), 'utf8')) as { parts: PartResult[]; quick: boolean };
     assert.equal(j.quick, true);
@@ -55,10 +57,11 @@ test('bench all: a bad --only is one line and exit 2', async () => {
 
 test('runPart stops a part that overruns its budget, with the reason', async () => {
   const t0 = performance.now();
-  const r = await runPart({ name: 'slow', side: 'saelab', argv: ['node', '-e', 'console.log(JSON.stringify({case:"x"})); setTimeout(() => {}, 60000)'], budgetS: 1, skip: null }, { cwd: process.cwd(), saelabBin: 'bin/saelab.js', budgetS: 1 });
+  // 5 s: enough for node to start and print on a busy machine; the part sleeps a minute.
+  const r = await runPart({ name: 'slow', side: 'saelab', argv: ['node', '-e', 'console.log(JSON.stringify({case:"x"})); setTimeout(() => {}, 60000)'], budgetS: 5, skip: null }, { cwd: process.cwd(), saelabBin: 'bin/saelab.js', budgetS: 5 });
   assert.equal(r.status, 'overran');
-  assert.match(r.reason!, /budget of 1 s/);
-  assert.ok((performance.now() - t0) / 1000 < 10);
+  assert.match(r.reason!, /budget of 5 s/);
+  assert.ok((performance.now() - t0) / 1000 < 30, 'stopped, not waited for');
   assert.deepEqual(r.rows, [{ case: 'x' }]); // what it printed before the stop is kept
   const skipped = await runPart({ name: 'n', side: 'torch', argv: [], budgetS: 5, skip: 'no torch' }, { cwd: process.cwd(), saelabBin: '', budgetS: 5 });
   assert.deepEqual([skipped.status, skipped.reason], ['skipped', 'no torch']);

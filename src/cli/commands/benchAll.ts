@@ -15,11 +15,11 @@ import { ratioMarkdown } from '../benchAll/ratioTable.js';
 import { runPart, type PartResult } from '../benchAll/runPart.js';
 import { deviceOption } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
-import { choice, intFlag, listOption } from '../flags.js';
+import { choice, intFlag, listOption, numFlag } from '../flags.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
-interface BenchAllFlags { device: string; quick?: boolean; out: string; budget: number; only?: string[]; assets?: string; python?: string; torchDir?: string; torch: boolean }
+interface BenchAllFlags { device: string; quick?: boolean; out: string; budget: number; partBudgetScale: number; only?: string[]; assets?: string; python?: string; torchDir?: string; torch: boolean }
 
 /** Does `python` run `code` (exit 0 within `timeoutS`)? Its stdout, or null. */
 function pythonSays(python: string, code: string, timeoutS: number): string | null {
@@ -65,6 +65,7 @@ export function registerBenchAll(bench: Command): void {
     .option('--quick', 'small shapes (a test on lavapipe or the CPU; timings mean little)')
     .option('--out <dir>', 'output folder for bench-all.json and bench-all.md', 'bench-all')
     .option('--budget <s>', 'total seconds for the whole call; each part also has its own budget and is stopped when it overruns', intFlag('--budget', 10), 450)
+    .option('--part-budget-scale <x>', "multiply every part's own budget (e.g. 5 on a slow or busy machine, with a larger --budget)", numFlag('--part-budget-scale', 0.01), 1)
     .addOption(listOption('--only <families>', `part families to run: ${BENCH_FAMILIES.join(', ')}`, choice('--only', BENCH_FAMILIES)))
     .option('--assets <dir>', 'folder with models/gpt2-corpus-tiny and corpora/mixed-public-domain.txt.xz (default: .device/assets, else ../shared/assets)')
     .option('--python <exe>', 'the python that has torch (default: python3, else /usr/bin/python3)')
@@ -101,7 +102,7 @@ export function registerBenchAll(bench: Command): void {
       try {
         for (const [i, part] of parts.entries()) {
           const left = o.budget - (performance.now() - t0) / 1000;
-          const budgetS = Math.floor(Math.min(part.budgetS, left));
+          const budgetS = Math.floor(Math.min(part.budgetS * o.partBudgetScale, left));
           const before = part.after === undefined ? null : results.find((r) => r.name === part.after);
           const p = part.skip ? part
             : budgetS < 5 ? { ...part, skip: `not run: the call's budget of ${o.budget} s was spent` }
