@@ -440,7 +440,8 @@ P('Wall time of each command on this machine (cached runs keep the time of the r
 P('| model | run | seconds |', '|---|---|---:|');
 for (const r of results) for (const w of r.walls) P(`| ${r.m.name} | ${w.name}${w.resumed ? ' (resumed)' : ''} | ${f(w.seconds, 0)} |`);
 for (const r of results) P(`| ${r.m.name} | downstream errors (${r.all.length} SAEs) | ${f(r.dsSeconds, 0)} |`);
-P('', `This page\'s run: ${f((Date.now() - tStart) / 1000, 0)} s (reused work not counted).`, '');
+const wallTotal = results.reduce((a, r) => a + r.walls.reduce((b, w) => b + w.seconds, 0) + r.dsSeconds, 0);
+P('', `Total of the commands above: ${f(wallTotal / 60, 0)} min on a machine shared with other jobs; this regeneration of the page took ${f((Date.now() - tStart) / 1000, 0)} s (work already in the work folder is reused).`, '');
 
 // ---- write: plots folder swapped in, then the page, each atomically ----
 rmSync(PLOTS, { recursive: true, force: true });
