@@ -5,8 +5,18 @@ import type { Device } from '../device.js';
 import { allocTyped, dtypeOfArray, numelOf, Tensor, type AnyTypedArray, type DType } from '../tensor.js';
 import { blasInfo } from './blas.js';
 
+/** Arrays at least this long are pooled: a fresh one costs its page faults (a [1024, 50,257] logits tensor: ~0.1 s). */
+const POOL_MIN_ELEMENTS = 1 << 22;
+/** At most this many bytes wait in the pool (the oldest go first). */
+const POOL_MAX_BYTES = 2 ** 31;
+
 export class CpuDevice implements Device {
   readonly kind = 'cpu' as const;
+  /** Large arrays this device allocated, released and not yet handed out again (oldest first). */
+  private readonly pool: AnyTypedArray[] = [];
+  private pooledBytes = 0;
+  /** Large arrays this device allocated (only those may be pooled: `wrap` aliases the caller's). */
+  private readonly owned = new WeakSet<AnyTypedArray>();
 
   describe(): string {
     const b = blasInfo();
@@ -14,7 +24,23 @@ export class CpuDevice implements Device {
   }
 
   zeros(shape: readonly number[], dtype: DType = 'f32'): Tensor {
-    return new Tensor(this, [...shape], dtype, { kind: 'cpu', data: allocTyped(dtype, numelOf(shape)) });
+    const n = numelOf(shape);
+    return new Tensor(this, [...shape], dtype, { kind: 'cpu', data: n >= POOL_MIN_ELEMENTS ? this.take(dtype, n) : allocTyped(dtype, n) });
+  }
+
+  /** A zeroed large array: a released one of the same type and length when the pool has it. */
+  private take(dtype: DType, n: number): AnyTypedArray {
+    const like = allocTyped(dtype, 0).constructor;
+    const i = this.pool.findIndex((a) => a.length === n && a.constructor === like);
+    if (i >= 0) {
+      const a = this.pool.splice(i, 1)[0]!;
+      this.pooledBytes -= a.byteLength;
+      a.fill(0);
+      return a;
+    }
+    const a = allocTyped(dtype, n);
+    this.owned.add(a);
+    return a;
   }
 
   fromArray(data: AnyTypedArray, shape: readonly number[] = [data.length]): Tensor {
@@ -39,8 +65,14 @@ export class CpuDevice implements Device {
 
   async sync(): Promise<void> {}
 
-  releaseStorage(_t: Tensor): void {
-    // Typed arrays are garbage collected.
+  releaseStorage(t: Tensor): void {
+    // Small arrays are garbage collected; large ones this device made wait for reuse.
+    if (t.storage.kind !== 'cpu') return;
+    const a = t.storage.data;
+    if (a.length < POOL_MIN_ELEMENTS || !this.owned.has(a) || this.pool.includes(a)) return;
+    this.pool.push(a);
+    this.pooledBytes += a.byteLength;
+    while (this.pooledBytes > POOL_MAX_BYTES) this.pooledBytes -= this.pool.shift()!.byteLength;
   }
 
   destroy(): void {}
