@@ -30,6 +30,12 @@ export interface FeaturePage extends FeatureRow {
   data: FeatureData;
   /** saelab connect's edges into and out of this feature (feature −1: an SAE's error term). */
   links?: { drivenBy: FeatureLinkJson[]; drives: FeatureLinkJson[] };
+  /** saelab duplicates' near-duplicates of this feature in SAEs at other hooks. */
+  duplicates?: FeatureDuplicateJson[];
+}
+
+export interface FeatureDuplicateJson {
+  label: string | null; hook: string | null; feature: number; cosine: number; correlation: number; dashboard: number | null;
 }
 
 export interface FeatureLinkJson {
