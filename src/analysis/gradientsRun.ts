@@ -24,6 +24,7 @@ import type { LoadedSae } from '../sae/saeFiles.js';
 import { defaultData, defaultModel } from '../sae/trainRun.js';
 import { randomDirections, scoreDirections, summarise, type ScoreSummary } from './gradientAlignment.js';
 import { GramAccumulator, gradientSpectrum, type GradientSpectrum } from './gradientGram.js';
+import { hasGradientsCheckpoint, readGradientsCheckpoint, removeGradientsCheckpoint, writeGradientsCheckpoint } from './gradientsCheckpoint.js';
 import { batchGradients, GRADIENT_OBJECTIVES, objectiveProblem, type GradientObjective } from './hookGradients.js';
 
 /** Bad input to `saelab gradients` (and `connect`): one line, exit 2. */
@@ -58,6 +59,10 @@ export interface GradientsRunOptions {
   out: string;
   download?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Continue from `<out>/gradients.checkpoint` (same settings); without it an existing checkpoint is refused. */
+  resume?: boolean;
+  /** Seconds between checkpoints (default 30; 0: after every batch). */
+  checkpointSeconds?: number;
   plots?: {
     spectrum: (hooks: { hook: string; spectrum: GradientSpectrum }[], objective: string) => string;
     alignment: (s: SaeAlignment, which: 'decoder' | 'encoder', energies: { sae: Float64Array; random: Float64Array }) => string;
@@ -168,15 +173,36 @@ export async function gradientsRun(o: GradientsRunOptions): Promise<GradientsRep
     }
 
     const seed = o.seed ?? 0;
-    const rng = new Rng(seed);
+    let rng = new Rng(seed);
     const grams = new Map(hooks.map((h) => [h, new GramAccumulator(d)]));
     const bs = o.batchSize ?? 4;
     const total = Math.ceil(windows.length / bs);
-    for (let i = 0, done = 0; i < windows.length; i += bs) {
-      const { ids, keep, B, T } = batchOf(windows.slice(i, i + bs));
+    // Resume: the settings that shape the sums must match the checkpoint's.
+    const out = resolve(o.out);
+    await mkdir(out, { recursive: true });
+    const ckpt = join(out, 'gradients.checkpoint');
+    const key = { model: existsSync(spec) ? resolve(spec) : spec, data: dataPath, hooks, objective: o.objective, tokens: o.tokens, skipTokens: o.skipTokens ?? 0, contextSize, batchSize: bs, seed, windows: windows.length };
+    let start = 0;
+    if (hasGradientsCheckpoint(ckpt)) {
+      if (!o.resume) throw new GradientsError(`${ckpt}: an unfinished run's checkpoint is here: pass --resume to continue it, or delete it to start afresh`);
+      const h = await readGradientsCheckpoint(ckpt, grams, (why) => new GradientsError(`${ckpt}: ${why}; delete it to start afresh`));
+      for (const [k, v] of Object.entries(key)) {
+        if (JSON.stringify(h.key[k]) !== JSON.stringify(v)) throw new GradientsError(`--resume: the checkpoint in ${out} was made with ${k} ${JSON.stringify(h.key[k])}, this run has ${JSON.stringify(v)}`);
+      }
+      rng = Rng.fromState(h.rng);
+      start = h.batches;
+    }
+    const every = (o.checkpointSeconds ?? 30) * 1000;
+    let lastSave = performance.now();
+    for (let b = start; b < total; b++) {
+      const { ids, keep, B, T } = batchOf(windows.slice(b * bs, (b + 1) * bs));
       const g = await batchGradients(model, hooks, ids, B, T, keep, o.objective, rng);
       for (const h of hooks) grams.get(h)!.add(g.grads.get(h)!, g.keep);
-      o.onProgress?.(++done, total);
+      if (b + 1 < total && performance.now() - lastSave >= every) {
+        await writeGradientsCheckpoint(ckpt, { key, batches: b + 1, rng: rng.state() }, grams);
+        lastSave = performance.now();
+      }
+      o.onProgress?.(b + 1, total);
     }
     const spectra = new Map(hooks.map((h) => [h, gradientSpectrum(grams.get(h)!)]));
 
@@ -208,8 +234,6 @@ export async function gradientsRun(o: GradientsRunOptions): Promise<GradientsRep
       energies.set(a, { dec: dec.energy, enc: enc.energy, rnd: rnd.energy });
     }
 
-    const out = resolve(o.out);
-    await mkdir(out, { recursive: true });
     const hookSpectra = hooks.map((h) => ({ hook: h, spectrum: spectra.get(h)!.spectrum }));
     const plots: string[] = [];
     if (o.plots) {
@@ -231,6 +255,7 @@ export async function gradientsRun(o: GradientsRunOptions): Promise<GradientsRep
       saes, seconds: (performance.now() - t0) / 1000, json: join(out, 'gradients.json'), plots,
     };
     await writeFileAtomic(report.json, JSON.stringify(report, null, 2) + '\n');
+    await removeGradientsCheckpoint(ckpt);
     return report;
   } finally {
     model?.dispose();
