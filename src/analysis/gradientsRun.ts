@@ -24,7 +24,7 @@ import type { LoadedSae } from '../sae/saeFiles.js';
 import { defaultData, defaultModel } from '../sae/trainRun.js';
 import { randomDirections, scoreDirections, summarise, type ScoreSummary } from './gradientAlignment.js';
 import { GramAccumulator, gradientSpectrum, type GradientSpectrum } from './gradientGram.js';
-import { hasGradientsCheckpoint, readGradientsCheckpoint, removeGradientsCheckpoint, writeGradientsCheckpoint } from './gradientsCheckpoint.js';
+import { hasRunCheckpoint, keyMismatch, readRunCheckpoint, removeRunCheckpoint, writeRunCheckpoint } from './runCheckpoint.js';
 import { batchGradients, GRADIENT_OBJECTIVES, objectiveProblem, type GradientObjective } from './hookGradients.js';
 
 /** Bad input to `saelab gradients` (and `connect`): one line, exit 2. */
@@ -127,6 +127,15 @@ async function pairWindows(file: string, tok: Tokenizer, model: Transformer, con
   return out;
 }
 
+/** A gradients checkpoint (runCheckpoint.ts): the batches done, each hook's row count, the KL sampler's state; the arrays are the hooks' Gram sums in --hook order. */
+interface GradientsCheckpoint {
+  key: Record<string, unknown>;
+  batches: number;
+  counts: number[];
+  rng: { s: [number, number, number, number]; spare: number | null };
+}
+const MAGIC = 'SLGC';
+
 /** Round for JSON. */
 const r6 = (v: ArrayLike<number>) => Array.from(v, (x) => Number(x.toPrecision(6)));
 
@@ -183,12 +192,17 @@ export async function gradientsRun(o: GradientsRunOptions): Promise<GradientsRep
     const ckpt = join(out, 'gradients.checkpoint');
     const key = { model: existsSync(spec) ? resolve(spec) : spec, data: dataPath, hooks, objective: o.objective, tokens: o.tokens, skipTokens: o.skipTokens ?? 0, contextSize, batchSize: bs, seed, windows: windows.length };
     let start = 0;
-    if (hasGradientsCheckpoint(ckpt)) {
+    if (hasRunCheckpoint(ckpt)) {
       if (!o.resume) throw new GradientsError(`${ckpt}: an unfinished run's checkpoint is here: pass --resume to continue it, or delete it to start afresh`);
-      const h = await readGradientsCheckpoint(ckpt, grams, (why) => new GradientsError(`${ckpt}: ${why}; delete it to start afresh`));
-      for (const [k, v] of Object.entries(key)) {
-        if (JSON.stringify(h.key[k]) !== JSON.stringify(v)) throw new GradientsError(`--resume: the checkpoint in ${out} was made with ${k} ${JSON.stringify(h.key[k])}, this run has ${JSON.stringify(v)}`);
-      }
+      const { header: h, arrays } = await readRunCheckpoint<GradientsCheckpoint>(ckpt, MAGIC, (why) => new GradientsError(`${ckpt}: ${why}; delete it to start afresh`));
+      const differs = keyMismatch(h.key, key);
+      if (differs) throw new GradientsError(`--resume: the checkpoint in ${out} was made with ${differs}`);
+      hooks.forEach((hk, i) => {
+        const g = grams.get(hk)!;
+        if (arrays[i]?.length !== g.sum.length) throw new GradientsError(`${ckpt}: sums of ${hk} have the wrong size; delete it to start afresh`);
+        g.sum.set(arrays[i]!);
+        g.count = h.counts[i]!;
+      });
       rng = Rng.fromState(h.rng);
       start = h.batches;
     }
@@ -199,7 +213,7 @@ export async function gradientsRun(o: GradientsRunOptions): Promise<GradientsRep
       const g = await batchGradients(model, hooks, ids, B, T, keep, o.objective, rng);
       for (const h of hooks) grams.get(h)!.add(g.grads.get(h)!, g.keep);
       if (b + 1 < total && performance.now() - lastSave >= every) {
-        await writeGradientsCheckpoint(ckpt, { key, batches: b + 1, rng: rng.state() }, grams);
+        await writeRunCheckpoint(ckpt, MAGIC, { key, batches: b + 1, rng: rng.state(), counts: hooks.map((hk) => grams.get(hk)!.count) }, hooks.map((hk) => grams.get(hk)!.sum));
         lastSave = performance.now();
       }
       o.onProgress?.(b + 1, total);
@@ -255,7 +269,7 @@ export async function gradientsRun(o: GradientsRunOptions): Promise<GradientsRep
       saes, seconds: (performance.now() - t0) / 1000, json: join(out, 'gradients.json'), plots,
     };
     await writeFileAtomic(report.json, JSON.stringify(report, null, 2) + '\n');
-    await removeGradientsCheckpoint(ckpt);
+    await removeRunCheckpoint(ckpt);
     return report;
   } finally {
     model?.dispose();
