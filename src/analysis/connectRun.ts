@@ -1,7 +1,7 @@
 // `saelab connect` as a library function: load the earlier and the later SAE (refusing SAEs of
 // different models and hooks in the wrong order), open the model, read evaluation windows, find the
 // edges (connectFeatures.ts), write connect.json and record the top-k edges per later feature in the
-// workspace database (connectDb.ts).
+// workspace database (connectDb.ts). A checkpoint in the out folder every 30 s; `resume` continues it.
 
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
