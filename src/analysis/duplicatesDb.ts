@@ -40,3 +40,14 @@ export function featureDuplicates(db: WorkspaceDb, path: string, feature: number
   ).all(path, feature, path, feature, limit) as FeatureDuplicate[];
   return rows.map((r) => ({ ...r, label: r.path ? r.path.split('/').pop() ?? null : null }));
 }
+
+/** One duplicates run's pairs: [a SAE index, a feature, b SAE index, b feature, cosine, correlation] by the saes' order in the run, strongest first. */
+export function duplicatesRunPairs(db: WorkspaceDb, runId: number): { saeIds: number[]; pairs: [number, number, number, number, number, number][] } {
+  const saeIds = db.listSaes(runId).map((s) => s.id);
+  const idx = new Map(saeIds.map((id, i) => [id, i]));
+  const rows = db.db.prepare(
+    `SELECT x.sae_id AS sa, x.feature AS a, x.other_sae_id AS sb, x.other_feature AS b, x.cosine AS cosine, x.correlation AS correlation
+       FROM feature_duplicates x JOIN saes s ON s.id = x.sae_id WHERE s.run_id = ? ORDER BY x.sae_id, x.other_sae_id, x.correlation * x.cosine DESC, x.feature, x.other_feature`,
+  ).all(runId) as { sa: number; a: number; sb: number; b: number; cosine: number; correlation: number }[];
+  return { saeIds, pairs: rows.map((r) => [idx.get(r.sa)!, r.a, idx.get(r.sb)!, r.b, r.cosine, r.correlation]) };
+}

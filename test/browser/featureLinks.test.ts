@@ -1,5 +1,6 @@
 // The feature page's cross-SAE links in headless Chromium: "Driven by" / "Drives" (saelab connect)
-// and "Duplicates at other hooks" (saelab duplicates), on a synthetic workspace with two dashboards.
+// and "Duplicates at other hooks" (saelab duplicates), on a synthetic workspace with two dashboards;
+// and a duplicates run's page (#/duplicates/:run), reached from the workspace page.
 // Links whose SAE has a dashboard are anchors that open that feature's page (and lead back); links to
 // an SAE without a dashboard, and the error term, are plain text.
 
@@ -54,7 +55,8 @@ test('feature page: driven by / drives / duplicates links render and navigate be
       features: [{ feature: 3, fires: 10, activation: 5, edges: [edge(7, 4), edge(-1, -2)], error: -2, bias: 0, excluded: 0 }] });
     insertConnectRun(ws, { model: 'tiny', config: {}, early: row(here, 'blocks.1.hook_resid_pre'), late: row(late, 'blocks.2.hook_resid_pre'),
       features: [{ feature: 12, fires: 5, activation: 1, edges: [edge(3, -3)], error: 0, bias: 0, excluded: 0 }] });
-    insertDuplicatesRun(ws, { model: 'tiny', config: {}, saes: [row(early, 'blocks.0.hook_resid_pre'), row(here, 'blocks.1.hook_resid_pre')], between: [{ a: 0, b: 1, pairs: [{ a: 8, b: 3, cosine: 0.95, correlation: 0.9 }] }] });
+    const dupRun = insertDuplicatesRun(ws, { model: 'tiny', config: { tokens: 4096, cosine: 0.7, correlation: 0.7 }, saes: [row(early, 'blocks.0.hook_resid_pre'), row(here, 'blocks.1.hook_resid_pre'), row(late, 'blocks.2.hook_resid_pre')],
+      between: [{ a: 0, b: 1, pairs: [{ a: 8, b: 3, cosine: 0.95, correlation: 0.9 }] }, { a: 1, b: 2, pairs: [{ a: 5, b: 6, cosine: 0.8, correlation: 0.75 }, { a: 2, b: 1, cosine: 0.99, correlation: 0.98 }] }] }).runId;
     ws.close();
 
     srv = await startServer({ db: w.db, device: cpu });
@@ -91,6 +93,20 @@ test('feature page: driven by / drives / duplicates links render and navigate be
     await page.click('#duplicates a');
     await ready(page, `/dashboards/${earlyDash}/features/8`);
     assert.deepEqual((await tableOf(page, 'duplicates')).hrefs, [`#${f3}`]);
+
+    // The run's page, from the workspace page's "pairs" link: a table per SAE pair, strongest first.
+    await page.goto(`${srv.url}#/`);
+    await ready(page, '/');
+    await page.click(`a[href="#/duplicates/${dupRun}"]`);
+    await ready(page, `/duplicates/${dupRun}`);
+    const heads = await page.$$eval('h2', (hs) => hs.map((h) => h.textContent ?? ''));
+    assert.deepEqual(heads, ['L0-sae (blocks.0.hook_resid_pre) → topk-k8-s0 (blocks.1.hook_resid_pre): 1 pairs', 'topk-k8-s0 (blocks.1.hook_resid_pre) → L2-sae (blocks.2.hook_resid_pre): 2 pairs']);
+    const second = await page.$$eval('table.duplicates[data-pair="1|2"] tr', (trs) => trs.slice(1).map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent ?? '').slice(0, 2)));
+    assert.deepEqual(second, [['#2', '#1'], ['#5', '#6']]);
+    // topk-k8-s0 has a dashboard, L2-sae none: only the first column links.
+    assert.deepEqual(await page.$$eval('table.duplicates[data-pair="1|2"] a', (as) => as.map((a) => a.getAttribute('href'))), [`#/dashboards/${w.dashboardId}/features/2`, `#/dashboards/${w.dashboardId}/features/5`]);
+    await page.click('table.duplicates[data-pair="0|1"] a >> nth=0');
+    await ready(page, `/dashboards/${earlyDash}/features/8`);
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser?.close();

@@ -30,8 +30,8 @@ test('feature page API: driven by / drives links from connect runs', async () =>
     insertConnectRun(ws, { model: 'tiny', config: {}, early: row(here, 'blocks.1.hook_resid_pre'), late: row(join(dir, 'L2-sae'), 'blocks.2.hook_resid_pre'),
       features: [{ feature: 9, fires: 5, activation: 1, edges: [edge(3, 0.5)], error: 0, bias: 0, excluded: 0 }, { feature: 12, fires: 5, activation: 1, edges: [edge(3, -3)], error: 0, bias: 0, excluded: 0 }] });
     // saelab duplicates: feature 3 of here duplicates L0-sae's 8 (here is the later SAE of the pair).
-    insertDuplicatesRun(ws, { model: 'tiny', config: {}, saes: [row(other, 'blocks.0.hook_resid_pre'), row(here, 'blocks.1.hook_resid_pre')],
-      between: [{ a: 0, b: 1, pairs: [{ a: 8, b: 3, cosine: 0.95, correlation: 0.9 }, { a: 1, b: 4, cosine: 0.8, correlation: 0.75 }] }] });
+    const dupRun = insertDuplicatesRun(ws, { model: 'tiny', config: {}, saes: [row(other, 'blocks.0.hook_resid_pre'), row(here, 'blocks.1.hook_resid_pre')],
+      between: [{ a: 0, b: 1, pairs: [{ a: 8, b: 3, cosine: 0.95, correlation: 0.9 }, { a: 1, b: 4, cosine: 0.8, correlation: 0.75 }] }] }).runId;
     ws.close();
     const srv = await startServer({ db: w.db, device: cpu });
     try {
@@ -46,6 +46,10 @@ test('feature page API: driven by / drives links from connect runs', async () =>
       assert.deepEqual(q.links, { drivenBy: [], drives: [] });
       assert.deepEqual(q.duplicates.map((x) => x.feature), [1]);
       assert.deepEqual((await get(5)).duplicates, []);
+      const run = (await (await fetch(`http://127.0.0.1:${srv.port}/api/duplicates/${dupRun}`)).json()) as { saes: { label: string; dashboard: number | null }[]; pairs: number[][] };
+      assert.deepEqual(run.saes.map((x) => [x.label, x.dashboard]), [['L0-sae', null], ['topk-k8-s0', w.dashboardId]]);
+      assert.deepEqual(run.pairs, [[0, 8, 1, 3, 0.95, 0.9], [0, 1, 1, 4, 0.8, 0.75]]);
+      assert.equal((await fetch(`http://127.0.0.1:${srv.port}/api/duplicates/1`)).status, 404, 'run 1 (a train run) is not a duplicates run');
     } finally {
       await srv.close();
     }

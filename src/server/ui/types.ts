@@ -51,3 +51,10 @@ export interface TextAnswer {
   features: { feature: number; maxAct: number; count: number }[];
   truncated: boolean;
 }
+
+export interface DuplicatesRunPage {
+  run: { id: number; name: string | null; createdAt: string; config: { tokens?: number; cosine?: number; correlation?: number } };
+  saes: { id: number; path: string | null; label: string | null; hook: string; dSae: number; dashboard: number | null }[];
+  /** [a SAE index, a feature, b SAE index, b feature, cosine, correlation]. */
+  pairs: [number, number, number, number, number, number][];
+}
