@@ -82,6 +82,15 @@ test('saelab duplicates: planted cross-layer duplicates found, others not; datab
     } finally {
       w.close();
     }
+    // Three SAEs: every pair by default, neighbours in hook order with --adjacent.
+    const third = await save('L3pre', 'blocks.3.hook_resid_pre', { W_enc: aEnc, b_enc: aBenc, W_dec: aDec, b_dec: aBdec });
+    for (const [extra, want] of [[[], [[0, 1], [0, 2], [1, 2]]], [['--adjacent'], [[0, 1], [1, 2]]]] as const) {
+      const three = await saelab(['duplicates', '--sae', third, late, early, ...extra, ...common, '--db', join(dir, 'ws3.db'), '--json']);
+      assert.equal(three.code, 0, three.stderr);
+      const t = JSON.parse(three.stdout);
+      assert.deepEqual(t.saes.map((x: { label: string }) => x.label), ['L0post', 'L1pre', 'L3pre']);
+      assert.deepEqual(t.between.map((b: { a: number; b: number }) => [b.a, b.b]), want);
+    }
     const text = await saelab(['duplicates', '--sae', early, late, ...common, '--db', join(dir, 'ws2.db')]);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /cosine\s+correlation/);
