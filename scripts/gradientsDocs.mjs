@@ -69,7 +69,6 @@ if (args.includes('--fresh')) rmSync(WORK, { recursive: true, force: true });
 mkdirSync(WORK, { recursive: true });
 
 // ---- running saelab ----
-const tStart = Date.now();
 /** Run the built CLI with --device cpu --json; its JSON back and the wall time; a failure stops the script. */
 function saelab(argv) {
   const t = Date.now();
@@ -150,8 +149,12 @@ for (const s of [localPrev, local]) {
 }
 const connectArgv = ['connect', '--sae', localPrev.path, '--sae', local.path, ...text, '--tokens', String(C.connectTokens), '--top-features', String(C.topFeatures), '--top-k', '6', '--check-edges', '8', '--db', DB, '--out', join(WORK, 'connect')];
 const connect = cached('connect', { argv: connectArgv, saes: [stamp(localPrev.path), stamp(local.path)] }, () => saelab(connectArgv));
-const dupArgv = ['duplicates', '--sae', localPrev.path, '--sae', local.path, '--model', MODEL, '--data', DATA, '--tokens', String(C.dupTokens), '--context-size', String(CONTEXT), '--db', DB, '--out', join(WORK, 'duplicates')];
-const dups = cached('duplicates', { argv: dupArgv, saes: [stamp(localPrev.path), stamp(local.path)] }, () => saelab(dupArgv));
+// The default thresholds, and looser ones (short runs at different seeds share few directions).
+const DUP_THRESHOLDS = [0.7, 0.5];
+const dupRuns = DUP_THRESHOLDS.map((t) => {
+  const argv = ['duplicates', '--sae', localPrev.path, '--sae', local.path, '--cosine', String(t), '--correlation', String(t), '--model', MODEL, '--data', DATA, '--tokens', String(C.dupTokens), '--context-size', String(CONTEXT), '--db', DB, '--out', join(WORK, `duplicates-${t}`)];
+  return cached(`duplicates-${t}`, { argv, saes: [stamp(localPrev.path), stamp(local.path)] }, () => saelab(argv));
+});
 
 // ---- each feature's strongest context, from the dashboards in the workspace database ----
 const { openWorkspaceDb } = await import(join(ROOT, 'dist', 'src', 'io', 'workspaceDb.js'));
@@ -298,17 +301,20 @@ P(`\`saelab connect --sae ${localPrev.name} --sae ${local.name} --top-features $
 }
 
 P('## Cross-layer duplicates of the same two SAEs', '');
-{
+for (const dups of dupRuns) {
   const w = dups.json.between[0];
   const [A, B] = dups.json.saes;
-  P(`\`saelab duplicates --sae ${localPrev.name} --sae ${local.name} --tokens ${C.dupTokens}\` (decoder cosine ≥ ${dups.json.thresholds.cosine} and activation correlation ≥ ${dups.json.thresholds.correlation} over ${n(dups.json.tokens)} tokens; ${f(dups.seconds, 1)} s): ${w.pairs.length} pairs; ${w.featuresA} of ${A.dSae} features of ${A.label} (${A.alive} fired) and ${w.featuresB} of ${B.dSae} of ${B.label} (${B.alive} fired) have a duplicate at the other layer; ${w.cosinePairs} pairs pass the cosine alone, so ${w.cosinePairs - w.pairs.length} share a direction without firing together.`, '');
+  P(`\`saelab duplicates --sae ${localPrev.name} --sae ${local.name} --cosine ${dups.json.thresholds.cosine} --correlation ${dups.json.thresholds.correlation} --tokens ${C.dupTokens}\` (${n(dups.json.tokens)} tokens; ${f(dups.seconds, 1)} s): ${w.pairs.length} pairs; ${w.featuresA} of ${A.dSae} features of ${A.label} (${A.alive} fired) and ${w.featuresB} of ${B.dSae} of ${B.label} (${B.alive} fired) have a duplicate at the other layer; ${w.cosinePairs} pairs pass the cosine alone, so ${w.cosinePairs - w.pairs.length} share a direction without firing together.`, '');
   if (w.pairs.length) {
-    P(`| ${A.label} | ${B.label} | cosine | correlation | context (${B.label}) |`, '|---:|---:|---:|---:|---|');
-    for (const p of w.pairs.slice(0, 8)) P(`| ${p.a} | ${p.b} | ${f(p.cosine)} | ${f(p.correlation)} | ${context(local.name, p.b) ?? ''} |`);
+    P(`| ${A.label} | ${B.label} | cosine | correlation | context (${A.label}) | context (${B.label}) |`, '|---:|---:|---:|---:|---|---|');
+    for (const p of w.pairs.slice(0, 8)) P(`| ${p.a} | ${p.b} | ${f(p.cosine)} | ${f(p.correlation)} | ${context(localPrev.name, p.a) ?? ''} | ${context(local.name, p.b) ?? ''} |`);
     P('');
   }
 }
 ws.close();
-P(`Total script wall time on this run: ${f((Date.now() - tStart) / 1000, 0)} s (reused results not counted again).`, '');
+{
+  const steps = [localPrev.seconds, local.seconds, e2e.seconds, spectra.kl.seconds, spectra.ce.seconds, align.seconds, ...Object.values(dashes).map((x) => x.seconds), connect.seconds, ...dupRuns.map((x) => x.seconds)];
+  P(`Wall time of the steps above, added up: ${f(steps.reduce((a, x) => a + (x ?? 0), 0), 0)} s on this machine (each step's own time is given where it is used).`, '');
+}
 writeAtomic(DOC, L.join('\n'));
 process.stderr.write(`wrote ${relative(process.cwd(), DOC) || DOC}\n`);
