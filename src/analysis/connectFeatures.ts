@@ -47,6 +47,32 @@ export interface ConnectOptions {
   checkEdges?: number;
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Continue from a saved state of the same run (connectRun checks that it is). */
+  resumeFrom?: ConnectState;
+  /** Receives the state after a batch, at most every `checkpointSeconds` (default 30; 0: every batch); awaited. */
+  onCheckpoint?: (s: ConnectState) => Promise<void>;
+  checkpointSeconds?: number;
+}
+
+/** Per later feature, what the batches so far have summed. */
+export interface FeatureAccumulator {
+  /** [m₁] Σ edge per early feature. */
+  edge: Float64Array;
+  error: number;
+  bias: number;
+  excluded: number;
+  fires: number;
+  activation: number;
+}
+
+/** A connect pass part way: batches done, tokens counted, the attributed features and their sums, the first batch's edges (for the ablation checks). */
+export interface ConnectState {
+  batches: number;
+  tokens: number;
+  features: number[];
+  /** In `features` order. */
+  acc: FeatureAccumulator[];
+  first: [number, Float64Array][];
 }
 
 /** One edge into a later feature; `source` −1 is the early SAE's error term. */
@@ -145,7 +171,9 @@ export async function connectFeatures(o: ConnectOptions): Promise<ConnectReport>
   const bs = o.batchSize ?? 8;
   const batches = Math.ceil(windows.length / bs);
   let features = o.features;
-  if (features) {
+  const r0 = o.resumeFrom;
+  if (r0) features = r0.features;
+  else if (features) {
     for (const j of features) if (!(Number.isInteger(j) && j >= 0 && j < m2)) throw new GradientsError(`--features: ${j} is not a latent of ${late.label} (0…${m2 - 1})`);
   } else {
     const tot = await lateTotals(model, late, windows, bs);
@@ -153,11 +181,14 @@ export async function connectFeatures(o: ConnectOptions): Promise<ConnectReport>
   }
   const s1 = early.normScalingFactor ?? 1;
   const s2 = late.normScalingFactor ?? 1;
-  const acc = new Map(features.map((j) => [j, { edge: new Float64Array(m1), error: 0, bias: 0, excluded: 0, fires: 0, activation: 0 }]));
-  const first = new Map<number, Float64Array>();
-  let tokens = 0;
+  const acc = new Map<number, FeatureAccumulator>(features.map((j, k) => [j, r0 ? r0.acc[k]! : { edge: new Float64Array(m1), error: 0, bias: 0, excluded: 0, fires: 0, activation: 0 }]));
+  const first = new Map<number, Float64Array>(r0 ? r0.first : []);
+  let tokens = r0 ? r0.tokens : 0;
   const dev = model.device;
-  for (let w = 0, done = 0; w < windows.length; w += bs) {
+  const every = (o.checkpointSeconds ?? 30) * 1000;
+  let lastSave = performance.now();
+  for (let b = r0 ? r0.batches : 0; b < batches; b++) {
+    const w = b * bs;
     const { ids, keep, B, T } = batchOf(windows.slice(w, w + bs));
     const N = B * T;
     for (const k of keep) tokens += k;
@@ -221,7 +252,11 @@ export async function connectFeatures(o: ConnectOptions): Promise<ConnectReport>
       fwd.rewards?.dispose();
       for (const t of fwd.activations.values()) t.dispose();
     }
-    o.onProgress?.(++done, batches);
+    if (o.onCheckpoint && b + 1 < batches && performance.now() - lastSave >= every) {
+      await o.onCheckpoint({ batches: b + 1, tokens, features, acc: features.map((j) => acc.get(j)!), first: [...first.entries()] });
+      lastSave = performance.now();
+    }
+    o.onProgress?.(b + 1, batches);
   }
 
   const topK = o.topK ?? 10;

@@ -1,7 +1,7 @@
 // `saelab connect` as a library function: load the earlier and the later SAE (refusing SAEs of
 // different models and hooks in the wrong order), open the model, read evaluation windows, find the
 // edges (connectFeatures.ts), write connect.json and record the top-k edges per later feature in the
-// workspace database (connectDb.ts).
+// workspace database (connectDb.ts). A checkpoint in the out folder every 30 s; `resume` continues it.
 
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -17,7 +17,8 @@ import { saeModelSpec } from '../sae/runSource.js';
 import type { LoadedSae } from '../sae/saeFiles.js';
 import { defaultData, defaultModel } from '../sae/trainRun.js';
 import { insertConnectRun } from './connectDb.js';
-import { checkConnectSetup, connectFeatures, type ConnectReport, type ConnectSae } from './connectFeatures.js';
+import { checkConnectSetup, connectFeatures, type ConnectReport, type ConnectSae, type ConnectState } from './connectFeatures.js';
+import { hasRunCheckpoint, keyMismatch, readRunCheckpoint, removeRunCheckpoint, writeRunCheckpoint } from './runCheckpoint.js';
 import { GradientsError } from './gradientsRun.js';
 
 export interface ConnectRunOptions {
@@ -39,6 +40,44 @@ export interface ConnectRunOptions {
   db?: string | null;
   download?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Continue from `<out>/connect.checkpoint` (same settings); without it an existing checkpoint is refused. */
+  resume?: boolean;
+  /** Seconds between checkpoints (default 30; 0: after every batch). */
+  checkpointSeconds?: number;
+}
+
+/** A connect checkpoint's header (runCheckpoint.ts); the arrays are each feature's edge sums, then the first batch's edges in `first` order. */
+interface ConnectCheckpoint {
+  key: Record<string, unknown>;
+  batches: number;
+  tokens: number;
+  features: number[];
+  /** Per feature: error, bias, excluded, fires, activation. */
+  scalars: number[][];
+  first: number[];
+}
+const MAGIC = 'SLCC';
+
+/** The state as a checkpoint header and arrays. */
+function toCheckpoint(key: Record<string, unknown>, s: ConnectState): { header: ConnectCheckpoint; arrays: Float64Array[] } {
+  return {
+    header: { key, batches: s.batches, tokens: s.tokens, features: s.features, scalars: s.acc.map((a) => [a.error, a.bias, a.excluded, a.fires, a.activation]), first: s.first.map(([j]) => j) },
+    arrays: [...s.acc.map((a) => a.edge), ...s.first.map(([, e]) => e)],
+  };
+}
+
+/** A checkpoint back as the state (sizes checked against the early SAE's width). */
+function fromCheckpoint(h: ConnectCheckpoint, arrays: Float64Array[], m1: number, bad: (why: string) => Error): ConnectState {
+  const nf = h.features.length;
+  if (arrays.length !== nf + h.first.length || arrays.some((a) => a.length !== m1)) throw bad('its arrays do not fit the earlier SAE');
+  return {
+    batches: h.batches, tokens: h.tokens, features: h.features,
+    acc: h.features.map((_, k) => {
+      const [error, bias, excluded, fires, activation] = h.scalars[k]!;
+      return { edge: arrays[k]!, error: error!, bias: bias!, excluded: excluded!, fires: fires!, activation: activation! };
+    }),
+    first: h.first.map((j, k) => [j, arrays[nf + k]!]),
+  };
 }
 
 export interface ConnectRunReport extends ConnectReport {
@@ -96,9 +135,27 @@ export async function connectRun(o: ConnectRunOptions): Promise<ConnectRunReport
     const windows = await lmWindows(dataPath, opened.tokenizer!, { contextSize, prependBos: true, tokens: o.tokens, skip: o.skipTokens ?? 0, textField: 'text' });
     const early = await connectSae(ea);
     const late = await connectSae(la);
-    const report = await connectFeatures({ model, early, late, windows, features: o.features, topFeatures: o.topFeatures, topK: o.topK, checkEdges: o.checkEdges, batchSize: o.batchSize, onProgress: o.onProgress });
     const out = resolve(o.out);
     await mkdir(out, { recursive: true });
+    // Resume: the settings that shape the sums must match the checkpoint's.
+    const ckpt = join(out, 'connect.checkpoint');
+    const key = { model: existsSync(spec) ? resolve(spec) : spec, data: dataPath, saes: o.saes.map((d) => resolve(d)), tokens: o.tokens, skipTokens: o.skipTokens ?? 0, contextSize, batchSize: o.batchSize ?? 8, features: o.features ?? null, topFeatures: o.topFeatures ?? 64, windows: windows.length };
+    let resumeFrom: ConnectState | undefined;
+    if (hasRunCheckpoint(ckpt)) {
+      if (!o.resume) throw new GradientsError(`${ckpt}: an unfinished run's checkpoint is here: pass --resume to continue it, or delete it to start afresh`);
+      const bad = (why: string) => new GradientsError(`${ckpt}: ${why}; delete it to start afresh`);
+      const { header, arrays } = await readRunCheckpoint<ConnectCheckpoint>(ckpt, MAGIC, bad);
+      const differs = keyMismatch(header.key, key);
+      if (differs) throw new GradientsError(`--resume: the checkpoint in ${out} was made with ${differs}`);
+      resumeFrom = fromCheckpoint(header, arrays, early.cfg.dSae, bad);
+    }
+    const report = await connectFeatures({
+      model, early, late, windows, features: o.features, topFeatures: o.topFeatures, topK: o.topK, checkEdges: o.checkEdges, batchSize: o.batchSize, onProgress: o.onProgress,
+      resumeFrom, checkpointSeconds: o.checkpointSeconds, onCheckpoint: async (s) => {
+        const c = toCheckpoint(key, s);
+        await writeRunCheckpoint(ckpt, MAGIC, c.header as unknown as ConnectCheckpoint & Record<string, unknown>, c.arrays);
+      },
+    });
     const modelName = existsSync(spec) ? resolve(spec) : spec;
     let runId: number | null = null;
     if (dbPath) {
@@ -112,6 +169,7 @@ export async function connectRun(o: ConnectRunOptions): Promise<ConnectRunReport
     }
     const full: ConnectRunReport = { model: modelName, data: dataPath, contextSize, ...report, seconds: (performance.now() - t0) / 1000, json: join(out, 'connect.json'), db: dbPath, runId };
     await writeFileAtomic(full.json, JSON.stringify(full, null, 2) + '\n');
+    await removeRunCheckpoint(ckpt);
     return full;
   } finally {
     model?.dispose();

@@ -53,6 +53,36 @@ export async function harvestEvalActivations(spec: EvalTokensSpec): Promise<{ x:
   }
 }
 
+/** Several hooks' activations on the same first `tokens` kept positions, from one forward pass per batch: hook → x [N, dIn]. */
+export async function harvestEvalActivationsAt(spec: Omit<EvalTokensSpec, 'hook'> & { hooks: readonly string[] }): Promise<{ x: Map<string, Float32Array>; n: number; dIn: number }> {
+  const { model, tokenizer } = await openModel(spec.model, spec.device, { needTokenizer: true });
+  try {
+    const hooks = [...new Set(spec.hooks)];
+    planHooks(model, hooks);
+    const dIn = model.config.dModel;
+    const packing = packSettings({ contextSize: Math.min(spec.contextSize, model.config.nCtx), prependBos: spec.prependBos ?? true }, tokenizer!);
+    const x = new Map(hooks.map((h) => [h, new Float32Array(spec.tokens * dIn)]));
+    const filled = new Map(hooks.map((h) => [h, 0]));
+    await harvestActivations(model, packTokens(readDocuments(spec.data), tokenizer!, packing), {
+      hooks,
+      batchSize: spec.batchSize ?? 8,
+      maxRows: spec.tokens,
+      onBatch: (h, rows) => {
+        const at = filled.get(h)!;
+        const take = Math.min(rows.length / dIn, spec.tokens - at);
+        x.get(h)!.set(rows.subarray(0, take * dIn), at * dIn);
+        filled.set(h, at + take);
+      },
+    });
+    // Every hook gets the same rows of each batch, so the counts agree.
+    const n = Math.min(...filled.values());
+    for (const h of hooks) x.set(h, x.get(h)!.subarray(0, n * dIn));
+    return { x, n, dIn };
+  } finally {
+    model.dispose();
+  }
+}
+
 /** One SAE's features on the evaluation tokens. */
 export interface FeatureActivations {
   /** Tokens N. */

@@ -24,6 +24,7 @@ import type { LoadedSae } from '../sae/saeFiles.js';
 import { defaultData, defaultModel } from '../sae/trainRun.js';
 import { randomDirections, scoreDirections, summarise, type ScoreSummary } from './gradientAlignment.js';
 import { GramAccumulator, gradientSpectrum, type GradientSpectrum } from './gradientGram.js';
+import { hasRunCheckpoint, keyMismatch, readRunCheckpoint, removeRunCheckpoint, writeRunCheckpoint } from './runCheckpoint.js';
 import { batchGradients, GRADIENT_OBJECTIVES, objectiveProblem, type GradientObjective } from './hookGradients.js';
 
 /** Bad input to `saelab gradients` (and `connect`): one line, exit 2. */
@@ -58,6 +59,10 @@ export interface GradientsRunOptions {
   out: string;
   download?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Continue from `<out>/gradients.checkpoint` (same settings); without it an existing checkpoint is refused. */
+  resume?: boolean;
+  /** Seconds between checkpoints (default 30; 0: after every batch). */
+  checkpointSeconds?: number;
   plots?: {
     spectrum: (hooks: { hook: string; spectrum: GradientSpectrum }[], objective: string) => string;
     alignment: (s: SaeAlignment, which: 'decoder' | 'encoder', energies: { sae: Float64Array; random: Float64Array }) => string;
@@ -122,6 +127,15 @@ async function pairWindows(file: string, tok: Tokenizer, model: Transformer, con
   return out;
 }
 
+/** A gradients checkpoint (runCheckpoint.ts): the batches done, each hook's row count, the KL sampler's state; the arrays are the hooks' Gram sums in --hook order. */
+interface GradientsCheckpoint {
+  key: Record<string, unknown>;
+  batches: number;
+  counts: number[];
+  rng: { s: [number, number, number, number]; spare: number | null };
+}
+const MAGIC = 'SLGC';
+
 /** Round for JSON. */
 const r6 = (v: ArrayLike<number>) => Array.from(v, (x) => Number(x.toPrecision(6)));
 
@@ -168,15 +182,41 @@ export async function gradientsRun(o: GradientsRunOptions): Promise<GradientsRep
     }
 
     const seed = o.seed ?? 0;
-    const rng = new Rng(seed);
+    let rng = new Rng(seed);
     const grams = new Map(hooks.map((h) => [h, new GramAccumulator(d)]));
     const bs = o.batchSize ?? 4;
     const total = Math.ceil(windows.length / bs);
-    for (let i = 0, done = 0; i < windows.length; i += bs) {
-      const { ids, keep, B, T } = batchOf(windows.slice(i, i + bs));
+    // Resume: the settings that shape the sums must match the checkpoint's.
+    const out = resolve(o.out);
+    await mkdir(out, { recursive: true });
+    const ckpt = join(out, 'gradients.checkpoint');
+    const key = { model: existsSync(spec) ? resolve(spec) : spec, data: dataPath, hooks, objective: o.objective, tokens: o.tokens, skipTokens: o.skipTokens ?? 0, contextSize, batchSize: bs, seed, windows: windows.length };
+    let start = 0;
+    if (hasRunCheckpoint(ckpt)) {
+      if (!o.resume) throw new GradientsError(`${ckpt}: an unfinished run's checkpoint is here: pass --resume to continue it, or delete it to start afresh`);
+      const { header: h, arrays } = await readRunCheckpoint<GradientsCheckpoint>(ckpt, MAGIC, (why) => new GradientsError(`${ckpt}: ${why}; delete it to start afresh`));
+      const differs = keyMismatch(h.key, key);
+      if (differs) throw new GradientsError(`--resume: the checkpoint in ${out} was made with ${differs}`);
+      hooks.forEach((hk, i) => {
+        const g = grams.get(hk)!;
+        if (arrays[i]?.length !== g.sum.length) throw new GradientsError(`${ckpt}: sums of ${hk} have the wrong size; delete it to start afresh`);
+        g.sum.set(arrays[i]!);
+        g.count = h.counts[i]!;
+      });
+      rng = Rng.fromState(h.rng);
+      start = h.batches;
+    }
+    const every = (o.checkpointSeconds ?? 30) * 1000;
+    let lastSave = performance.now();
+    for (let b = start; b < total; b++) {
+      const { ids, keep, B, T } = batchOf(windows.slice(b * bs, (b + 1) * bs));
       const g = await batchGradients(model, hooks, ids, B, T, keep, o.objective, rng);
       for (const h of hooks) grams.get(h)!.add(g.grads.get(h)!, g.keep);
-      o.onProgress?.(++done, total);
+      if (b + 1 < total && performance.now() - lastSave >= every) {
+        await writeRunCheckpoint(ckpt, MAGIC, { key, batches: b + 1, rng: rng.state(), counts: hooks.map((hk) => grams.get(hk)!.count) }, hooks.map((hk) => grams.get(hk)!.sum));
+        lastSave = performance.now();
+      }
+      o.onProgress?.(b + 1, total);
     }
     const spectra = new Map(hooks.map((h) => [h, gradientSpectrum(grams.get(h)!)]));
 
@@ -208,8 +248,6 @@ export async function gradientsRun(o: GradientsRunOptions): Promise<GradientsRep
       energies.set(a, { dec: dec.energy, enc: enc.energy, rnd: rnd.energy });
     }
 
-    const out = resolve(o.out);
-    await mkdir(out, { recursive: true });
     const hookSpectra = hooks.map((h) => ({ hook: h, spectrum: spectra.get(h)!.spectrum }));
     const plots: string[] = [];
     if (o.plots) {
@@ -231,6 +269,7 @@ export async function gradientsRun(o: GradientsRunOptions): Promise<GradientsRep
       saes, seconds: (performance.now() - t0) / 1000, json: join(out, 'gradients.json'), plots,
     };
     await writeFileAtomic(report.json, JSON.stringify(report, null, 2) + '\n');
+    await removeRunCheckpoint(ckpt);
     return report;
   } finally {
     model?.dispose();

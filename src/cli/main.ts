@@ -15,6 +15,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerPairs } from './commands/pairs.js';
 import { registerGradients } from './commands/gradients.js';
 import { registerConnect } from './commands/connect.js';
+import { registerDuplicates } from './commands/duplicates.js';
 import { registerPerturb } from './commands/perturb.js';
 import { registerPrune } from './commands/prune.js';
 import { registerPush } from './commands/push.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerPerturb(program);
   registerGradients(program);
   registerConnect(program);
+  registerDuplicates(program);
   registerPrune(program);
   registerAttribute(program);
   registerPairs(program);

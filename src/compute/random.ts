@@ -23,6 +23,20 @@ export class Rng {
     this.s3 = next();
   }
 
+  /** The generator's full state (for a checkpoint): four u32 words and the cached normal. */
+  state(): { s: [number, number, number, number]; spare: number | null } {
+    return { s: [this.s0, this.s1, this.s2, this.s3], spare: this.spare };
+  }
+
+  /** A generator continuing exactly from a state(). */
+  static fromState(st: { s: readonly number[]; spare: number | null }): Rng {
+    if (st.s.length !== 4 || !st.s.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)) throw new RangeError('Rng state: four u32 words expected');
+    const r = new Rng(0);
+    [r.s0, r.s1, r.s2, r.s3] = st.s as [number, number, number, number];
+    r.spare = st.spare;
+    return r;
+  }
+
   /** A uniform 32-bit unsigned integer. */
   nextU32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;

@@ -173,6 +173,18 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (late_sae_id, late_feature, rank)
    ) WITHOUT ROWID;
    CREATE INDEX feature_edges_early ON feature_edges(early_sae_id, early_feature);`,
+  // Near-duplicate features across SAEs (saelab duplicates; src/analysis/duplicatesDb.ts,
+  // docs/workspace-db.md): a runs row of kind 'duplicates', one saes row per SAE, each pair once.
+  `CREATE TABLE feature_duplicates (
+     sae_id INTEGER NOT NULL REFERENCES saes(id) ON DELETE CASCADE,
+     feature INTEGER NOT NULL,
+     other_sae_id INTEGER NOT NULL REFERENCES saes(id) ON DELETE CASCADE,
+     other_feature INTEGER NOT NULL,
+     cosine REAL NOT NULL,
+     correlation REAL NOT NULL,
+     PRIMARY KEY (sae_id, feature, other_sae_id, other_feature)
+   ) WITHOUT ROWID;
+   CREATE INDEX feature_duplicates_other ON feature_duplicates(other_sae_id, other_feature);`,
 ];
 
 /** The schema version this saelab writes: one more than the migrations applied to an empty file. */

@@ -137,6 +137,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     get('/api/reports', async () => ({ json: { files: await listReportFiles(workspace) } })),
     get('/api/attributions', () => ({ json: attributionsApi(reader, undefined, undefined) })),
     get('/api/attributions/:run', (c) => ({ json: attributionsApi(reader, String(id(c, 'run')), undefined) })),
+    get('/api/duplicates/:run', (c) => ({ json: reader.duplicatesRun(id(c, 'run')) })),
     get('/api/saes/:sae/metrics', (c) => ({ json: reader.metrics(id(c, 'sae')) })),
     get('/api/dashboards/:dash', (c) => ({ json: reader.dashboardInfo(id(c, 'dash')) })),
     get('/api/dashboards/:dash/features', (c) => {

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { DashboardDb, type DashboardRecord } from '../io/dashboardDb.js';
 import { WorkspaceDb } from '../io/workspaceDb.js';
 import { featureLinks, type FeatureLink } from '../analysis/connectDb.js';
+import { duplicatesRunPairs, featureDuplicates, type FeatureDuplicate } from '../analysis/duplicatesDb.js';
 import { HttpError } from './http.js';
 
 /** A workspace database opened read-only, with the tables it has. */
@@ -87,7 +88,27 @@ export class WorkspaceReader {
     const d = this.dashboard(id);
     const f = this.dash.getFeature(id, feature);
     if (!f) throw new HttpError(404, `dashboard ${id} has no feature ${feature}`);
-    return { dashboard: { id: d.id, dSae: d.dSae, tokens: d.tokens, hook: d.hook, saePath: d.saePath }, ...f, links: this.links(d.saePath, feature) };
+    return { dashboard: { id: d.id, dSae: d.dSae, tokens: d.tokens, hook: d.hook, saePath: d.saePath }, ...f, links: this.links(d.saePath, feature), duplicates: this.duplicates(d.saePath, feature) };
+  }
+
+  /** A saelab duplicates run: its SAEs (with their newest finished dashboard) and every pair, or 404. */
+  duplicatesRun(runId: number): unknown {
+    const run = this.ws.getRun(runId);
+    if (!run || run.kind !== 'duplicates' || !this.has('feature_duplicates')) throw new HttpError(404, `no duplicates run ${runId}`);
+    const dash = this.has('dashboards') ? this.ws.db.prepare("SELECT id FROM dashboards WHERE sae_path = ? AND status = 'done' ORDER BY id DESC LIMIT 1") : null;
+    const { saeIds, pairs } = duplicatesRunPairs(this.ws, runId);
+    const saes = saeIds.map((id) => {
+      const s = this.ws.getSae(id)!;
+      return { id, path: s.path, label: s.path ? s.path.split(/[\\/]/).filter(Boolean).pop() ?? null : null, hook: s.hook, dSae: s.dSae, dashboard: s.path && dash ? ((dash.get(s.path) as { id: number } | undefined)?.id ?? null) : null };
+    });
+    return { run: { id: run.id, name: run.name, createdAt: run.createdAt, config: run.config }, saes, pairs };
+  }
+
+  /** Near-duplicates of a feature in SAEs at other hooks (saelab duplicates), each with the other SAE's newest finished dashboard. */
+  private duplicates(saePath: string, feature: number): (FeatureDuplicate & { dashboard: number | null })[] {
+    if (!this.has('feature_duplicates')) return [];
+    const dash = this.ws.db.prepare("SELECT id FROM dashboards WHERE sae_path = ? AND status = 'done' ORDER BY id DESC LIMIT 1");
+    return featureDuplicates(this.ws, saePath, feature).map((x) => ({ ...x, dashboard: x.path ? ((dash.get(x.path) as { id: number } | undefined)?.id ?? null) : null }));
   }
 
   /** "Driven by" / "drives" edges of a feature (saelab connect), each with the newest finished dashboard of the other SAE when there is one. */

@@ -3,7 +3,7 @@
 // another model, an SAE at a hook not asked for) exits 2 with one line.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cpu } from '../../src/compute/cpu/cpuDevice.js';
@@ -62,6 +62,19 @@ test('saelab gradients: spectra, SAE alignment and plots; bad input exits 2 with
       [['gradients', '--hook', hook, '--objective', 'mse', ...common], /--objective/],
     ] as const) {
       const b = await saelab([...args, '--out', join(dir, 'x'), '--json']);
+      const lines = userLines(b.stderr);
+      assert.equal(b.code, 2, `${args.join(' ')}: ${b.stderr}`);
+      assert.equal(lines.length, 1, lines.join('\n'));
+      assert.match(lines[0]!, re);
+    }
+    // A leftover checkpoint: refused without --resume; one that is not a checkpoint is named with --resume.
+    mkdirSync(join(dir, 'ck'), { recursive: true });
+    writeFileSync(join(dir, 'ck', 'gradients.checkpoint'), 'not a checkpoint');
+    for (const [args, re] of [
+      [['gradients', '--hook', hook, ...common], /gradients\.checkpoint: an unfinished run's checkpoint is here: pass --resume/],
+      [['gradients', '--hook', hook, ...common, '--resume'], /gradients\.checkpoint: not a checkpoint of this command/],
+    ] as const) {
+      const b = await saelab([...args, '--out', join(dir, 'ck'), '--json']);
       const lines = userLines(b.stderr);
       assert.equal(b.code, 2, `${args.join(' ')}: ${b.stderr}`);
       assert.equal(lines.length, 1, lines.join('\n'));

@@ -99,17 +99,19 @@ test('metrics: one transaction in, read back by SAE, name and step range; replac
     db.close();
   }));
 
-test('a version-5 file (before feature_edges) migrates: the table and its index appear, rows kept', () =>
+test('a version-5 file (before feature_edges and feature_duplicates) migrates: the tables and their indexes appear, rows kept', () =>
   withDb((path) => {
     const db = openWorkspaceDb(path);
     const run = db.insertRun({ kind: 'eval', config: {} });
-    db.db.exec('DROP INDEX feature_edges_early; DROP TABLE feature_edges; UPDATE schema_version SET version = 5');
+    db.db.exec('DROP INDEX feature_duplicates_other; DROP TABLE feature_duplicates; DROP INDEX feature_edges_early; DROP TABLE feature_edges; UPDATE schema_version SET version = 5');
     db.close();
     const again = openWorkspaceDb(path);
     assert.equal(again.schemaVersion(), WORKSPACE_DB_SCHEMA_VERSION);
-    assert.equal(WORKSPACE_DB_SCHEMA_VERSION, 6);
+    assert.equal(WORKSPACE_DB_SCHEMA_VERSION, 7);
     const names = (again.db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'feature_edges%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
     assert.deepEqual(names, ['feature_edges', 'feature_edges_early']);
+    const dup = (again.db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'feature_duplicates%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+    assert.deepEqual(dup, ['feature_duplicates', 'feature_duplicates_other']);
     assert.equal(again.getRun(run)!.kind, 'eval');
     again.close();
   }));

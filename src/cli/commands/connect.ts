@@ -17,7 +17,7 @@ import { evalTextOptions, sayHeldOut } from '../textOptions.js';
 
 interface ConnectFlags {
   model?: string; data?: string; sae: string[]; tokens: number; skipTokens?: number; contextSize?: number; batchSize: number; features?: number[]; topFeatures: number;
-  topK: number; checkEdges: number; out: string; db?: string; download?: boolean; device: string; json?: boolean;
+  topK: number; checkEdges: number; out: string; db?: string; download?: boolean; device: string; json?: boolean; resume?: boolean;
 }
 
 /** Register `saelab connect`. */
@@ -31,6 +31,7 @@ export function registerConnect(program: Command): void {
     .option('--check-edges <n>', 'strongest edges checked by exact ablation', intFlag('--check-edges', 0), 8)
     .requiredOption('--out <dir>', 'folder for connect.json')
     .option('--db <file>', 'workspace database (default: saelab.db next to the earlier SAE folder)')
+    .option('--resume', 'continue an interrupted run from the checkpoint in --out (written every 30 s; same settings)')
     .option('--download', 'allow downloading --model from the hub')
     .addOption(deviceOption())
     .option('--json', 'print JSON')
@@ -47,7 +48,7 @@ export function registerConnect(program: Command): void {
       try {
         const r = await connectRun({
           device, saes: o.sae, model: o.model, data: o.data, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, batchSize: o.batchSize,
-          features: o.features, topFeatures: o.topFeatures, topK: o.topK, checkEdges: o.checkEdges, out: resolve(o.out), db: o.db, download: o.download, onProgress: progress.onProgress,
+          features: o.features, topFeatures: o.topFeatures, topK: o.topK, checkEdges: o.checkEdges, out: resolve(o.out), db: o.db, download: o.download, resume: !!o.resume, onProgress: progress.onProgress,
         });
         progress.stop();
         emit(!!o.json, r, () => {

@@ -19,7 +19,7 @@ import { evalTextOptions, sayHeldOut } from '../textOptions.js';
 
 interface GradientsFlags {
   model?: string; data?: string; pairs?: string; hook: string[]; objective: GradientObjective; sae: string[]; tokens: number; skipTokens?: number; contextSize?: number;
-  batchSize: number; seed: number; rank?: number; randomDirections: number; out: string; download?: boolean; device: string; json?: boolean;
+  batchSize: number; seed: number; rank?: number; randomDirections: number; out: string; download?: boolean; device: string; json?: boolean; resume?: boolean;
 }
 
 /** Register `saelab gradients`. */
@@ -34,6 +34,7 @@ export function registerGradients(program: Command): void {
     .option('--random-directions <n>', 'random directions for the baseline', countFlag('--random-directions'), 4096)
     .option('--seed <n>', 'seed of the KL samples and the random directions', intFlag('--seed', 0), 0)
     .requiredOption('--out <dir>', 'folder for gradients.json and the SVG plots')
+    .option('--resume', 'continue an interrupted run from the checkpoint in --out (written every 30 s; same settings)')
     .option('--download', 'allow downloading --model from the hub')
     .addOption(deviceOption())
     .option('--json', 'print JSON')
@@ -51,7 +52,7 @@ export function registerGradients(program: Command): void {
       try {
         const r = await gradientsRun({
           device, model: o.model, data: o.data, pairs: o.pairs, hooks: o.hook, objective: o.objective, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize,
-          batchSize: o.batchSize, seed: o.seed, saes: o.sae, rank: o.rank, randomCount: o.randomDirections, out: resolve(o.out), download: o.download,
+          batchSize: o.batchSize, seed: o.seed, saes: o.sae, rank: o.rank, randomCount: o.randomDirections, out: resolve(o.out), download: o.download, resume: !!o.resume,
           onProgress: progress.onProgress, plots: { spectrum: gradientSpectrumSvg, alignment: alignmentSvg },
         });
         progress.stop();

@@ -47,6 +47,16 @@ export async function featureView(root: HTMLElement, id: number, f: number): Pro
     }
     side.appendChild(el('div', { class: 'card' }, el('h3', {}, `${title} (saelab connect)`), t));
   }
+  const dups = p.duplicates ?? [];
+  if (dups.length > 0) {
+    const t = el('table', { class: 'links', id: 'duplicates' }, el('tr', {}, el('th', {}, 'feature'), el('th', {}, 'hook'), el('th', { class: 'num' }, 'decoder cos'), el('th', { class: 'num' }, 'act. corr')));
+    for (const x of dups) {
+      const name = `${x.label ?? ''} #${x.feature}`;
+      const cell = x.dashboard !== null ? el('a', { href: `#/dashboards/${x.dashboard}/features/${x.feature}` }, name) : name;
+      t.appendChild(el('tr', {}, el('td', {}, cell), el('td', {}, x.hook ?? ''), el('td', { class: 'num' }, fmt(x.cosine)), el('td', { class: 'num' }, fmt(x.correlation))));
+    }
+    side.appendChild(el('div', { class: 'card' }, el('h3', {}, 'Duplicates at other hooks (saelab duplicates)'), t));
+  }
   root.appendChild(side);
 
   root.appendChild(el('h2', {}, 'Top activations'));

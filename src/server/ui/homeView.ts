@@ -30,7 +30,9 @@ export async function homeView(root: HTMLElement): Promise<void> {
   root.appendChild(el('h2', {}, 'Runs and SAEs'));
   if (ws.runs.length === 0) root.appendChild(el('p', { class: 'muted' }, 'No runs in this workspace.'));
   for (const r of ws.runs) {
-    root.appendChild(el('h3', {}, `run ${r.id} · ${r.kind} · ${r.name ?? ''} · ${r.status} · ${r.createdAt.slice(0, 19).replace('T', ' ')}`));
+    const h3 = el('h3', {}, `run ${r.id} · ${r.kind} · ${r.name ?? ''} · ${r.status} · ${r.createdAt.slice(0, 19).replace('T', ' ')}`);
+    if (r.kind === 'duplicates') h3.append(' · ', el('a', { href: `#/duplicates/${r.id}` }, 'pairs'));
+    root.appendChild(h3);
     const evalNames = [...new Set(r.saes.flatMap((s) => Object.keys(s.eval)))].slice(0, 6);
     const head = el('tr', {}, el('th', {}, 'SAE'), el('th', {}, 'arch'), el('th', { class: 'num' }, 'd_sae'), el('th', { class: 'num' }, 'step'), el('th', { class: 'num' }, 'loss'), el('th', { class: 'num' }, 'L0'), el('th', { class: 'num' }, 'dead'));
     for (const n of evalNames) head.appendChild(el('th', { class: 'num' }, n));

@@ -5,9 +5,11 @@
 //   #/dashboards/:id/features/:f     feature page
 //   #/dashboards/:id/text            text → features
 //   #/attributions[/:id]             reward attributions (rewardView.ts)
+//   #/duplicates/:run                saelab duplicates pairs (duplicatesView.ts)
 
 import { dashboardView } from './dashboardView.js';
 import { clear, el } from './dom.js';
+import { duplicatesView } from './duplicatesView.js';
 import { featureView } from './featureView.js';
 import { homeView } from './homeView.js';
 import { attributionView, attributionsView } from './rewardView.js';
@@ -34,6 +36,7 @@ async function route(): Promise<void> {
     else if (a === 'dashboards' && num(b) !== null && c === 'text' && d === undefined) await textView(view, num(b)!);
     else if (a === 'attributions' && b === undefined) await attributionsView(view);
     else if (a === 'attributions' && num(b) !== null && c === undefined) await attributionView(view, num(b)!);
+    else if (a === 'duplicates' && num(b) !== null && c === undefined) await duplicatesView(view, num(b)!);
     else view.appendChild(el('p', { class: 'error' }, `No page at #${hash}.`));
   } catch (e) {
     view.appendChild(el('p', { class: 'error' }, (e as Error).message));

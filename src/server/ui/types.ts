@@ -30,6 +30,12 @@ export interface FeaturePage extends FeatureRow {
   data: FeatureData;
   /** saelab connect's edges into and out of this feature (feature −1: an SAE's error term). */
   links?: { drivenBy: FeatureLinkJson[]; drives: FeatureLinkJson[] };
+  /** saelab duplicates' near-duplicates of this feature in SAEs at other hooks. */
+  duplicates?: FeatureDuplicateJson[];
+}
+
+export interface FeatureDuplicateJson {
+  label: string | null; hook: string | null; feature: number; cosine: number; correlation: number; dashboard: number | null;
 }
 
 export interface FeatureLinkJson {
@@ -44,4 +50,11 @@ export interface TextAnswer {
   tokens: { text: string; special: boolean; features: { feature: number; act: number }[] }[];
   features: { feature: number; maxAct: number; count: number }[];
   truncated: boolean;
+}
+
+export interface DuplicatesRunPage {
+  run: { id: number; name: string | null; createdAt: string; config: { tokens?: number; cosine?: number; correlation?: number } };
+  saes: { id: number; path: string | null; label: string | null; hook: string; dSae: number; dashboard: number | null }[];
+  /** [a SAE index, a feature, b SAE index, b feature, cosine, correlation]. */
+  pairs: [number, number, number, number, number, number][];
 }
