@@ -13,7 +13,7 @@ export interface StoreBatchOptions {
   hook: string;
   batchSize: number;
   seed: number;
-  /** Rows in the shuffle buffer. Default: two shards' worth (at least 2 × batchSize). */
+  /** Rows in the shuffle buffer. Default: two shards' worth (at least 2 × batchSize). At least the store's rows: a full random permutation of them every epoch (the whole store in memory). */
   bufferRows?: number;
   /** Passes over the store. Default 1. */
   epochs?: number;
@@ -74,7 +74,12 @@ export class ActivationStoreReader {
     const rng = new Rng(opts.seed);
     const shardRows = Math.max(...this.manifest.shards.map((s) => s.rows), 1);
     const capacity = opts.bufferRows ?? Math.max(2 * opts.batchSize, Math.min(2 * shardRows, this.totalRows));
-    const buf = new ShuffleBuffer({ dIn, capacity, batchSize: opts.batchSize, seed: rng.nextU32() });
+    const bufSeed = rng.nextU32();
+    if (capacity >= this.totalRows) {
+      yield* this.permutedBatches(opts.hook, dIn, opts.batchSize, opts.epochs ?? 1, rng);
+      return;
+    }
+    const buf = new ShuffleBuffer({ dIn, capacity, batchSize: opts.batchSize, seed: bufSeed });
     for (let epoch = 0; epoch < (opts.epochs ?? 1); epoch++) {
       const order = this.manifest.shards.map((_, i) => i);
       for (let i = order.length - 1; i > 0; i--) {
@@ -84,5 +89,35 @@ export class ActivationStoreReader {
       for (const i of order) yield* buf.push((await this.readShard(i)).values.get(opts.hook)!);
     }
     yield* buf.flush();
+  }
+
+  /** Every row in memory, a fresh random permutation each epoch; a batch may span two epochs, the last may be short. */
+  private async *permutedBatches(hook: string, dIn: number, batchSize: number, epochs: number, rng: Rng): AsyncGenerator<Float32Array> {
+    const n = this.totalRows;
+    const all = new Float32Array(n * dIn);
+    let at = 0;
+    for await (const rows of this.rows(hook)) (all.set(rows, at), (at += rows.length));
+    const order = new Uint32Array(n);
+    let batch = new Float32Array(batchSize * dIn);
+    let fill = 0;
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      for (let i = 0; i < n; i++) order[i] = i;
+      for (let i = n - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        const t = order[i]!;
+        order[i] = order[j]!;
+        order[j] = t;
+      }
+      for (let i = 0; i < n; i++) {
+        const r = order[i]!;
+        batch.set(all.subarray(r * dIn, (r + 1) * dIn), fill * dIn);
+        if (++fill === batchSize) {
+          yield batch;
+          batch = new Float32Array(batchSize * dIn);
+          fill = 0;
+        }
+      }
+    }
+    if (fill > 0) yield batch.slice(0, fill * dIn);
   }
 }

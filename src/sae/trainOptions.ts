@@ -66,6 +66,8 @@ export interface TrainRunOptions {
   normalize?: boolean;
   /** Default: on for topk/batchtopk, off for standard (see TRAIN_DEFAULTS). */
   decoderUnitNorm?: boolean;
+  /** Norm of every encoder column at initialisation (default: initDefaults in initSae.ts, per architecture). */
+  encoderScale?: number;
   deadTokensThreshold?: number;
   gradClip?: number;
   /** Output folder. */

@@ -49,7 +49,7 @@ export function applyConfigFile(cmd: Command, path: string): void {
 interface TrainFlags {
   model?: string; hook?: string; data?: string; store?: string; arch: SaeArchitecture; k?: number; l1?: number; ks?: number[]; l1s?: number[];
   dSae?: number; dSaes?: number[]; tokens: number; seeds: number[]; batchSize: number; lr: number; lrDecay: LrDecay; contextSize: number; out?: string; db?: string;
-  resume?: boolean; checkpointEvery: number; logEvery: number; bDecInit: 'zeros' | 'mean' | 'geometric_median'; decoderUnitNorm?: boolean;
+  resume?: boolean; checkpointEvery: number; logEvery: number; bDecInit: 'zeros' | 'mean' | 'geometric_median'; decoderUnitNorm?: boolean; initEncoderScale?: number;
   normalize: boolean; sparsityTokens: number; deadTokens?: number; harvestBatchSize: number; bufferBatches: number; dataSeed: number; textField: string;
   prependBos: boolean; download?: boolean; device: string; json?: boolean; config?: string;
   loss: TrainLoss; rewardCoefficient?: number; rewardDifference?: boolean; klCoefficient?: number; localCoefficient?: number; downstream?: string; downstreamCoefficients?: number[]; initFrom?: string;
@@ -81,6 +81,7 @@ export function registerTrain(program: Command): void {
     .option('--b-dec-init <how>', 'geometric_median (of the first batches, normalised), mean or zeros', choice('--b-dec-init', ['geometric_median', 'mean', 'zeros'] as const), D.bDecInit)
     .option('--decoder-unit-norm', 'keep decoder rows at unit norm (default for topk and batchtopk)')
     .option('--no-decoder-unit-norm', 'do not (default for standard, whose L1 is weighted by the decoder norms)')
+    .option('--init-encoder-scale <x>', 'norm of every encoder column at initialisation (default: topk/batchtopk 1/√3 ≈ 0.577 with unit decoder rows; standard 0.1 = its decoder rows, W_enc = W_decᵀ; docs/training.md)', numFlag('--init-encoder-scale', 0))
     .option('--no-normalize', 'do not scale activations to E‖x‖² = d_in (default: scale, factor in cfg.json)')
     .option('--out <dir>', 'output folder: SAE folders, train-log.jsonl, checkpoints/, saelab.db')
     .option('--db <file>', 'workspace database (default: <out>/saelab.db)')
@@ -125,7 +126,7 @@ export function registerTrain(program: Command): void {
       const req: TrainRunOptions = {
         device, model: o.model, hook: o.hook, data: o.data, store: o.store, arch: o.arch, k: o.k, ks: o.ks, l1: o.l1, l1s: o.l1s, dSae: o.dSae, dSaes: o.dSaes,
         tokens: o.tokens, seeds: o.seeds, batchSize: o.batchSize, lr: o.lr, lrDecay: o.lrDecay, contextSize: o.contextSize, out: o.out, db: o.db,
-        resume: !!o.resume, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, bDecInit: o.bDecInit, decoderUnitNorm: o.decoderUnitNorm,
+        resume: !!o.resume, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, bDecInit: o.bDecInit, decoderUnitNorm: o.decoderUnitNorm, encoderScale: o.initEncoderScale,
         normalize: o.normalize, sparsityTokens: o.sparsityTokens, deadTokensThreshold: o.deadTokens, harvestBatchSize: o.harvestBatchSize, bufferBatches: o.bufferBatches,
         dataSeed: o.dataSeed, textField: o.textField, prependBos: o.prependBos, download: o.download,
         loss: o.loss, klCoefficient: o.klCoefficient, localCoefficient: o.localCoefficient, downstream: o.downstream, downstreamCoefficients: o.downstreamCoefficients, initFrom,
