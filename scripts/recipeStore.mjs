@@ -62,7 +62,7 @@ export async function evalOnStore(heldout, saeDirs, { chunk = 8192 } = {}) {
   return saes.map(({ dir, sae }, i) => {
     const r = acc[i].result();
     const dead = fired[i].reduce((a, v) => a + (v ? 0 : 1), 0) / sae.cfg.dSae;
-    return { sae: dir, tokens: r.tokens, fvu: r.fvu, l0: r.l0, mse: r.mse, dead };
+    return { sae: dir, heldoutTokens: r.tokens, fvu: r.fvu, l0: r.l0, mse: r.mse, dead };
   });
 }
 
