@@ -93,8 +93,17 @@ async function main() {
       }
     }
   }
-  writeFileSync(join(o.work, 'results.json'), JSON.stringify(results, null, 1));
-  const table = tableOf(results, o, split);
+  // Results accumulate in WORK/results.json (a rerun replaces its own rows), so saelab and the
+  // reference may be run by separate invocations; the table shows this invocation's budgets.
+  const file = join(o.work, 'results.json');
+  const keyOf = (r) => `${r.recipe}|${r.tokens}|${r.seed}`;
+  const merged = new Map((existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : []).map((r) => [keyOf(r), r]));
+  for (const r of results) merged.set(keyOf(r), r);
+  writeFileSync(file, JSON.stringify([...merged.values()], null, 1));
+  const recipes = new Set(['saelab', 'reference', ...o.variants.map((v) => v.label)]);
+  const shown = [...merged.values()].filter((r) => budgets.includes(r.tokens) && seeds.includes(r.seed) && recipes.has(r.recipe));
+  shown.sort((a, b) => a.tokens - b.tokens || (a.recipe === 'reference') - (b.recipe === 'reference') || a.recipe.localeCompare(b.recipe) || a.seed - b.seed);
+  const table = tableOf(shown, o, split);
   console.log(table);
   if (o.write) writeBenchmarks(table);
 }

@@ -20,11 +20,14 @@ export function splitStore(store, out, { every = 16, maxShards = Infinity } = {}
   const parts = { train: shards.filter((_, i) => i % every !== every - 1), heldout: shards.filter((_, i) => i % every === every - 1) };
   for (const [name, list] of Object.entries(parts)) {
     const dir = join(out, name);
+    const rows = list.reduce((a, s) => a + s.rows, 0);
+    const manifest = JSON.stringify({ ...m, shards: list, totalRows: rows, targetRows: rows, complete: true }, null, 2);
+    // The same split already there (another run may be reading it): leave it alone.
+    if (existsSync(join(dir, 'manifest.json')) && readFileSync(join(dir, 'manifest.json'), 'utf8') === manifest) continue;
     if (existsSync(dir)) rmSync(dir, { recursive: true });
     mkdirSync(dir, { recursive: true });
     for (const s of list) symlinkSync(resolve(store, s.file), join(dir, s.file));
-    const rows = list.reduce((a, s) => a + s.rows, 0);
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, shards: list, totalRows: rows, targetRows: rows, complete: true }, null, 2));
+    writeFileSync(join(dir, 'manifest.json'), manifest);
   }
   return { train: parts.train.reduce((a, s) => a + s.rows, 0), heldout: parts.heldout.reduce((a, s) => a + s.rows, 0) };
 }

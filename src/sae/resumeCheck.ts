@@ -71,6 +71,7 @@ export function runSettings(
   }
   if (opts.initFrom !== undefined) settings['--init-from'] = opts.initFrom;
   if (opts.encoderScale !== undefined) settings['--init-encoder-scale'] = opts.encoderScale;
+  if (opts.storeChunkRows !== undefined) settings['--store-chunk-rows'] = opts.storeChunkRows;
   if (r.arch === 'standard') settings['--l1/--l1s'] = r.l1s;
   else settings['--k/--ks'] = r.ks;
   return settings;

@@ -49,7 +49,7 @@ export function applyConfigFile(cmd: Command, path: string): void {
 interface TrainFlags {
   model?: string; hook?: string; data?: string; store?: string; arch: SaeArchitecture; k?: number; l1?: number; ks?: number[]; l1s?: number[];
   dSae?: number; dSaes?: number[]; tokens: number; seeds: number[]; batchSize: number; lr: number; lrDecay: LrDecay; contextSize: number; out?: string; db?: string;
-  resume?: boolean; checkpointEvery: number; logEvery: number; bDecInit: 'zeros' | 'mean' | 'geometric_median'; decoderUnitNorm?: boolean; initEncoderScale?: number;
+  resume?: boolean; checkpointEvery: number; logEvery: number; bDecInit: 'zeros' | 'mean' | 'geometric_median'; decoderUnitNorm?: boolean; initEncoderScale?: number; storeChunkRows?: number;
   normalize: boolean; sparsityTokens: number; deadTokens?: number; harvestBatchSize: number; bufferBatches: number; dataSeed: number; textField: string;
   prependBos: boolean; download?: boolean; device: string; json?: boolean; config?: string;
   loss: TrainLoss; rewardCoefficient?: number; rewardDifference?: boolean; klCoefficient?: number; localCoefficient?: number; downstream?: string; downstreamCoefficients?: number[]; initFrom?: string;
@@ -91,7 +91,8 @@ export function registerTrain(program: Command): void {
     .option('--sparsity-tokens <n>', 'sparsity.safetensors counts firings over the last this many tokens', countFlag('--sparsity-tokens'), D.sparsityTokens)
     .option('--dead-tokens <n>', 'a latent is dead after this many tokens without firing (AuxK, dead fraction), e.g. 10M (default 10M)', countFlag('--dead-tokens'))
     .option('--harvest-batch-size <n>', 'windows per model forward', intFlag('--harvest-batch-size', 1), D.harvestBatchSize)
-    .option('--buffer-batches <n>', 'shuffle buffer size in batches', intFlag('--buffer-batches', 2), D.bufferBatches)
+    .option('--buffer-batches <n>', `shuffle buffer in batches: n × --batch-size rows of d_in float32 (default ${D.bufferBatches}: ${(D.bufferBatches * D.batchSize).toLocaleString('en-US')} rows, ${(D.bufferBatches * D.batchSize * 192 * 4) / 2 ** 20} MiB at d_in 192, ${(D.bufferBatches * D.batchSize * 768 * 4) / 2 ** 20} MiB at d_in 768); with --store it mixes chunks of 256 rows from all over the store (within 0.5 % of a full permutation, docs/training.md), and a buffer of at least the store's rows is a full permutation (the whole store in memory)`, intFlag('--buffer-batches', 2), D.bufferBatches)
+    .option('--store-chunk-rows <n>', 'with --store: rows per chunk of the store\'s random chunk order (default 256)', intFlag('--store-chunk-rows', 1))
     .option('--data-seed <n>', 'seed of the shuffle (the same for every SAE)', intFlag('--data-seed', 0), D.dataSeed)
     .option('--text-field <name>', 'the field holding the text in JSON lines', 'text')
     .option('--no-prepend-bos', 'do not start each window with BOS')
@@ -126,7 +127,7 @@ export function registerTrain(program: Command): void {
       const req: TrainRunOptions = {
         device, model: o.model, hook: o.hook, data: o.data, store: o.store, arch: o.arch, k: o.k, ks: o.ks, l1: o.l1, l1s: o.l1s, dSae: o.dSae, dSaes: o.dSaes,
         tokens: o.tokens, seeds: o.seeds, batchSize: o.batchSize, lr: o.lr, lrDecay: o.lrDecay, contextSize: o.contextSize, out: o.out, db: o.db,
-        resume: !!o.resume, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, bDecInit: o.bDecInit, decoderUnitNorm: o.decoderUnitNorm, encoderScale: o.initEncoderScale,
+        resume: !!o.resume, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, bDecInit: o.bDecInit, decoderUnitNorm: o.decoderUnitNorm, encoderScale: o.initEncoderScale, storeChunkRows: o.storeChunkRows,
         normalize: o.normalize, sparsityTokens: o.sparsityTokens, deadTokensThreshold: o.deadTokens, harvestBatchSize: o.harvestBatchSize, bufferBatches: o.bufferBatches,
         dataSeed: o.dataSeed, textField: o.textField, prependBos: o.prependBos, download: o.download,
         loss: o.loss, klCoefficient: o.klCoefficient, localCoefficient: o.localCoefficient, downstream: o.downstream, downstreamCoefficients: o.downstreamCoefficients, initFrom,
