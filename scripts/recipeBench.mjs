@@ -39,7 +39,7 @@ function parseArgs(argv) {
     else if (a === '--no-saelab') o.saelab = false;
     else if (a === '--variant') {
       const [label, flags] = v().split(/=(.*)/s);
-      o.variants.push({ label, flags: flags.trim().split(/\s+/) });
+      o.variants.push({ label, flags: flags.trim().split(/\s+/).filter(Boolean) });
     } else throw new Error(`unknown argument ${a}`);
   }
   return o;

@@ -2,7 +2,7 @@
 // Every latent i gets one random unit direction u_i; W_dec[i] = decoderNorm·u_i and W_enc[:, i] =
 // encoderScale·u_i, b_enc = 0, b_dec zeros / the sample mean / the sample's geometric median
 // (Weiszfeld, as SAELens' compute_geometric_median). TopK/BatchTopK: unit decoder rows from the start
-// and the encoder at TOPK_ENCODER_SCALE (sparsify's scale: a torch Linear's default rows, ≈ 1/√3);
+// and the encoder at TOPK_ENCODER_SCALE (0.45: measured best, a little below sparsify's ≈ 1/√3);
 // ReLU+L1 (`standard`) and JumpReLU: Anthropic's April 2024 scheme as SAELens has it, decoder rows
 // of norm 0.1 and W_enc = W_decᵀ. Deterministic for a seed.
 
@@ -25,8 +25,8 @@ export interface InitSaeOptions {
   encoderScale?: number;
 }
 
-/** Encoder column norm of a fresh TopK/BatchTopK SAE (chosen by measurement: docs/training.md). */
-export const TOPK_ENCODER_SCALE = 1 / Math.sqrt(3);
+/** Encoder column norm of a fresh TopK/BatchTopK SAE (chosen by measurement among 0.1…1: docs/training.md). */
+export const TOPK_ENCODER_SCALE = 0.45;
 /** Decoder row norm of a fresh ReLU+L1 / JumpReLU SAE (SAELens' decoder_init_norm). */
 export const STANDARD_DECODER_NORM = 0.1;
 

@@ -98,7 +98,7 @@ function config(architecture: SaeConfig['architecture'], extra: Partial<SaeConfi
   return { architecture, dIn: D, dSae: ATOMS, applyBDecToInput: true, decoderUnitNorm: false, normalizeActivations: 'none', seed: 5, ...extra };
 }
 
-test('TopK (k=4) SAE with the default init recovers the atoms (mean best |cos| ≥ 0.95; 0.971 measured, 0.966 with the old encoder = decoderᵀ at unit norm)', async () => {
+test('TopK (k=4) SAE with the default init recovers the atoms (mean best |cos| ≥ 0.95; 0.969 measured, 0.966 with the old encoder = decoderᵀ at unit norm)', async () => {
   const rng = new Rng(123);
   const atoms = makeAtoms(rng);
   const cfg = config('topk', { k: 4, auxK: 32, auxKCoefficient: 1 / 32, deadTokensThreshold: 256 * 20, decoderUnitNorm: true });

@@ -81,7 +81,7 @@ export function registerTrain(program: Command): void {
     .option('--b-dec-init <how>', 'geometric_median (of the first batches, normalised), mean or zeros', choice('--b-dec-init', ['geometric_median', 'mean', 'zeros'] as const), D.bDecInit)
     .option('--decoder-unit-norm', 'keep decoder rows at unit norm (default for topk and batchtopk)')
     .option('--no-decoder-unit-norm', 'do not (default for standard, whose L1 is weighted by the decoder norms)')
-    .option('--init-encoder-scale <x>', 'norm of every encoder column at initialisation (default: topk/batchtopk 1/√3 ≈ 0.577 with unit decoder rows; standard 0.1 = its decoder rows, W_enc = W_decᵀ; docs/training.md)', numFlag('--init-encoder-scale', 0))
+    .option('--init-encoder-scale <x>', 'norm of every encoder column at initialisation (default: topk/batchtopk 0.45 with unit decoder rows; standard 0.1 = its decoder rows, W_enc = W_decᵀ; docs/training.md)', numFlag('--init-encoder-scale', 0))
     .option('--no-normalize', 'do not scale activations to E‖x‖² = d_in (default: scale, factor in cfg.json)')
     .option('--out <dir>', 'output folder: SAE folders, train-log.jsonl, checkpoints/, saelab.db')
     .option('--db <file>', 'workspace database (default: <out>/saelab.db)')
