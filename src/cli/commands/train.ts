@@ -19,6 +19,13 @@ import { emit } from '../output.js';
 import { checkHooks, checkModelSpec, checkPath, resolveSaeDirs } from '../inputChecks.js';
 import { startProgress, type Progress } from '../progress.js';
 
+/** --init-encoder-scale: a finite number > 0 (a zero encoder gives every latent the same pre-activation). */
+function positiveScale(s: string): number {
+  const n = numFlag('--init-encoder-scale', 0)(s);
+  if (n === 0) throw new UsageError(`--init-encoder-scale must be a number > 0 (got '${s}')`);
+  return n;
+}
+
 /** Fill options not given on the command line from a --config JSON object (keys: flag names or their camelCase). */
 export function applyConfigFile(cmd: Command, path: string): void {
   let json: unknown;
@@ -81,7 +88,7 @@ export function registerTrain(program: Command): void {
     .option('--b-dec-init <how>', 'geometric_median (of the first batches, normalised), mean or zeros', choice('--b-dec-init', ['geometric_median', 'mean', 'zeros'] as const), D.bDecInit)
     .option('--decoder-unit-norm', 'keep decoder rows at unit norm (default for topk and batchtopk)')
     .option('--no-decoder-unit-norm', 'do not (default for standard, whose L1 is weighted by the decoder norms)')
-    .option('--init-encoder-scale <x>', 'norm of every encoder column at initialisation (default: topk/batchtopk 0.45 with unit decoder rows; standard 0.1 = its decoder rows, W_enc = W_decᵀ; docs/training.md)', numFlag('--init-encoder-scale', 0))
+    .option('--init-encoder-scale <x>', 'norm of every encoder column at initialisation (default: topk/batchtopk 0.45 with unit decoder rows; standard 0.1 = its decoder rows, W_enc = W_decᵀ; docs/training.md)', positiveScale)
     .option('--no-normalize', 'do not scale activations to E‖x‖² = d_in (default: scale, factor in cfg.json)')
     .option('--out <dir>', 'output folder: SAE folders, train-log.jsonl, checkpoints/, saelab.db')
     .option('--db <file>', 'workspace database (default: <out>/saelab.db)')
