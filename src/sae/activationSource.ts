@@ -157,7 +157,7 @@ export async function openActivationSource(opts: TrainRunOptions, device: Device
         hostBatches: ({ totalSteps, batchSize, dataSeed, note }) => {
           const epochs = Math.max(1, Math.ceil((totalSteps * batchSize) / Math.max(1, store.totalRows)));
           if (epochs > 1) note?.(repeatNote(`the store ${resolve(opts.store!)}`, store.totalRows, totalSteps * batchSize));
-          return store.batches({ hook, batchSize, seed: dataSeed, epochs });
+          return store.batches({ hook, batchSize, seed: dataSeed, epochs, bufferRows: Math.max(2, opts.bufferBatches ?? D.bufferBatches) * batchSize, chunkRows: opts.storeChunkRows });
         },
         streamTokensRead: () => null,
         dispose: () => undefined,

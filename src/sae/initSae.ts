@@ -1,6 +1,10 @@
-// Parameter initialisation (SAELens-like): decoder rows are random unit directions scaled to
-// `decoderNorm` (default 0.1), W_enc = W_decᵀ, b_enc = 0, b_dec zeros / the sample mean / the
-// sample's geometric median (Weiszfeld, as SAELens' compute_geometric_median). Deterministic for a seed.
+// Parameter initialisation, per architecture (docs/training.md has the measurements that chose it).
+// Every latent i gets one random unit direction u_i; W_dec[i] = decoderNorm·u_i and W_enc[:, i] =
+// encoderScale·u_i, b_enc = 0, b_dec zeros / the sample mean / the sample's geometric median
+// (Weiszfeld, as SAELens' compute_geometric_median). TopK/BatchTopK: unit decoder rows from the start
+// and the encoder at TOPK_ENCODER_SCALE (0.45: measured best, a little below sparsify's ≈ 1/√3);
+// ReLU+L1 (`standard`) and JumpReLU: Anthropic's April 2024 scheme as SAELens has it, decoder rows
+// of norm 0.1 and W_enc = W_decᵀ. Deterministic for a seed.
 
 import { Rng } from '../compute/random.js';
 import type { Device } from '../compute/device.js';
@@ -15,8 +19,21 @@ export interface InitSaeOptions {
   bDecInit?: 'zeros' | 'mean' | 'geometric_median';
   /** [N, dIn] activations for the mean / geometric median. */
   sample?: Tensor;
-  /** Norm of every decoder row (default 0.1). */
+  /** Norm of every decoder row (default: initDefaults(cfg).decoderNorm). */
   decoderNorm?: number;
+  /** Norm of every encoder column (default: initDefaults(cfg).encoderScale, or decoderNorm when only that is given: W_enc = W_decᵀ). */
+  encoderScale?: number;
+}
+
+/** Encoder column norm of a fresh TopK/BatchTopK SAE (chosen by measurement among 0.1…1: docs/training.md). */
+export const TOPK_ENCODER_SCALE = 0.45;
+/** Decoder row norm of a fresh ReLU+L1 / JumpReLU SAE (SAELens' decoder_init_norm). */
+export const STANDARD_DECODER_NORM = 0.1;
+
+/** The default decoder row norm and encoder column norm of a fresh SAE of cfg's architecture. */
+export function initDefaults(cfg: Pick<SaeConfig, 'architecture' | 'decoderUnitNorm'>): { decoderNorm: number; encoderScale: number } {
+  if (cfg.architecture === 'topk' || cfg.architecture === 'batchtopk') return { decoderNorm: cfg.decoderUnitNorm ? 1 : STANDARD_DECODER_NORM, encoderScale: TOPK_ENCODER_SCALE };
+  return { decoderNorm: STANDARD_DECODER_NORM, encoderScale: STANDARD_DECODER_NORM };
 }
 
 /** The architecture's model around existing parameters. */
@@ -95,9 +112,13 @@ export function geometricMedian(x: Float32Array, N: number, d: number, maxIter =
 /** Fresh parameters for cfg on `device` (BatchTopK also gets threshold [1] = −1, "unset"). */
 export async function initSaeParams(cfg: SaeConfig, device: Device, opts: InitSaeOptions = {}): Promise<SaeParams> {
   const { dIn, dSae } = cfg;
-  const wDec = randomDecoder(dSae, dIn, cfg.seed, opts.decoderNorm ?? 0.1);
+  const def = initDefaults(cfg);
+  const decoderNorm = opts.decoderNorm ?? def.decoderNorm;
+  const encoderScale = opts.encoderScale ?? (opts.decoderNorm !== undefined ? opts.decoderNorm : def.encoderScale);
+  const wDec = randomDecoder(dSae, dIn, cfg.seed, decoderNorm);
   const wEnc = new Float32Array(dIn * dSae);
-  for (let i = 0; i < dSae; i++) for (let j = 0; j < dIn; j++) wEnc[j * dSae + i] = wDec[i * dIn + j]!;
+  const ratio = encoderScale / decoderNorm;
+  for (let i = 0; i < dSae; i++) for (let j = 0; j < dIn; j++) wEnc[j * dSae + i] = wDec[i * dIn + j]! * ratio;
   const bDec = new Float32Array(dIn);
   const how = opts.bDecInit ?? 'zeros';
   if (how !== 'zeros') {

@@ -47,7 +47,7 @@ export function runSettings(
     lrWarmupSteps: opts.lrWarmupSteps ?? 0,
     '--context-size': s.store ? null : r.contextSize,
     '--data-seed': opts.dataSeed ?? D.dataSeed,
-    '--buffer-batches': s.store ? null : (opts.bufferBatches ?? D.bufferBatches),
+    '--buffer-batches': opts.bufferBatches ?? D.bufferBatches,
     '--harvest-batch-size': s.store ? null : (opts.harvestBatchSize ?? D.harvestBatchSize),
     '--normalize': opts.normalize ?? true,
     '--b-dec-init': opts.bDecInit ?? D.bDecInit,
@@ -70,6 +70,8 @@ export function runSettings(
     });
   }
   if (opts.initFrom !== undefined) settings['--init-from'] = opts.initFrom;
+  if (opts.encoderScale !== undefined) settings['--init-encoder-scale'] = opts.encoderScale;
+  if (opts.storeChunkRows !== undefined) settings['--store-chunk-rows'] = opts.storeChunkRows;
   if (r.arch === 'standard') settings['--l1/--l1s'] = r.l1s;
   else settings['--k/--ks'] = r.ks;
   return settings;

@@ -124,7 +124,7 @@ export async function trainRun(opts: TrainRunOptions, ctl: { onProgress?: (p: Tr
     if (warm) metadata.init_from = warm.lineage;
     const saes: SaeModel[] = [];
     const inputOf = (s: number) => run.inputs[hooks.indexOf(saeHooks[s]!)]!;
-    for (const [s, cfg] of cfgs.entries()) saes.push(warm ? createSae(cfg, await warm.params(opts.device)) : await initSae(cfg, opts.device, { bDecInit, sample: inputOf(s).bDecSample }));
+    for (const [s, cfg] of cfgs.entries()) saes.push(warm ? createSae(cfg, await warm.params(opts.device)) : await initSae(cfg, opts.device, { bDecInit, sample: inputOf(s).bDecSample, encoderScale: opts.encoderScale }));
     for (const i of run.inputs) i.bDecSample?.dispose();
 
     // ---- stage 3 set-up: checkpoints, log, workspace database ----

@@ -122,3 +122,18 @@ test('a tiny --json run sweeping two widths from --config "d-saes"', { skip: nee
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--init-encoder-scale 0 or below and --store-chunk-rows 0 exit 2 with one line, nothing written', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'saelab-train-cli-'));
+  try {
+    for (const [flag, value, msg] of [['--init-encoder-scale', '0', /--init-encoder-scale must be a number > 0/], ['--init-encoder-scale', '-1', /--init-encoder-scale must be a number ≥ 0/], ['--store-chunk-rows', '0', /--store-chunk-rows/]] as const) {
+      const r = await saelab(['train', '--device', 'cpu', '--json', flag, value, '--out', join(dir, 'a')]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(userLines(r.stderr).length, 1, r.stderr);
+      assert.match(r.stderr, msg);
+    }
+    assert.deepEqual(readdirSync(dir), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

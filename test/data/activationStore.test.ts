@@ -221,6 +221,35 @@ test('shuffled batches across shards: seeded, every row once, shards mixed', { s
     await assert.rejects(async () => {
       for await (const _ of reader.batches({ hook: 'blocks.1.hook_mlp_out', batchSize: 4, seed: 0 })) void _;
     }, /no hook "blocks\.1\.hook_mlp_out"/);
+    // Chunks of 7 rows in random order (the default is STORE_CHUNK_ROWS): every row once, seeded; a
+    // chunk read by byte range equals those rows of the shard.
+    const chunked = async (seed: number): Promise<Float32Array[]> => {
+      const out: Float32Array[] = [];
+      for await (const b of reader.batches({ hook, batchSize: 16, seed, chunkRows: 7, bufferRows: 32 })) out.push(b);
+      return out;
+    };
+    const c = await chunked(5);
+    assert.deepEqual(await chunked(5), c);
+    assert.deepEqual(rowsOf(c), rowsOf([all]));
+    assert.deepEqual(Array.from(await reader.readChunk(2, hook, 10, 7)), Array.from(all.subarray((2 * 50 + 10) * 64, (2 * 50 + 17) * 64)));
+    // With a buffer of only 32 rows, the first batch already holds rows of ≥ 3 shards (whole shards through it: 1 or 2).
+    assert.ok(new Set(Array.from({ length: 16 }, (_, i) => shardOf.get(key(c[0]!, i)))).size >= 3);
+    // bufferRows ≥ the store's rows: a full permutation per epoch (every row once per epoch, 2 epochs
+    // of 230 rows = 28 batches of 16 and one of 12), seeded, and not the store's order.
+    const perm = async (seed: number): Promise<Float32Array[]> => {
+      const out: Float32Array[] = [];
+      for await (const b of reader.batches({ hook, batchSize: 16, seed, bufferRows: 230, epochs: 2 })) out.push(b);
+      return out;
+    };
+    const p = await perm(3);
+    assert.deepEqual(await perm(3), p);
+    assert.deepEqual(p.map((b) => b.length / 64), [...new Array(28).fill(16), 12]);
+    const flat = p.flatMap((b) => Array.from({ length: b.length / 64 }, (_, i) => key(b, i)));
+    assert.deepEqual(flat.slice(0, 230).sort(), rowsOf([all]));
+    assert.deepEqual(flat.slice(230).sort(), rowsOf([all]));
+    assert.notDeepEqual(flat.slice(0, 230), flat.slice(230));
+    // Rows of one shard spread over the epoch: the first 50 of the permutation come from ≥ 4 of the 5 shards.
+    assert.ok(new Set(flat.slice(0, 50).map((k) => shardOf.get(k))).size >= 4);
   } finally {
     cleanup();
     model.dispose();

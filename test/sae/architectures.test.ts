@@ -188,12 +188,12 @@ test('batchtopk: loss and gradients match; k·N kept over the batch; threshold t
   assertClose([model.params.threshold!.data[0]!], [0.999 * thr1 + 0.001 * Math.min(...kept)], { atol: 1e-6 }, 'running mean');
 });
 
-test('initSae: seeded, decoder rows of norm decoderNorm, W_enc = W_decᵀ, b_dec from the sample', async () => {
+test('initSae: seeded, decoder rows of norm decoderNorm (given alone: W_enc = W_decᵀ), b_dec from the sample', async () => {
   const cfg: SaeConfig = { architecture: 'batchtopk', dIn: 5, dSae: 7, k: 2, applyBDecToInput: true, decoderUnitNorm: false, normalizeActivations: 'none', seed: 42 };
-  const a = await initSae(cfg, cpu);
-  const b = await initSae(cfg, cpu);
+  const a = await initSae(cfg, cpu, { decoderNorm: 0.1 });
+  const b = await initSae(cfg, cpu, { decoderNorm: 0.1 });
   assert.deepEqual(Array.from(a.params.W_dec.data), Array.from(b.params.W_dec.data));
-  assert.notDeepEqual(Array.from((await initSae({ ...cfg, seed: 43 }, cpu)).params.W_dec.data), Array.from(a.params.W_dec.data));
+  assert.notDeepEqual(Array.from((await initSae({ ...cfg, seed: 43 }, cpu, { decoderNorm: 0.1 })).params.W_dec.data), Array.from(a.params.W_dec.data));
   const W = a.params.W_dec.data;
   for (let i = 0; i < 7; i++) {
     let s = 0;

@@ -1,8 +1,8 @@
 // Known answer: activations that are sparse non-negative combinations of 512 unit atoms in R^64
 // (3–5 active per row, coefficients in [0.5, 1.5], noise σ 0.01). A TopK (k = 4) and a standard
 // (L1) SAE with d_sae 512, trained by a plain Adam loop on CPU (lr 1e-2; 600 TopK / 800 standard steps of
-// batch 256, λ = 0.3; fresh batches every step), must recover the atoms: the mean over
-// atoms of the best |cosine| with a decoder row is ≥ 0.9.
+// batch 256, λ = 0.3; fresh batches every step) from the default initialisation, must recover the
+// atoms: the mean over atoms of the best |cosine| with a decoder row is ≥ 0.95.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -98,26 +98,26 @@ function config(architecture: SaeConfig['architecture'], extra: Partial<SaeConfi
   return { architecture, dIn: D, dSae: ATOMS, applyBDecToInput: true, decoderUnitNorm: false, normalizeActivations: 'none', seed: 5, ...extra };
 }
 
-test('TopK (k=4) SAE recovers the atoms (mean best |cos| ≥ 0.9)', async () => {
+test('TopK (k=4) SAE with the default init recovers the atoms (mean best |cos| ≥ 0.95; 0.969 measured, 0.966 with the old encoder = decoderᵀ at unit norm)', async () => {
   const rng = new Rng(123);
   const atoms = makeAtoms(rng);
   const cfg = config('topk', { k: 4, auxK: 32, auxKCoefficient: 1 / 32, deadTokensThreshold: 256 * 20, decoderUnitNorm: true });
-  const model = await initSae(cfg, cpu, { decoderNorm: 1 });
+  const model = await initSae(cfg, cpu); // the default recipe: unit rows, encoder at 1/√3
   const t0 = Date.now();
   await train(model, rng, atoms, 600, 1e-2, 0, true);
   const r = recovery(atoms, model.params.W_dec.data as Float32Array, ATOMS);
   console.log(`topk recovery ${r.toFixed(4)} in ${Date.now() - t0} ms`);
-  assert.ok(r >= 0.9, `recovery ${r}`);
+  assert.ok(r >= 0.95, `recovery ${r}`);
 });
 
-test('standard (L1) SAE recovers the atoms (mean best |cos| ≥ 0.9)', async () => {
+test('standard (L1) SAE with the default init recovers the atoms (mean best |cos| ≥ 0.95; 0.972 measured)', async () => {
   const rng = new Rng(321);
   const atoms = makeAtoms(rng);
   const cfg = config('standard', { l1Coefficient: 0.3 });
-  const model = await initSae(cfg, cpu, { decoderNorm: 0.1 });
+  const model = await initSae(cfg, cpu); // the default: rows of norm 0.1, W_enc = W_decᵀ
   const t0 = Date.now();
   await train(model, rng, atoms, 800, 1e-2, 0.3, false);
   const r = recovery(atoms, model.params.W_dec.data as Float32Array, ATOMS);
   console.log(`standard recovery ${r.toFixed(4)} in ${Date.now() - t0} ms`);
-  assert.ok(r >= 0.9, `recovery ${r}`);
+  assert.ok(r >= 0.95, `recovery ${r}`);
 });

@@ -19,6 +19,13 @@ import { emit } from '../output.js';
 import { checkHooks, checkModelSpec, checkPath, resolveSaeDirs } from '../inputChecks.js';
 import { startProgress, type Progress } from '../progress.js';
 
+/** --init-encoder-scale: a finite number > 0 (a zero encoder gives every latent the same pre-activation). */
+function positiveScale(s: string): number {
+  const n = numFlag('--init-encoder-scale', 0)(s);
+  if (n === 0) throw new UsageError(`--init-encoder-scale must be a number > 0 (got '${s}')`);
+  return n;
+}
+
 /** Fill options not given on the command line from a --config JSON object (keys: flag names or their camelCase). */
 export function applyConfigFile(cmd: Command, path: string): void {
   let json: unknown;
@@ -49,7 +56,7 @@ export function applyConfigFile(cmd: Command, path: string): void {
 interface TrainFlags {
   model?: string; hook?: string; data?: string; store?: string; arch: SaeArchitecture; k?: number; l1?: number; ks?: number[]; l1s?: number[];
   dSae?: number; dSaes?: number[]; tokens: number; seeds: number[]; batchSize: number; lr: number; lrDecay: LrDecay; contextSize: number; out?: string; db?: string;
-  resume?: boolean; checkpointEvery: number; logEvery: number; bDecInit: 'zeros' | 'mean' | 'geometric_median'; decoderUnitNorm?: boolean;
+  resume?: boolean; checkpointEvery: number; logEvery: number; bDecInit: 'zeros' | 'mean' | 'geometric_median'; decoderUnitNorm?: boolean; initEncoderScale?: number; storeChunkRows?: number;
   normalize: boolean; sparsityTokens: number; deadTokens?: number; harvestBatchSize: number; bufferBatches: number; dataSeed: number; textField: string;
   prependBos: boolean; download?: boolean; device: string; json?: boolean; config?: string;
   loss: TrainLoss; rewardCoefficient?: number; rewardDifference?: boolean; klCoefficient?: number; localCoefficient?: number; downstream?: string; downstreamCoefficients?: number[]; initFrom?: string;
@@ -81,6 +88,7 @@ export function registerTrain(program: Command): void {
     .option('--b-dec-init <how>', 'geometric_median (of the first batches, normalised), mean or zeros', choice('--b-dec-init', ['geometric_median', 'mean', 'zeros'] as const), D.bDecInit)
     .option('--decoder-unit-norm', 'keep decoder rows at unit norm (default for topk and batchtopk)')
     .option('--no-decoder-unit-norm', 'do not (default for standard, whose L1 is weighted by the decoder norms)')
+    .option('--init-encoder-scale <x>', 'norm of every encoder column at initialisation (default: topk/batchtopk 0.45 with unit decoder rows; standard 0.1 = its decoder rows, W_enc = W_decᵀ; docs/training.md)', positiveScale)
     .option('--no-normalize', 'do not scale activations to E‖x‖² = d_in (default: scale, factor in cfg.json)')
     .option('--out <dir>', 'output folder: SAE folders, train-log.jsonl, checkpoints/, saelab.db')
     .option('--db <file>', 'workspace database (default: <out>/saelab.db)')
@@ -90,7 +98,8 @@ export function registerTrain(program: Command): void {
     .option('--sparsity-tokens <n>', 'sparsity.safetensors counts firings over the last this many tokens', countFlag('--sparsity-tokens'), D.sparsityTokens)
     .option('--dead-tokens <n>', 'a latent is dead after this many tokens without firing (AuxK, dead fraction), e.g. 10M (default 10M)', countFlag('--dead-tokens'))
     .option('--harvest-batch-size <n>', 'windows per model forward', intFlag('--harvest-batch-size', 1), D.harvestBatchSize)
-    .option('--buffer-batches <n>', 'shuffle buffer size in batches', intFlag('--buffer-batches', 2), D.bufferBatches)
+    .option('--buffer-batches <n>', `shuffle buffer in batches: n × --batch-size rows of d_in float32 (default ${D.bufferBatches}: ${(D.bufferBatches * D.batchSize).toLocaleString('en-US')} rows, ${(D.bufferBatches * D.batchSize * 192 * 4) / 2 ** 20} MiB at d_in 192, ${(D.bufferBatches * D.batchSize * 768 * 4) / 2 ** 20} MiB at d_in 768); with --store it mixes chunks of 256 rows from all over the store (within 0.5 % of a full permutation, docs/training.md), and a buffer of at least the store's rows is a full permutation (the whole store in memory)`, intFlag('--buffer-batches', 2), D.bufferBatches)
+    .option('--store-chunk-rows <n>', 'with --store: rows per chunk of the store\'s random chunk order (default 256)', intFlag('--store-chunk-rows', 1))
     .option('--data-seed <n>', 'seed of the shuffle (the same for every SAE)', intFlag('--data-seed', 0), D.dataSeed)
     .option('--text-field <name>', 'the field holding the text in JSON lines', 'text')
     .option('--no-prepend-bos', 'do not start each window with BOS')
@@ -125,7 +134,7 @@ export function registerTrain(program: Command): void {
       const req: TrainRunOptions = {
         device, model: o.model, hook: o.hook, data: o.data, store: o.store, arch: o.arch, k: o.k, ks: o.ks, l1: o.l1, l1s: o.l1s, dSae: o.dSae, dSaes: o.dSaes,
         tokens: o.tokens, seeds: o.seeds, batchSize: o.batchSize, lr: o.lr, lrDecay: o.lrDecay, contextSize: o.contextSize, out: o.out, db: o.db,
-        resume: !!o.resume, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, bDecInit: o.bDecInit, decoderUnitNorm: o.decoderUnitNorm,
+        resume: !!o.resume, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, bDecInit: o.bDecInit, decoderUnitNorm: o.decoderUnitNorm, encoderScale: o.initEncoderScale, storeChunkRows: o.storeChunkRows,
         normalize: o.normalize, sparsityTokens: o.sparsityTokens, deadTokensThreshold: o.deadTokens, harvestBatchSize: o.harvestBatchSize, bufferBatches: o.bufferBatches,
         dataSeed: o.dataSeed, textField: o.textField, prependBos: o.prependBos, download: o.download,
         loss: o.loss, klCoefficient: o.klCoefficient, localCoefficient: o.localCoefficient, downstream: o.downstream, downstreamCoefficients: o.downstreamCoefficients, initFrom,
