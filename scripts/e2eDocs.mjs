@@ -16,13 +16,12 @@
 // resumes a killed training run from its checkpoint (--resume) and reuses the eval/compare reports
 // (--redo-reports recomputes those). CPU only: reproducible bit for bit.
 
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cachedReport, readJson, saelabRunner, stamp, writeAtomic } from './docsRun.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin', 'saelab.js');
 const ASSETS = resolve(ROOT, '..', 'shared', 'assets');
 const DATA = join(ASSETS, 'corpora', 'mixed-public-domain.txt.xz');
 
@@ -89,44 +88,9 @@ mkdirSync(WORK, { recursive: true });
 
 // ---- running saelab ----
 const tStart = Date.now();
-/** Run the built CLI with --device cpu --json; its JSON back, stderr (progress) passed through; a failure stops the script. */
-function saelab(argv) {
-  const t = Date.now();
-  process.stderr.write(`$ saelab ${argv.map((a) => (a.startsWith(ROOT) ? relative(ROOT, a) : a)).join(' ')}\n`);
-  let out;
-  try {
-    out = execFileSync(process.execPath, [BIN, ...argv, '--device', 'cpu', '--json'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 << 20 });
-  } catch (e) {
-    process.stderr.write(`e2eDocs: saelab ${argv[0]} failed (exit ${e.status}); rerun this script to resume\n`);
-    process.exit(e.status === 2 ? 2 : 1);
-  }
-  const seconds = (Date.now() - t) / 1000;
-  process.stderr.write(`  (${seconds.toFixed(1)} s)\n`);
-  return { json: JSON.parse(out), seconds };
-}
-/** Write JSON (or text) atomically. */
-function writeAtomic(path, content) {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, typeof content === 'string' ? content : JSON.stringify(content, null, 1));
-  renameSync(tmp, path);
-}
-const readJson = (p) => JSON.parse(readFileSync(p, 'utf8'));
-/** What identifies a trained SAE folder's contents for the report caches: its weights file's time and size. */
-const stamp = (dir) => {
-  const st = statSync(join(dir, 'sae_weights.safetensors'));
-  return `${dir}@${st.mtimeMs}:${st.size}`;
-};
+const saelab = saelabRunner('e2eDocs', (a) => (a.startsWith(ROOT) ? relative(ROOT, a) : a));
 /** A report cached in WORK: reused unless --redo-reports or its inputs (`key`) changed. */
-function cached(path, key, produce) {
-  if (!REDO && existsSync(path)) {
-    const r = readJson(path);
-    if (JSON.stringify(r.key) === JSON.stringify(key)) return r.value;
-  }
-  const value = produce();
-  writeAtomic(path, { key, value });
-  return value;
-}
+const cached = (path, key, produce) => cachedReport(path, key, REDO, produce);
 
 /**
  * One `saelab train` run into `out` (folders topk-k<k>-s<seed>): skipped when every folder is

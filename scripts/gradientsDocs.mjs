@@ -13,13 +13,12 @@
 // /tmp/saelab-gradients-docs-<scale>): a rerun reuses trained SAEs and every report whose inputs
 // did not change (--redo-reports reruns the reports). CPU only: reproducible bit for bit.
 
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cachedReport, readJson, saelabRunner, stamp, writeAtomic } from './docsRun.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin', 'saelab.js');
 const ASSETS = resolve(ROOT, '..', 'shared', 'assets');
 const MODEL = join(ASSETS, 'models', 'gpt2-corpus-tiny');
 const DATA = join(ASSETS, 'corpora', 'mixed-public-domain.txt.xz');
@@ -69,44 +68,9 @@ if (args.includes('--fresh')) rmSync(WORK, { recursive: true, force: true });
 mkdirSync(WORK, { recursive: true });
 
 // ---- running saelab ----
-/** Run the built CLI with --device cpu --json; its JSON back and the wall time; a failure stops the script. */
-function saelab(argv) {
-  const t = Date.now();
-  process.stderr.write(`$ saelab ${argv.map((a) => (a.startsWith(WORK) ? `WORK${a.slice(WORK.length)}` : a.startsWith(ASSETS) ? a.slice(ASSETS.length + 1) : a)).join(' ')}\n`);
-  let out;
-  try {
-    out = execFileSync(process.execPath, [BIN, ...argv, '--device', 'cpu', '--json'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 << 20 });
-  } catch (e) {
-    process.stderr.write(`gradientsDocs: saelab ${argv[0]} failed (exit ${e.status}); rerun this script to resume\n`);
-    process.exit(e.status === 2 ? 2 : 1);
-  }
-  const seconds = (Date.now() - t) / 1000;
-  process.stderr.write(`  (${seconds.toFixed(1)} s)\n`);
-  return { json: JSON.parse(out), seconds };
-}
-function writeAtomic(path, content) {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, typeof content === 'string' ? content : JSON.stringify(content));
-  renameSync(tmp, path);
-}
-const readJson = (p) => JSON.parse(readFileSync(p, 'utf8'));
-/** What identifies a trained SAE's contents: its weights file's time and size. */
-const stamp = (dir) => {
-  const st = statSync(join(dir, 'sae_weights.safetensors'));
-  return `${dir}@${st.mtimeMs}:${st.size}`;
-};
+const saelab = saelabRunner('gradientsDocs', (a) => (a.startsWith(WORK) ? `WORK${a.slice(WORK.length)}` : a.startsWith(ASSETS) ? a.slice(ASSETS.length + 1) : a));
 /** A report (with its wall time) cached in WORK/reports: reused unless --redo-reports or its inputs (`key`) changed. */
-function cached(name, key, produce) {
-  const path = join(WORK, 'reports', `${name}.json`);
-  if (!REDO && existsSync(path)) {
-    const r = readJson(path);
-    if (JSON.stringify(r.key) === JSON.stringify(key)) return r.value;
-  }
-  const value = produce();
-  writeAtomic(path, { key, value });
-  return value;
-}
+const cached = (name, key, produce) => cachedReport(join(WORK, 'reports', `${name}.json`), key, REDO, produce);
 
 /** One TopK SAE trained with `loss` at `layer` into WORK/train-<name>; reached as WORK/saes/<name> (the name is the label every report shows). */
 function train(name, layer, loss, seed) {
