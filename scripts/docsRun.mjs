@@ -57,3 +57,24 @@ export function cachedReport(path, key, redo, produce) {
   writeAtomic(path, { key, value });
   return value;
 }
+
+/**
+ * The command line of the docs script `script`: `die` (one line, exit 2), `flag(name)` (its value),
+ * `has(name)`; an option outside `known` is refused up front.
+ */
+export function scriptArgs(script, known) {
+  const args = process.argv.slice(2);
+  const die = (msg) => {
+    process.stderr.write(`${script}: ${msg}\n`);
+    process.exit(2);
+  };
+  const flag = (name) => {
+    const i = args.indexOf(name);
+    if (i < 0) return undefined;
+    if (i + 1 >= args.length || args[i + 1].startsWith('--')) die(`${name} needs a value`);
+    return args[i + 1];
+  };
+  const allowed = new Set(known);
+  for (const a of args) if (a.startsWith('--') && !allowed.has(a)) die(`unknown option ${a} (options: ${known.join(', ')})`);
+  return { die, flag, has: (name) => args.includes(name) };
+}

@@ -19,7 +19,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cachedReport, readJson, saelabRunner, stamp, writeAtomic } from './docsRun.mjs';
+import { cachedReport, readJson, saelabRunner, scriptArgs, stamp, writeAtomic } from './docsRun.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ASSETS = resolve(ROOT, '..', 'shared', 'assets');
@@ -60,30 +60,18 @@ const OBJECTIVES = ['local', 'e2e', 'e2e+ds'];
 const PAPER = { local: { l0: 69.4, ce: 0.144 }, e2e: { l0: 27.5, ce: 0.145 }, 'e2e+ds': { l0: 36.8, ce: 0.124 } };
 
 // ---- arguments and bad states: one line, exit 2 ----
-const args = process.argv.slice(2);
-const die = (msg) => {
-  process.stderr.write(`e2eDocs: ${msg}\n`);
-  process.exit(2);
-};
-const flag = (name) => {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  if (i + 1 >= args.length || args[i + 1].startsWith('--')) die(`${name} needs a value`);
-  return args[i + 1];
-};
-const known = new Set(['--scale', '--work', '--fresh', '--redo-reports', '--doc']);
-for (const a of args) if (a.startsWith('--') && !known.has(a)) die(`unknown option ${a} (options: ${[...known].join(', ')})`);
+const { die, flag, has } = scriptArgs('e2eDocs', ['--scale', '--work', '--fresh', '--redo-reports', '--doc']);
 const SCALE = flag('--scale') ?? 'quick';
 if (!(SCALE in SCALES)) die(`--scale must be quick or full (got ${SCALE})`);
 const WORK = resolve(flag('--work') ?? `/tmp/saelab-e2e-docs-${SCALE}`);
 const DOC = resolve(flag('--doc') ?? (SCALE === 'full' ? join(ROOT, 'docs', 'e2e.md') : join(WORK, 'e2e.md')));
 const PLOTS = join(dirname(DOC), 'e2e');
-const REDO = args.includes('--redo-reports');
+const REDO = has('--redo-reports');
 const CONTEXT = SCALES[SCALE].context;
 const BATCH = SCALES[SCALE].batch;
 for (const p of [DATA, MODELS.tiny.path, MODELS.stories.path]) if (!existsSync(p)) die(`needs ${p} (../shared/assets is missing or incomplete)`);
 if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) die('dist/ is not built: run npx tsc -p tsconfig.json first');
-if (args.includes('--fresh')) rmSync(WORK, { recursive: true, force: true });
+if (has('--fresh')) rmSync(WORK, { recursive: true, force: true });
 mkdirSync(WORK, { recursive: true });
 
 // ---- running saelab ----

@@ -16,7 +16,7 @@
 import { copyFileSync, existsSync, mkdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cachedReport, readJson, saelabRunner, stamp, writeAtomic } from './docsRun.mjs';
+import { cachedReport, readJson, saelabRunner, scriptArgs, stamp, writeAtomic } from './docsRun.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ASSETS = resolve(ROOT, '..', 'shared', 'assets');
@@ -42,29 +42,17 @@ const ALIGN_LAYER = 3;
 const SKIP = 200_000;
 
 // ---- arguments: one line, exit 2 ----
-const args = process.argv.slice(2);
-const die = (msg) => {
-  process.stderr.write(`gradientsDocs: ${msg}\n`);
-  process.exit(2);
-};
-const flag = (name) => {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  if (i + 1 >= args.length || args[i + 1].startsWith('--')) die(`${name} needs a value`);
-  return args[i + 1];
-};
-const known = new Set(['--scale', '--work', '--fresh', '--redo-reports']);
-for (const a of args) if (a.startsWith('--') && !known.has(a)) die(`unknown option ${a} (options: ${[...known].join(', ')})`);
+const { die, flag, has } = scriptArgs('gradientsDocs', ['--scale', '--work', '--fresh', '--redo-reports']);
 const SCALE = flag('--scale') ?? 'quick';
 if (!(SCALE in SCALES)) die(`--scale must be quick or full (got ${SCALE})`);
 const C = SCALES[SCALE];
 const WORK = resolve(flag('--work') ?? `/tmp/saelab-gradients-docs-${SCALE}`);
 const DOC = SCALE === 'full' ? join(ROOT, 'docs', 'gradients.md') : join(WORK, 'gradients.md');
 const PLOTS = join(dirname(DOC), 'gradients');
-const REDO = args.includes('--redo-reports');
+const REDO = has('--redo-reports');
 for (const p of [MODEL, DATA]) if (!existsSync(p)) die(`needs ${p} (../shared/assets is missing or incomplete)`);
 if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) die('dist/ is not built: run npx tsc -p tsconfig.json first');
-if (args.includes('--fresh')) rmSync(WORK, { recursive: true, force: true });
+if (has('--fresh')) rmSync(WORK, { recursive: true, force: true });
 mkdirSync(WORK, { recursive: true });
 
 // ---- running saelab ----
