@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cpu } from '../../src/compute/cpu/cpuDevice.js';
-import { Rng } from '../../src/compute/random.js';
 import { Transformer } from '../../src/model/transformer.js';
 import { downstreamHooks, e2eObjective, type E2eObjectiveOptions, type TokenBatch } from '../../src/sae/e2eObjective.js';
 import { createSae, initSaeParams } from '../../src/sae/initSae.js';
@@ -18,18 +17,11 @@ import { trainingCode } from '../../src/sae/spliceForward.js';
 import type { SaeArchitecture, SaeConfig, SaeModel, SaeParams } from '../../src/sae/types.js';
 import { ASSETS, needsAsset } from '../io/assets.js';
 import { checkDirectionalGrads } from '../helpers/directionalGrad.js';
+import { identitySae, tokenBatch } from '../helpers/e2eFixtures.js';
 
 const MODEL = 'fixtures/gpt2-tiny-random';
 const HOOK = 'blocks.1.hook_resid_pre';
 const skip = needsAsset(MODEL);
-
-function batch(seed: number, B = 2, T = 8, V = 1000): TokenBatch {
-  const rng = new Rng(seed);
-  const ids = Int32Array.from({ length: B * T }, () => Math.floor(rng.uniform() * V));
-  const exclude = new Uint8Array(B * T);
-  for (let b = 0; b < B; b++) exclude[b * T] = 1; // position 0 of each window (BOS in a real packing)
-  return { ids, exclude, B, T };
-}
 
 function config(arch: SaeArchitecture, dIn: number, dSae: number, extra: Partial<SaeConfig> = {}): SaeConfig {
   return { architecture: arch, dIn, dSae, applyBDecToInput: true, decoderUnitNorm: false, normalizeActivations: 'none', seed: 3, ...(arch === 'standard' ? { l1Coefficient: 0.05 } : { k: 6 }), ...extra };
@@ -65,7 +57,7 @@ for (const arch of ['standard', 'topk', 'batchtopk'] as const) {
       const params: SaeParams = await initSaeParams(cfg, cpu, { decoderNorm: 1 });
       const sae = createSae(cfg, params);
       const obj = e2eObjective({ model, hook: HOOK, normScale: 1, ...c.opts(model) });
-      const b = batch(5);
+      const b = tokenBatch(5);
       const l1 = cfg.l1Coefficient ?? 0;
       const base = await lossAndGrads(obj, b, sae, l1);
       assert.ok(base.stats.terms && base.stats.terms.kl! > 1e-4, `the splice changes the output (KL ${base.stats.terms?.kl})`);
@@ -75,30 +67,13 @@ for (const arch of ['standard', 'topk', 'batchtopk'] as const) {
   }
 }
 
-/** An SAE whose output is exactly its input: f = [ReLU(x), ReLU(−x)], x̂ = ReLU(x) − ReLU(−x). */
-function identitySae(arch: SaeArchitecture, d: number): SaeModel {
-  const cfg = config(arch, d, 2 * d, arch === 'standard' ? {} : { k: d });
-  cfg.applyBDecToInput = false;
-  const wEnc = new Float32Array(d * 2 * d);
-  const wDec = new Float32Array(2 * d * d);
-  for (let j = 0; j < d; j++) {
-    wEnc[j * 2 * d + j] = 1;
-    wEnc[j * 2 * d + d + j] = -1;
-    wDec[j * d + j] = 1;
-    wDec[(d + j) * d + j] = -1;
-  }
-  const params: SaeParams = { W_enc: cpu.fromArray(wEnc, [d, 2 * d]), b_enc: cpu.zeros([2 * d]), W_dec: cpu.fromArray(wDec, [2 * d, d]), b_dec: cpu.zeros([d]) };
-  if (arch === 'batchtopk') params.threshold = cpu.fromArray(new Float32Array([-1]), [1]);
-  return createSae(cfg, params);
-}
-
 for (const arch of ['standard', 'topk', 'batchtopk'] as const) {
   test(`${arch}: an exact-identity SAE gives KL 0 and downstream terms 0 (and no gradient from them)`, { skip }, async () => {
     const model = await Transformer.load(join(ASSETS, MODEL), cpu);
     const d = model.config.dModel;
-    const sae = identitySae(arch, d);
+    const sae = identitySae(config(arch, d, 2 * d, arch === 'standard' ? {} : { k: d }));
     const obj = e2eObjective({ model, hook: HOOK, normScale: 0.37, downstream: downstreamHooks('all', HOOK, model).map((hook) => ({ hook, coefficient: 1 })) });
-    const { stats, grads } = await lossAndGrads(obj, batch(8), sae, 0);
+    const { stats, grads } = await lossAndGrads(obj, tokenBatch(8), sae, 0);
     assert.equal(stats.terms!.kl, 0);
     for (const [k, v] of Object.entries(stats.terms!)) if (k.startsWith('ds:')) assert.equal(v, 0, k);
     assert.equal(Object.keys(stats.terms!).filter((k) => k.startsWith('ds:')).length, 2, 'blocks.1 and blocks.2 hook_resid_post');

@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cpu } from '../../src/compute/cpu/cpuDevice.js';
-import { Rng } from '../../src/compute/random.js';
 import { Transformer } from '../../src/model/transformer.js';
 import { e2eObjective, type TokenBatch } from '../../src/sae/e2eObjective.js';
 import { createSae, initSaeParams } from '../../src/sae/initSae.js';
@@ -19,19 +18,12 @@ import { trainSaes } from '../../src/sae/trainer.js';
 import type { TrainLogRow } from '../../src/sae/trainLog.js';
 import type { SaeArchitecture, SaeConfig, SaeModel, SaeParams } from '../../src/sae/types.js';
 import { checkDirectionalGrads } from '../helpers/directionalGrad.js';
+import { identitySae, tokenBatch } from '../helpers/e2eFixtures.js';
 import { ASSETS, needsAsset } from '../io/assets.js';
 
 const MODEL = 'fixtures/gpt2-tiny-random';
 const HOOKS = ['blocks.0.hook_resid_pre', 'blocks.1.hook_resid_post'];
 const skip = needsAsset(MODEL);
-
-function batch(seed: number, B = 2, T = 8, V = 1000): TokenBatch {
-  const rng = new Rng(seed);
-  const ids = Int32Array.from({ length: B * T }, () => Math.floor(rng.uniform() * V));
-  const exclude = new Uint8Array(B * T);
-  for (let b = 0; b < B; b++) exclude[b * T] = 1; // position 0 of each window (BOS in a real packing)
-  return { ids, exclude, B, T };
-}
 
 function config(arch: SaeArchitecture, dIn: number, dSae: number, seed: number, extra: Partial<SaeConfig> = {}): SaeConfig {
   return { architecture: arch, dIn, dSae, applyBDecToInput: true, decoderUnitNorm: false, normalizeActivations: 'none', seed, ...(arch === 'standard' ? { l1Coefficient: 0.05 } : { k: 6 }), ...extra };
@@ -108,7 +100,7 @@ for (const arch of ['standard', 'topk', 'batchtopk'] as const) {
       const model = await Transformer.load(join(ASSETS, MODEL), cpu);
       const saes = await twoSaes(arch, model.config.dModel);
       const obj = jointE2eObjective({ model, hooks: HOOKS, normScales: c.scales, ...c.opts });
-      const b = batch(5);
+      const b = tokenBatch(5);
       const base = await jointLoss(model, obj, b, saes, c.coef, c.scales);
       assert.ok(base.terms.kl! > 1e-4, `the splices change the output (KL ${base.terms.kl})`);
       assert.deepEqual(Object.keys(base.terms).sort(), Object.keys(c.coef).sort());
@@ -124,30 +116,14 @@ for (const arch of ['standard', 'topk', 'batchtopk'] as const) {
   }
 }
 
-/** An SAE whose output is exactly its input: f = [ReLU(x), ReLU(−x)], x̂ = ReLU(x) − ReLU(−x). */
-function identitySae(arch: SaeArchitecture, d: number): SaeModel {
-  const cfg = config(arch, d, 2 * d, 0, arch === 'standard' ? { l1Coefficient: 0 } : { k: d });
-  cfg.applyBDecToInput = false;
-  const wEnc = new Float32Array(d * 2 * d);
-  const wDec = new Float32Array(2 * d * d);
-  for (let j = 0; j < d; j++) {
-    wEnc[j * 2 * d + j] = 1;
-    wEnc[j * 2 * d + d + j] = -1;
-    wDec[j * d + j] = 1;
-    wDec[(d + j) * d + j] = -1;
-  }
-  const params: SaeParams = { W_enc: cpu.fromArray(wEnc, [d, 2 * d]), b_enc: cpu.zeros([2 * d]), W_dec: cpu.fromArray(wDec, [2 * d, d]), b_dec: cpu.zeros([d]) };
-  if (arch === 'batchtopk') params.threshold = cpu.fromArray(new Float32Array([-1]), [1]);
-  return createSae(cfg, params);
-}
-
 for (const arch of ['standard', 'topk'] as const) {
   test(`${arch}: exact-identity SAEs at two hooks give KL 0 and downstream 0`, { skip }, async () => {
     const model = await Transformer.load(join(ASSETS, MODEL), cpu);
     const d = model.config.dModel;
-    const saes = [identitySae(arch, d), identitySae(arch, d)];
+    const cfg = config(arch, d, 2 * d, 0, arch === 'standard' ? { l1Coefficient: 0 } : { k: d });
+    const saes = [identitySae(cfg), identitySae(cfg)];
     const obj = jointE2eObjective({ model, hooks: HOOKS, normScales: [0.37, 2], downstream: [{ hook: DS, coefficient: 1 }] });
-    const prep = await obj.prepare(batch(8), saes);
+    const prep = await obj.prepare(tokenBatch(8), saes);
     for (const sae of saes) {
       const res = await prep.step(sae, ctx(sae));
       const s = await res.stats();
@@ -164,7 +140,7 @@ for (const arch of ['standard', 'topk'] as const) {
 /** Train `saes` for 3 steps (log every step) with `objective`; returns their params and log rows. */
 async function train(saes: SaeModel[], objective: ReturnType<typeof jointE2eObjective>): Promise<{ params: Float32Array[]; rows: TrainLogRow[] }> {
   const rows: TrainLogRow[] = [];
-  await trainSaes({ saes, objective, batches: [batch(1), batch(2), batch(3)], totalSteps: 3, lr: 1e-2, logEvery: 1, onLog: (r) => rows.push({ ...r, tokensPerSecond: 0 }) });
+  await trainSaes({ saes, objective, batches: [tokenBatch(1), tokenBatch(2), tokenBatch(3)], totalSteps: 3, lr: 1e-2, logEvery: 1, onLog: (r) => rows.push({ ...r, tokensPerSecond: 0 }) });
   const params = saes.flatMap((s) => (['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const).map((k) => Float32Array.from(s.params[k].data as Float32Array)));
   return { params, rows };
 }
@@ -208,6 +184,6 @@ test('bad joint input: hooks twice, downstream before the last SAE hook, SAEs no
   assert.throws(() => jointE2eObjective({ model, hooks: HOOKS, normScales: [1, 1], downstream: [{ hook: 'blocks.1.hook_resid_post', coefficient: 1 }] }), /does not come after the last SAE hook/);
   const cfg = config('topk', model.config.dModel, 32, 0);
   const sae = createSae(cfg, await initSaeParams(cfg, cpu));
-  await assert.rejects(jointE2eObjective({ model, hooks: HOOKS, normScales: [1, 1] }).prepare(batch(1), [sae]), /do not make sets of one per hook/);
+  await assert.rejects(jointE2eObjective({ model, hooks: HOOKS, normScales: [1, 1] }).prepare(tokenBatch(1), [sae]), /do not make sets of one per hook/);
   model.dispose();
 });
