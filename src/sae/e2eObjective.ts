@@ -16,7 +16,7 @@ import { e2eObjectiveName, type TokenBatch } from './e2eTerms.js';
 import { jointE2eObjective } from './jointE2eObjective.js';
 import type { TrainObjective } from './objective.js';
 
-export { e2eObjectiveName, keptPositions, sumSquares, withTerms, type TokenBatch } from './e2eTerms.js';
+export type { TokenBatch } from './e2eTerms.js';
 
 /** The coefficients and hooks of an end-to-end objective. */
 export interface E2eObjectiveOptions {

@@ -12,7 +12,7 @@ import { add, scale } from '../compute/ops/elementwise.js';
 import { embeddingGather } from '../compute/ops/embedding.js';
 import { backward } from '../model/backward.js';
 import type { Transformer } from '../model/transformer.js';
-import { keptPositions, withTerms, type TokenBatch } from './e2eObjective.js';
+import { keptPositions, withTerms, type TokenBatch } from './e2eTerms.js';
 import type { PreparedBatch, TrainObjective } from './objective.js';
 import { keptOutputGrad, spliceDelta } from './spliceForward.js';
 import type { SaeModel, SaeStepContext, SaeStepResult } from './types.js';
