@@ -30,8 +30,7 @@ export class CpuDevice implements Device {
 
   /** A zeroed large array: a released one of the same type and length when the pool has it. */
   private take(dtype: DType, n: number): AnyTypedArray {
-    const like = allocTyped(dtype, 0).constructor;
-    const i = this.pool.findIndex((a) => a.length === n && a.constructor === like);
+    const i = this.pool.findIndex((a) => a.length === n && dtypeOfArray(a) === dtype);
     if (i >= 0) {
       const a = this.pool.splice(i, 1)[0]!;
       this.pooledBytes -= a.byteLength;
