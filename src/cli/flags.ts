@@ -2,6 +2,7 @@
 // UsageError that names the flag (exit 2). One parser per kind of value, so every count flag takes
 // the same forms and every list flag the same separators.
 
+import { existsSync } from 'node:fs';
 import { Option } from 'commander';
 import { UsageError } from './errors.js';
 
@@ -66,14 +67,24 @@ export function splitList(s: string): string[] {
 }
 
 /**
- * The argument parser of a list flag: each argument is split by splitList and each item read by
- * `item`; repeated flags and several arguments after one flag (`--hooks a b`, `--hooks a,b`,
- * `--hooks a --hooks b`) all add up. `initial` is the option's default, which the first value
- * replaces rather than extends.
+ * Split one list argument of paths: an argument that names an existing file or folder is one item
+ * (so `My SAEs/a` or `runs/a,b` stays whole); otherwise commas separate items. Whitespace never
+ * does: the shell already split unquoted arguments, and a quoted one meant its spaces.
  */
-export function listParser<T>(flag: string, item: (s: string) => T, initial?: readonly T[]) {
+export function splitPathList(s: string): string[] {
+  if (existsSync(s)) return [s];
+  return s.split(',').map((p) => p.trim()).filter((p) => p !== '');
+}
+
+/**
+ * The argument parser of a list flag: each argument is split by splitList (splitPathList when
+ * `paths`) and each item read by `item`; repeated flags and several arguments after one flag
+ * (`--hooks a b`, `--hooks a,b`, `--hooks a --hooks b`) all add up. `initial` is the option's
+ * default, which the first value replaces rather than extends.
+ */
+export function listParser<T>(flag: string, item: (s: string) => T, initial?: readonly T[], paths = false) {
   return (s: string, previous: T[] | undefined): T[] => {
-    const parts = splitList(s);
+    const parts = paths ? splitPathList(s) : splitList(s);
     if (parts.length === 0) throw new UsageError(`${flag} needs at least one value (got '${s}')`);
     const base = previous === undefined || previous === initial ? [] : previous;
     return [...base, ...parts.map(item)];
@@ -83,13 +94,15 @@ export function listParser<T>(flag: string, item: (s: string) => T, initial?: re
 /**
  * A list option `--name <values...>` (variadic: `--name a b`, `--name a,b`, repeated `--name a
  * --name b`), each item read by `item`. A command with positional arguments should pass
- * `variadic: false` (then `--name a,b` or repeats), so the option does not swallow them.
+ * `variadic: false` (then `--name a,b` or repeats), so the option does not swallow them. `paths`:
+ * the items are files or folders (splitPathList: spaces and commas inside a path survive).
  */
-export function listOption<T>(flags: string, description: string, item: (s: string) => T, o: { default?: readonly T[]; defaultText?: string; variadic?: boolean } = {}): Option {
+export function listOption<T>(flags: string, description: string, item: (s: string) => T, o: { default?: readonly T[]; defaultText?: string; variadic?: boolean; paths?: boolean } = {}): Option {
   const variadic = o.variadic ?? true;
   const spec = variadic ? flags.replace(/<([^>.]+)>/, '<$1...>') : flags;
   const flag = flags.split(/[ ,]/)[0]!;
-  const opt = new Option(spec, `${description} (${variadic ? 'space- or comma-separated' : 'comma-separated'}; may repeat)`).argParser(listParser(flag, item, o.default));
+  const how = o.paths ? `${variadic ? 'separate arguments or ' : ''}comma-separated; an existing path is taken whole` : variadic ? 'space- or comma-separated' : 'comma-separated';
+  const opt = new Option(spec, `${description} (${how}; may repeat)`).argParser(listParser(flag, item, o.default, o.paths ?? false));
   if (o.default !== undefined) opt.default(o.default, o.defaultText);
   return opt;
 }

@@ -1,9 +1,13 @@
 // The shared flag parsers: every count flag reads the same forms and refuses the same mistakes;
-// every list flag splits on commas and spaces and adds repeats up.
+// every list flag splits on commas and spaces (path lists: on commas, keeping an existing path whole)
+// and adds repeats up.
 
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { countFlag, intFlag, listParser, parseCount, splitList } from '../../src/cli/flags.js';
+import { countFlag, intFlag, listParser, parseCount, splitList, splitPathList } from '../../src/cli/flags.js';
 
 test('parseCount reads 2M, 500k, 2e6, 2000000, 2_000_000 and 1.5k alike', () => {
   for (const s of ['2M', '2m', '2e6', '2000000', '2_000_000', '2.0M', ' 2M ']) assert.equal(parseCount(s), 2_000_000, s);
@@ -39,4 +43,20 @@ test('list parser: commas, spaces and repeats add up; the default is replaced, n
   assert.deepEqual(def, [0]);
   assert.throws(() => p('1,x', undefined), /--seeds must be a whole number ≥ 0.*got 'x'/);
   assert.throws(() => p(' , ', undefined), /--seeds needs at least one value/);
+});
+
+test('path lists: an existing path with spaces or commas is one item; otherwise commas split, spaces do not', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'saelab-flags-'));
+  try {
+    const spaced = join(dir, 'My SAEs', 'topk,k32');
+    mkdirSync(spaced, { recursive: true });
+    assert.deepEqual(splitPathList(spaced), [spaced]);
+    assert.deepEqual(splitPathList(`${join(dir, 'a b')},${join(dir, 'c')}`), [join(dir, 'a b'), join(dir, 'c')]);
+    assert.deepEqual(splitPathList(' x , ,y '), ['x', 'y']);
+    const p = listParser('--sae', (s: string) => s, undefined, true);
+    assert.deepEqual(p(spaced, p(join(dir, 'b'), undefined)), [join(dir, 'b'), spaced]);
+    assert.throws(() => p(' , ', undefined), /--sae needs at least one value/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

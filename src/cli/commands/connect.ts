@@ -24,7 +24,7 @@ interface ConnectFlags {
 export function registerConnect(program: Command): void {
   evalTextOptions(program.command('connect'), { tokens: 4096, contextSize: 64 })
     .description('which features of an earlier SAE drive each feature of a later one: gradient × activation through the blocks in between, with the earlier SAE\'s error as its own node and exact ablation of the strongest edges (docs/gradients.md)')
-    .addOption(listOption('--sae <dir>', 'the earlier SAE folder, then the later one', anyString).makeOptionMandatory())
+    .addOption(listOption('--sae <dir>', 'the earlier SAE folder, then the later one', anyString, { paths: true }).makeOptionMandatory())
     .addOption(listOption('--features <list>', 'later features to attribute (default: the --top-features most active)', countItem('--features', 0)))
     .option('--top-features <n>', 'later features to attribute when --features is not given', countFlag('--top-features'), 64)
     .option('--top-k <n>', 'edges kept per later feature', countFlag('--top-k'), 10)

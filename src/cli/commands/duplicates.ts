@@ -21,7 +21,7 @@ export function registerDuplicates(program: Command): void {
   program
     .command('duplicates')
     .description('near-duplicate features of residual SAEs at several layers: pairs with decoder cosine and activation correlation (same tokens) above thresholds (docs/compare.md)')
-    .addOption(listOption('--sae <dir>', 'SAE folders (two or more, any order; residual-stream hooks of one model)', anyString).makeOptionMandatory())
+    .addOption(listOption('--sae <dir>', 'SAE folders (two or more, any order; residual-stream hooks of one model)', anyString, { paths: true }).makeOptionMandatory())
     .option('--cosine <x>', 'minimum decoder cosine', numFlag('--cosine', -1), 0.7)
     .option('--correlation <x>', 'minimum activation correlation (Pearson, over the evaluation tokens)', numFlag('--correlation', -1), 0.7)
     .option('--adjacent', 'only SAEs next to each other in hook order (default: every pair)')

@@ -53,7 +53,7 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('evaluate SAEs spliced into a model on held-out text: the metrics of docs/metrics.md (L0, MSE, FVU, CE loss recovered, KL, …), SVG plots and a workspace-db row')
-    .addOption(listOption('--sae <dir>', 'SAE folders (SAELens, sparsify or dictionary_learning); or hf:OWNER/REPO[/FOLDER][@REV], or a SAELens release RELEASE/SAE_ID (downloaded into the HF cache); several share the clean forward passes', anyString).makeOptionMandatory())
+    .addOption(listOption('--sae <dir>', 'SAE folders (SAELens, sparsify or dictionary_learning); or hf:OWNER/REPO[/FOLDER][@REV], or a SAELens release RELEASE/SAE_ID (downloaded into the HF cache); several share the clean forward passes', anyString, { paths: true }).makeOptionMandatory())
     .option('--model <model>', "model folder or hub id (default: the SAE's model when it is here: its saelab_model_path, else model_name in the HF cache; else ../shared/assets/models/gpt2-corpus-tiny)")
     .option('--data <path>', 'held-out text (file or folder; for a reward model, JSONL preference pairs {chosen, rejected}) (default: the shared corpus)')
     .option('--hook <name>', "hook to splice every SAE into (default: each SAE's metadata.hook_name)")

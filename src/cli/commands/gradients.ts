@@ -29,7 +29,7 @@ export function registerGradients(program: Command): void {
     .addOption(listOption('--hook <names>', 'hooks (default: the --sae folders\' hooks)', anyString, { default: [], defaultText: 'the SAEs\' hooks' }))
     .option('--objective <o>', 'kl (Fisher form: see docs/gradients.md), ce (next-token cross-entropy) or reward (a reward model, with --pairs)', choice('--objective', GRADIENT_OBJECTIVES), 'kl')
     .option('--pairs <file>', 'preference pairs JSONL for --objective reward (each text a row)')
-    .addOption(listOption('--sae <dir>', 'SAE folders whose decoder rows and encoder columns to score against the gradient subspace', anyString, { default: [], defaultText: 'none' }))
+    .addOption(listOption('--sae <dir>', 'SAE folders whose decoder rows and encoder columns to score against the gradient subspace', anyString, { paths: true, default: [], defaultText: 'none' }))
     .option('--rank <r>', 'rank r of the gradient subspace (default: the effective rank at 99 % energy)', intFlag('--rank', 1))
     .option('--random-directions <n>', 'random directions for the baseline', countFlag('--random-directions'), 4096)
     .option('--seed <n>', 'seed of the KL samples and the random directions', intFlag('--seed', 0), 0)

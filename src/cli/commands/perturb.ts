@@ -42,7 +42,7 @@ export function registerPerturb(program: Command): void {
   evalTextOptions(program.command('perturb'), { tokens: 4096, contextSize: 64 })
     .description('is an SAE better than noise? KL(clean ‖ perturbed) and CE increase under random perturbations of matched cosine and norm, per hook, with each SAE\'s point and its token-matched random twin (docs/perturb.md)')
     .addOption(listOption('--hooks <names>', 'hooks to perturb; "all" = resid_pre, attn_out and mlp_out of every layer; "blocks.*.hook_attn_out" = that kind in every layer', anyString).makeOptionMandatory())
-    .addOption(listOption('--sae <dir>', 'SAE folders to place on their hooks\' curves; or hf:OWNER/REPO[/FOLDER][@REV], or a SAELens release RELEASE/SAE_ID (downloaded into the HF cache)', anyString, { default: [], defaultText: 'none' }))
+    .addOption(listOption('--sae <dir>', 'SAE folders to place on their hooks\' curves; or hf:OWNER/REPO[/FOLDER][@REV], or a SAELens release RELEASE/SAE_ID (downloaded into the HF cache)', anyString, { paths: true, default: [], defaultText: 'none' }))
     .addOption(listOption('--targets <list>', '1 − cos values to sweep (default: 9 log-spaced from 1e-4 to 0.5)', targetItem))
     .option('--norm-ratio <r>', '‖x′‖/‖x‖ of the swept perturbations', numFlag('--norm-ratio', 0), 1)
     .option('--reference <x>', 'the 1 − cos at which the layer-robustness summary reads KL', numFlag('--reference', 0), 0.01)

@@ -27,7 +27,7 @@ export function registerPrune(program: Command): void {
     .requiredOption('--sae <dir>', 'the SAE folder to prune; or hf:OWNER/REPO[/FOLDER][@REV], or a SAELens release RELEASE/SAE_ID (downloaded into the HF cache)')
     .option('--hook <name>', "the hook of the SAEs (default: each SAE's metadata.hook_name)")
     .addOption(listOption('--l0 <x>', 'target L0s, e.g. --l0 8 16 32', numItem('--l0 targets', 0)).makeOptionMandatory())
-    .addOption(listOption('--compare <dir>', 'SAEs of the same hook to evaluate beside the pruned ones (e.g. the folders of one `saelab train --l1s` run)', anyString, { default: [], defaultText: 'none' }))
+    .addOption(listOption('--compare <dir>', 'SAEs of the same hook to evaluate beside the pruned ones (e.g. the folders of one `saelab train --l1s` run)', anyString, { paths: true, default: [], defaultText: 'none' }))
     .requiredOption('--out <dir>', 'folder for prune.json and the plot')
     .option('--download', 'allow downloading --model from the hub')
     .addOption(deviceOption())
