@@ -26,6 +26,8 @@ export interface CompareEvalOptions {
   data?: string;
   /** Tokens N (default 2048). */
   tokens?: number;
+  /** Stream tokens of the data to skip first (held-out text; default 0). */
+  skipTokens?: number;
   contextSize?: number;
 }
 
@@ -98,7 +100,7 @@ export interface CompareResult {
   by: CompareBy[];
   aliveOnly: boolean;
   forced: string[];
-  evalTokens: { model: string; data: string; hooks: string[]; tokens: number; contextSize: number } | null;
+  evalTokens: { model: string; data: string; hooks: string[]; tokens: number; skipTokens: number; contextSize: number } | null;
   pairs: PairComparison[];
 }
 
@@ -169,7 +171,7 @@ function evalSpec(paths: string[], saes: LoadedSae[], o: CompareEvalOptions) {
     return h;
   });
   const contextSize = o.contextSize ?? (typeof meta.context_size === 'number' ? meta.context_size : 128);
-  return { model, data, hooks, tokens: o.tokens ?? 2048, contextSize };
+  return { model, data, hooks, tokens: o.tokens ?? 2048, skipTokens: o.skipTokens ?? 0, contextSize };
 }
 
 /** Indices of features to keep (those that fired at least once) or null for all. A feature firing with the same value on every token stays; its centred activations are 0, so it correlates 0 with everything. */
@@ -269,7 +271,7 @@ export async function compareSaes(o: CompareOptions, note: (line: string) => voi
     const harvested = new Map<string, { x: Float32Array; n: number }>();
     for (const h of new Set(spec.hooks)) {
       note(`harvesting ${spec.tokens} tokens of ${h} from ${spec.data}`);
-      const r = await harvestEvalActivations({ model: spec.model, hook: h, data: spec.data, tokens: spec.tokens, contextSize: spec.contextSize, device: o.device });
+      const r = await harvestEvalActivations({ model: spec.model, hook: h, data: spec.data, tokens: spec.tokens, skipTokens: spec.skipTokens, contextSize: spec.contextSize, device: o.device });
       if (r.n < 2) throw new CompareError(`${spec.data}: gave ${r.n} evaluation tokens; need at least 2 (more text or a smaller context size)`);
       harvested.set(h, r);
     }
@@ -279,7 +281,7 @@ export async function compareSaes(o: CompareOptions, note: (line: string) => voi
       const x = harvested.get(spec.hooks[i]!)!;
       acts.push(await featureActivations(saes[i]!, x.x, n, cpu, by.includes('activations')));
     }
-    evalTokens = { model: spec.model, data: spec.data, hooks: [...new Set(spec.hooks)], tokens: n, contextSize: spec.contextSize };
+    evalTokens = { model: spec.model, data: spec.data, hooks: [...new Set(spec.hooks)], tokens: n, skipTokens: spec.skipTokens, contextSize: spec.contextSize };
   }
 
   const keeps = saes.map((_, i) => keptFeatures(acts?.[i], o.aliveOnly ?? false));

@@ -31,6 +31,8 @@ export interface DuplicatesOptions {
   data?: string;
   /** Evaluation tokens (default 4096). */
   tokens?: number;
+  /** Stream tokens of the data to skip first (held-out text; default 0). */
+  skipTokens?: number;
   contextSize?: number;
   device: Device;
   /** Folder for duplicates.json and duplicates.txt (none: write nothing). */
@@ -143,7 +145,7 @@ export async function duplicatesRun(o: DuplicatesOptions, note: (line: string) =
   if (dbPath) checkWorkspaceDb(dbPath);
 
   note(`harvesting ${tokens} tokens of ${[...new Set(hooks)].join(', ')} from ${data}`);
-  const h = await harvestEvalActivationsAt({ model, hooks, data, tokens, contextSize, device: o.device });
+  const h = await harvestEvalActivationsAt({ model, hooks, data, tokens, skipTokens: o.skipTokens ?? 0, contextSize, device: o.device });
   if (h.n < 2) throw new CompareError(`${data}: gave ${h.n} evaluation tokens; need at least 2 (more text or a smaller context size)`);
   const d = loaded[0]!.cfg.dIn;
   const sides: (DuplicateSide & { alive: number })[] = [];
@@ -169,7 +171,7 @@ export async function duplicatesRun(o: DuplicatesOptions, note: (line: string) =
     const db = openWorkspaceDb(dbPath);
     try {
       const rows = order.map((i, k) => ({ path: paths[i]!, label: names[k]!, architecture: loaded[i]!.cfg.architecture, dIn: d, dSae: loaded[i]!.cfg.dSae, hook: hooks[i]!, cfg: loaded[i]!.cfg }));
-      report.runId = insertDuplicatesRun(db, { model, config: { saes: saes.map((s) => s.path), data: report.data, tokens: h.n, contextSize, cosine, correlation, adjacent: !!o.adjacent }, saes: rows, between }).runId;
+      report.runId = insertDuplicatesRun(db, { model, config: { saes: saes.map((s) => s.path), data: report.data, tokens: h.n, skipTokens: o.skipTokens ?? 0, contextSize, cosine, correlation, adjacent: !!o.adjacent }, saes: rows, between }).runId;
     } finally {
       db.close();
     }

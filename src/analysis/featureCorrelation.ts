@@ -7,10 +7,16 @@
 import type { Device } from '../compute/device.js';
 import type { Tensor } from '../compute/tensor.js';
 import { harvestActivations, planHooks } from '../data/harvest.js';
-import { packSettings, packTokens } from '../data/packTokens.js';
+import { packSettings, packTokens, skipStreamTokens, type PackSettings } from '../data/packTokens.js';
 import { readDocuments } from '../data/textSource.js';
 import { openModel } from '../model/openModel.js';
+import type { Tokenizer } from '../model/tokenizers/index.js';
 import type { LoadedSae } from '../sae/saeFiles.js';
+
+/** The corpus's windows after skipping `spec.skipTokens` stream tokens. */
+function evalWindows(spec: { data: string; skipTokens?: number }, tok: Tokenizer, packing: PackSettings) {
+  return skipStreamTokens(packTokens(readDocuments(spec.data), tok, packing), spec.skipTokens ?? 0, packing.contextSize - (packing.prependBos ? 1 : 0));
+}
 
 /** Where the evaluation tokens come from. */
 export interface EvalTokensSpec {
@@ -21,6 +27,8 @@ export interface EvalTokensSpec {
   data: string;
   /** Tokens (kept positions) to harvest. */
   tokens: number;
+  /** Stream tokens to skip first (held-out text: what the SAEs trained on; default 0). */
+  skipTokens?: number;
   contextSize: number;
   prependBos?: boolean;
   device: Device;
@@ -37,7 +45,7 @@ export async function harvestEvalActivations(spec: EvalTokensSpec): Promise<{ x:
     const packing = packSettings({ contextSize: Math.min(spec.contextSize, model.config.nCtx), prependBos: spec.prependBos ?? true }, tokenizer!);
     const x = new Float32Array(spec.tokens * dIn);
     let n = 0;
-    await harvestActivations(model, packTokens(readDocuments(spec.data), tokenizer!, packing), {
+    await harvestActivations(model, evalWindows(spec, tokenizer!, packing), {
       hooks: [spec.hook],
       batchSize: spec.batchSize ?? 8,
       maxRows: spec.tokens,
@@ -63,7 +71,7 @@ export async function harvestEvalActivationsAt(spec: Omit<EvalTokensSpec, 'hook'
     const packing = packSettings({ contextSize: Math.min(spec.contextSize, model.config.nCtx), prependBos: spec.prependBos ?? true }, tokenizer!);
     const x = new Map(hooks.map((h) => [h, new Float32Array(spec.tokens * dIn)]));
     const filled = new Map(hooks.map((h) => [h, 0]));
-    await harvestActivations(model, packTokens(readDocuments(spec.data), tokenizer!, packing), {
+    await harvestActivations(model, evalWindows(spec, tokenizer!, packing), {
       hooks,
       batchSize: spec.batchSize ?? 8,
       maxRows: spec.tokens,

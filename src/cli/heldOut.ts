@@ -32,6 +32,17 @@ function trainedOnData(dirs: readonly string[], data: string): TrainedOn[] {
   return out;
 }
 
+/** The dataset the first of `dirs` says it trained on (cfg.json metadata), or undefined: the default data of compare and duplicates. */
+export function firstSaeData(dirs: readonly string[]): string | undefined {
+  if (dirs.length === 0) return undefined;
+  try {
+    const meta = (JSON.parse(readFileSync(join(dirs[0]!, 'cfg.json'), 'utf8')) as { metadata?: Record<string, unknown> }).metadata ?? {};
+    return saeDatasetPath(meta);
+  } catch {
+    return undefined;
+  }
+}
+
 export interface HeldOutChoice {
   /** Stream tokens to skip. */
   skip: number;

@@ -115,6 +115,22 @@ export async function* packTokens(docs: AsyncIterable<string | { text: string }>
   }
 }
 
+/**
+ * Drop windows from the front of `windows` until `tokens` stream tokens are skipped, counting each
+ * window's body (its length less the BOS, the same unit as a training run's stream tokens), so text
+ * a run trained on can be held out of an evaluation.
+ */
+export async function* skipStreamTokens(windows: AsyncIterable<PackedWindow>, tokens: number, body: number): AsyncGenerator<PackedWindow> {
+  let skipped = 0;
+  for await (const w of windows) {
+    if (skipped < tokens) {
+      skipped += body;
+      continue;
+    }
+    yield w;
+  }
+}
+
 /** How many positions of a window are kept (not excluded). */
 export function keptCount(w: PackedWindow): number {
   let n = 0;

@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Device } from '../compute/device.js';
-import { packTokens, type PackedWindow } from '../data/packTokens.js';
+import { packTokens, skipStreamTokens, type PackedWindow } from '../data/packTokens.js';
 import { readDocuments } from '../data/textSource.js';
 import { checkWorkspaceDb, openWorkspaceDb, workspaceDbPath } from '../io/workspaceDb.js';
 import { openModel } from '../model/openModel.js';
@@ -84,15 +84,10 @@ export async function loadSpec(dir: string, device: Device, hookFlag: string | u
 /** Evaluation windows of an LM: packed windows after `skip` stream tokens, until `tokens` evaluated tokens. */
 export async function lmWindows(data: string, tok: Tokenizer, o: { contextSize: number; prependBos: boolean; tokens: number; skip: number; textField: string }): Promise<PackedWindow[]> {
   const out: PackedWindow[] = [];
-  let skipped = 0;
   let kept = 0;
   const body = o.contextSize - (o.prependBos ? 1 : 0);
   const docs = readDocuments(data, { textField: o.textField, docSeparator: '<|endoftext|>' });
-  for await (const w of packTokens(docs, tok, { contextSize: o.contextSize, prependBos: o.prependBos })) {
-    if (skipped < o.skip) {
-      skipped += body;
-      continue;
-    }
+  for await (const w of skipStreamTokens(packTokens(docs, tok, { contextSize: o.contextSize, prependBos: o.prependBos }), o.skip, body)) {
     out.push(w);
     for (let t = 0; t < w.exclude.length; t++) if (!w.exclude[t]) kept++;
     if (kept >= o.tokens) break;

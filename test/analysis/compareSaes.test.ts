@@ -165,3 +165,15 @@ test('featureActivations: firing counts, variance and centred rows equal a plain
   }
   assert.equal(got.firedCount[2], 0);
 });
+
+test('held-out evaluation tokens: skipTokens drops whole windows of the stream, counted without the BOS', { skip: needsAsset('models/gpt2-corpus-tiny') || needsAsset('corpora/mixed-public-domain.txt.xz') }, async () => {
+  const spec = { model: MODEL, hook: 'blocks.3.hook_resid_pre', data: CORPUS, contextSize: 16, device: cpu, batchSize: 2 };
+  // Windows of 16: BOS + 15 stream tokens. Skipping 30 stream tokens starts at the third window.
+  const all = await harvestEvalActivations({ ...spec, tokens: 150 });
+  const later = await harvestEvalActivations({ ...spec, tokens: 60, skipTokens: 30 });
+  const d = all.dIn;
+  const perWindow = all.n / 10; // kept positions per window (BOS excluded)
+  assert.equal(later.n, 60);
+  assert.deepEqual(later.x.subarray(0, 60 * d), all.x.subarray(2 * perWindow * d, (2 * perWindow + 60) * d));
+  assert.notDeepEqual(later.x.subarray(0, d), all.x.subarray(0, d));
+});

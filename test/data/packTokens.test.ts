@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DataError } from '../../src/data/errors.js';
-import { keptCount, packTokens, WindowPacker, type PackedWindow, type PackOptions } from '../../src/data/packTokens.js';
+import { keptCount, packTokens, skipStreamTokens, WindowPacker, type PackedWindow, type PackOptions } from '../../src/data/packTokens.js';
 import { loadTokenizer, type Tokenizer } from '../../src/model/tokenizers/index.js';
 import { ASSETS, needsAsset } from '../io/assets.js';
 
@@ -88,4 +88,19 @@ test('exact counts with the GPT-2 tokenizer: a literal <|endoftext|> stays text;
   const excluded = ws.reduce((s, w) => s + (C - keptCount(w)), 0);
   const sepsInside = expected.filter((x) => x === 50256).length;
   assert.equal(excluded, ws.length + sepsInside);
+});
+
+test('skipStreamTokens drops whole windows until the stream tokens (window bodies) are skipped', async () => {
+  async function* windows() {
+    for (let i = 0; i < 5; i++) yield { ids: Int32Array.of(i), exclude: new Uint8Array(1) };
+  }
+  const ids = async (skip: number) => {
+    const out: number[] = [];
+    for await (const w of skipStreamTokens(windows(), skip, 10)) out.push(w.ids[0]!);
+    return out;
+  };
+  assert.deepEqual(await ids(0), [0, 1, 2, 3, 4]);
+  assert.deepEqual(await ids(10), [1, 2, 3, 4]);
+  assert.deepEqual(await ids(11), [2, 3, 4], 'a partly skipped window is skipped whole');
+  assert.deepEqual(await ids(100), []);
 });

@@ -10,7 +10,9 @@ import { UsageError } from '../errors.js';
 import { choice, countFlag, intFlag, listOption, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
 import { checkOutputDir } from '../../io/outputPaths.js';
+import { chooseSkip, firstSaeData } from '../heldOut.js';
 import { checkModelSpec, checkPath, resolveSaeDirs } from '../inputChecks.js';
+import { sayHeldOut } from '../textOptions.js';
 
 interface CompareFlags {
   by: CompareBy[];
@@ -21,6 +23,7 @@ interface CompareFlags {
   model?: string;
   data?: string;
   tokens: number;
+  skipTokens?: number;
   contextSize?: number;
   candidates: number;
   tol: number;
@@ -32,7 +35,7 @@ interface CompareFlags {
 function printHuman(r: CompareResult, reportPath: string | null): void {
   if (r.forced.length) for (const f of r.forced) console.log(`forced: ${f}`);
   if (r.evalTokens) {
-    console.log(`evaluation tokens: ${r.evalTokens.tokens} of ${r.evalTokens.hooks.join(', ')} (${r.evalTokens.data})`);
+    console.log(`evaluation tokens: ${r.evalTokens.tokens} of ${r.evalTokens.hooks.join(', ')} (${r.evalTokens.data}${r.evalTokens.skipTokens ? `, after its first ${r.evalTokens.skipTokens.toLocaleString('en-US')} tokens` : ''})`);
     for (const s of r.saes) console.log(`  ${s.label}: ${s.alive} of ${s.dSae} features fired (${s.dSae - s.alive!} never)`);
   }
   const f3 = (x: number) => x.toFixed(3);
@@ -76,6 +79,7 @@ export function registerCompare(program: Command): void {
     .option('--model <model>', 'model for the evaluation tokens (default: the first SAE\'s cfg.json metadata model_name)')
     .option('--data <path>', 'corpus for the evaluation tokens (default: the first SAE\'s metadata dataset_path)')
     .option('--tokens <n>', 'evaluation tokens for --by activations and --alive-only', countFlag('--tokens'), 2048)
+    .option('--skip-tokens <n>', 'skip this many stream tokens of the data first (default: the tokens of it the SAEs trained on, from their cfg.json; else 0)', countFlag('--skip-tokens', 0))
     .option('--context-size <n>', 'tokens per window (default: the SAE\'s metadata context_size)', intFlag('--context-size', 2))
     .option('--candidates <k>', 'candidate partners per feature for the matching (more are added until optimality is certified)', intFlag('--candidates', 1), 32)
     .option('--tol <x>', 'optimality tolerance per pair (cosine units)', numFlag('--tol', 0), 1e-6)
@@ -87,13 +91,16 @@ export function registerCompare(program: Command): void {
       const { dirs: saes } = await resolveSaeDirs('compare', specs, { quiet: !!o.json });
       checkPath('--data', o.data);
       await checkModelSpec(o.model);
+      const needsText = !!o.aliveOnly || o.by.includes('activations');
+      const held = needsText ? chooseSkip(saes, o.data ?? firstSaeData(saes), o.skipTokens) : { skip: o.skipTokens ?? 0, note: null, warning: null };
+      sayHeldOut(held);
       if (o.out !== undefined) checkOutputDir(o.out, '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
       try {
         const r = await compareSaes(
           {
             saes, by: o.by, aliveOnly: !!o.aliveOnly, force: !!o.force, device,
-            eval: { model: o.model, data: o.data, tokens: o.tokens, contextSize: o.contextSize },
+            eval: { model: o.model, data: o.data, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize },
             match: { k: o.candidates, tol: o.tol },
           },
           (line) => {

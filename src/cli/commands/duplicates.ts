@@ -8,11 +8,13 @@ import { duplicatesRun, duplicatesText } from '../../analysis/duplicatesRun.js';
 import { checkOutputDir } from '../../io/outputPaths.js';
 import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { anyString, countFlag, intFlag, listOption, numFlag } from '../flags.js';
+import { chooseSkip, firstSaeData } from '../heldOut.js';
 import { checkModelSpec, checkPath, resolveSaeDirs } from '../inputChecks.js';
 import { emit } from '../output.js';
+import { sayHeldOut } from '../textOptions.js';
 
 interface DuplicatesFlags {
-  sae: string[]; cosine: number; correlation: number; adjacent?: boolean; model?: string; data?: string; tokens: number; contextSize?: number;
+  sae: string[]; cosine: number; correlation: number; adjacent?: boolean; model?: string; data?: string; tokens: number; skipTokens?: number; contextSize?: number;
   out?: string; db?: string; device: string; json?: boolean; limit: number;
 }
 
@@ -28,6 +30,7 @@ export function registerDuplicates(program: Command): void {
     .option('--model <model>', 'model for the evaluation tokens (default: the SAE\'s cfg.json metadata model_name)')
     .option('--data <path>', 'corpus for the evaluation tokens (default: the SAE\'s metadata dataset_path)')
     .option('--tokens <n>', 'evaluation tokens', countFlag('--tokens'), 4096)
+    .option('--skip-tokens <n>', 'skip this many stream tokens of the data first (default: the tokens of it the SAEs trained on, from their cfg.json; else 0)', countFlag('--skip-tokens', 0))
     .option('--context-size <n>', 'tokens per window (default: the SAE\'s metadata context_size)', intFlag('--context-size', 2))
     .option('--out <dir>', 'write duplicates.json and duplicates.txt')
     .option('--db <file>', 'workspace database (default: saelab.db next to the earliest SAE folder)')
@@ -39,11 +42,13 @@ export function registerDuplicates(program: Command): void {
       const { dirs } = await resolveSaeDirs('--sae', o.sae, { quiet: !!o.json });
       checkPath('--data', o.data);
       await checkModelSpec(o.model);
+      const held = chooseSkip(dirs, o.data ?? firstSaeData(dirs), o.skipTokens);
+      sayHeldOut(held);
       if (o.out !== undefined) checkOutputDir(o.out, '--out', { create: false });
       const device = await openDeviceFromFlag(o.device, !!o.json);
       try {
         const r = await duplicatesRun(
-          { saes: dirs, cosine: o.cosine, correlation: o.correlation, adjacent: !!o.adjacent, model: o.model, data: o.data, tokens: o.tokens, contextSize: o.contextSize, device, out: o.out, db: o.db },
+          { saes: dirs, cosine: o.cosine, correlation: o.correlation, adjacent: !!o.adjacent, model: o.model, data: o.data, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, device, out: o.out, db: o.db },
           (line) => {
             if (!o.json) process.stderr.write(line + '\n');
           },
