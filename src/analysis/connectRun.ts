@@ -7,19 +7,18 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Device } from '../compute/device.js';
-import type { Tensor } from '../compute/tensor.js';
-import { lmWindows, loadSpec } from '../eval/evalRun.js';
+import { lmWindows } from '../eval/evalRun.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { checkWorkspaceDb, openWorkspaceDb, workspaceDbPath } from '../io/workspaceDb.js';
 import { openModel } from '../model/openModel.js';
 import type { Transformer } from '../model/transformer.js';
 import { saeModelSpec } from '../sae/runSource.js';
-import type { LoadedSae } from '../sae/saeFiles.js';
 import { defaultData, defaultModel } from '../sae/trainRun.js';
 import { insertConnectRun } from './connectDb.js';
 import { checkConnectSetup, connectFeatures, type ConnectReport, type ConnectSae, type ConnectState } from './connectFeatures.js';
 import { hasRunCheckpoint, keyMismatch, readRunCheckpoint, removeRunCheckpoint, writeRunCheckpoint } from './runCheckpoint.js';
 import { GradientsError } from './gradientsRun.js';
+import { disposeLoaded, loadSaeFolders, type LoadedSpec } from './runInputs.js';
 
 export interface ConnectRunOptions {
   device: Device;
@@ -91,7 +90,7 @@ export interface ConnectRunReport extends ConnectReport {
 }
 
 /** A loaded SAE folder as a ConnectSae (host copies of its weights). */
-async function connectSae(l: { spec: Awaited<ReturnType<typeof loadSpec>>['spec']; loaded: LoadedSae }): Promise<ConnectSae> {
+async function connectSae(l: LoadedSpec): Promise<ConnectSae> {
   const p = l.loaded.params;
   const s: ConnectSae = {
     label: l.spec.label, path: l.spec.path!, hook: l.spec.hook, cfg: l.spec.cfg, model: l.spec.model,
@@ -106,10 +105,10 @@ export async function connectRun(o: ConnectRunOptions): Promise<ConnectRunReport
   const t0 = performance.now();
   if (o.saes.length !== 2) throw new GradientsError(`connect needs exactly two --sae folders, the earlier then the later (got ${o.saes.length})`);
   if (!(Number.isInteger(o.tokens) && o.tokens > 0)) throw new GradientsError(`--tokens must be a positive number of tokens (got ${o.tokens})`);
-  const loaded: Awaited<ReturnType<typeof loadSpec>>[] = [];
+  const loaded: LoadedSpec[] = [];
   let model: Transformer | null = null;
   try {
-    for (const dir of o.saes) loaded.push(await loadSpec(resolve(dir), o.device, undefined));
+    await loadSaeFolders(o.saes, o.device, loaded);
     const [ea, la] = loaded as [(typeof loaded)[0], (typeof loaded)[0]];
     const me = ea.loaded.metadata.model_name;
     const ml = la.loaded.metadata.model_name;
@@ -173,6 +172,6 @@ export async function connectRun(o: ConnectRunOptions): Promise<ConnectRunReport
     return full;
   } finally {
     model?.dispose();
-    for (const l of loaded) for (const p of Object.values(l.loaded.params) as (Tensor | undefined)[]) p?.dispose();
+    disposeLoaded(loaded);
   }
 }

@@ -9,23 +9,20 @@ import { mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Device } from '../compute/device.js';
 import { Rng } from '../compute/random.js';
-import type { Tensor } from '../compute/tensor.js';
 import type { PackedWindow } from '../data/packTokens.js';
 import { readPairTexts, rewardWindow } from '../data/preferencePairs.js';
 import { batchOf } from '../eval/evalSae.js';
-import { lmWindows, loadSpec } from '../eval/evalRun.js';
+import { lmWindows } from '../eval/evalRun.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { parseHook } from '../model/hooks.js';
-import { openModel } from '../model/openModel.js';
 import type { Tokenizer } from '../model/tokenizers/index.js';
 import type { Transformer } from '../model/transformer.js';
-import { saeModelSpec } from '../sae/runSource.js';
-import type { LoadedSae } from '../sae/saeFiles.js';
-import { defaultData, defaultModel } from '../sae/trainRun.js';
+import { defaultData } from '../sae/trainRun.js';
 import { randomDirections, scoreDirections, summarise, type ScoreSummary } from './gradientAlignment.js';
 import { GramAccumulator, gradientSpectrum, type GradientSpectrum } from './gradientGram.js';
 import { hasRunCheckpoint, keyMismatch, readRunCheckpoint, removeRunCheckpoint, writeRunCheckpoint } from './runCheckpoint.js';
 import { batchGradients, GRADIENT_OBJECTIVES, objectiveProblem, type GradientObjective } from './hookGradients.js';
+import { disposeLoaded, loadSaeFolders, openRunModel, type LoadedSpec } from './runInputs.js';
 
 /** Bad input to `saelab gradients` (and `connect`): one line, exit 2. */
 export class GradientsError extends Error {
@@ -145,12 +142,12 @@ export async function gradientsRun(o: GradientsRunOptions): Promise<GradientsRep
   if (!(Number.isInteger(o.tokens) && o.tokens > 0)) throw new GradientsError(`--tokens must be a positive number of tokens (got ${o.tokens})`);
   if (!GRADIENT_OBJECTIVES.includes(o.objective)) throw new GradientsError(`--objective must be one of ${GRADIENT_OBJECTIVES.join(', ')} (got ${o.objective})`);
   if (o.rank !== undefined && !(Number.isInteger(o.rank) && o.rank >= 1)) throw new GradientsError(`--rank must be a positive integer (got ${o.rank})`);
-  const loaded: { spec: Awaited<ReturnType<typeof loadSpec>>['spec']; loaded: LoadedSae }[] = [];
+  const loaded: LoadedSpec[] = [];
   let model: Transformer | null = null;
   try {
-    for (const dir of o.saes ?? []) loaded.push(await loadSpec(resolve(dir), o.device, undefined));
-    const spec = o.model ?? (loaded[0] ? saeModelSpec(loaded[0].loaded.metadata) : undefined) ?? defaultModel();
-    const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true });
+    await loadSaeFolders(o.saes ?? [], o.device, loaded);
+    const opened = await openRunModel(o.model, loaded, o.device, o.download ?? false);
+    const spec = opened.spec;
     model = opened.model;
     const problem = objectiveProblem(model, o.objective);
     if (problem) throw new GradientsError(problem);
@@ -172,13 +169,13 @@ export async function gradientsRun(o: GradientsRunOptions): Promise<GradientsRep
       if (!o.pairs) throw new GradientsError('--objective reward needs --pairs FILE (preference pairs JSONL)');
       dataPath = resolve(o.pairs);
       if (!existsSync(dataPath)) throw new GradientsError(`--pairs ${dataPath}: no such file`);
-      windows = await pairWindows(dataPath, opened.tokenizer!, model, contextSize, o.tokens, o.skipTokens ?? 0);
+      windows = await pairWindows(dataPath, opened.tokenizer, model, contextSize, o.tokens, o.skipTokens ?? 0);
     } else {
       const data = o.data ?? defaultData();
       if (!data) throw new GradientsError('no --data given and the shared corpus is not here: pass --data FILE_OR_FOLDER');
       dataPath = resolve(data);
       if (!existsSync(dataPath)) throw new GradientsError(`--data ${dataPath}: no such file or folder`);
-      windows = await lmWindows(dataPath, opened.tokenizer!, { contextSize, prependBos: true, tokens: o.tokens, skip: o.skipTokens ?? 0, textField: 'text' });
+      windows = await lmWindows(dataPath, opened.tokenizer, { contextSize, prependBos: true, tokens: o.tokens, skip: o.skipTokens ?? 0, textField: 'text' });
     }
 
     const seed = o.seed ?? 0;
@@ -273,6 +270,6 @@ export async function gradientsRun(o: GradientsRunOptions): Promise<GradientsRep
     return report;
   } finally {
     model?.dispose();
-    for (const l of loaded) for (const p of Object.values(l.loaded.params) as (Tensor | undefined)[]) p?.dispose();
+    disposeLoaded(loaded);
   }
 }

@@ -7,18 +7,14 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Device } from '../compute/device.js';
-import type { Tensor } from '../compute/tensor.js';
-import { lmWindows, loadSpec } from '../eval/evalRun.js';
-import type { EvalSaeSpec } from '../eval/evalSae.js';
+import { lmWindows } from '../eval/evalRun.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { parseHook } from '../model/hooks.js';
-import { openModel } from '../model/openModel.js';
 import type { Transformer } from '../model/transformer.js';
-import type { LoadedSae } from '../sae/saeFiles.js';
-import { saeModelSpec } from '../sae/runSource.js';
-import { defaultData, defaultModel } from '../sae/trainRun.js';
+import { defaultData } from '../sae/trainRun.js';
 import { logSpaced, PerturbError } from './perturbation.js';
 import { perturbSweep, type HookPerturbResult, type PerturbPlan, type PerturbReport } from './perturbSweep.js';
+import { disposeLoaded, loadSaeFolders, openRunModel, type LoadedSpec } from './runInputs.js';
 
 /** The hook kinds `all` expands to, per layer. */
 export const PERTURB_HOOK_KINDS = ['hook_resid_pre', 'hook_attn_out', 'hook_mlp_out'] as const;
@@ -82,12 +78,12 @@ export async function perturbRun(o: PerturbRunOptions): Promise<PerturbRunReport
   const t0 = performance.now();
   if (!(Number.isInteger(o.tokens) && o.tokens > 0)) throw new PerturbError(`--tokens must be a positive number of tokens (got ${o.tokens})`);
   if (o.hooks.length === 0) throw new PerturbError('--hooks: give at least one hook (or all)');
-  const loaded: { spec: EvalSaeSpec; loaded: LoadedSae }[] = [];
+  const loaded: LoadedSpec[] = [];
   let model: Transformer | null = null;
   try {
-    for (const dir of o.saes ?? []) loaded.push(await loadSpec(resolve(dir), o.device, undefined));
-    const spec = o.model ?? (loaded[0] ? saeModelSpec(loaded[0].loaded.metadata) : undefined) ?? defaultModel();
-    const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true });
+    await loadSaeFolders(o.saes ?? [], o.device, loaded);
+    const opened = await openRunModel(o.model, loaded, o.device, o.download ?? false);
+    const spec = opened.spec;
     model = opened.model;
     const hooks = expandHooks(model, o.hooks);
     for (const l of loaded) if (!hooks.includes(l.spec.hook)) throw new PerturbError(`${l.spec.path}: the SAE is for ${l.spec.hook}, which is not among --hooks (${hooks.join(', ')})`);
@@ -97,7 +93,7 @@ export async function perturbRun(o: PerturbRunOptions): Promise<PerturbRunReport
     if (!existsSync(dataPath)) throw new PerturbError(`--data ${dataPath}: no such file or folder`);
     const contextSize = o.contextSize ?? Math.min(64, model.config.nCtx);
     if (contextSize < 2 || contextSize > model.config.nCtx) throw new PerturbError(`--context-size must be in [2, ${model.config.nCtx}] (got ${contextSize})`);
-    const windows = await lmWindows(dataPath, opened.tokenizer!, { contextSize, prependBos: true, tokens: o.tokens, skip: o.skipTokens ?? 0, textField: 'text' });
+    const windows = await lmWindows(dataPath, opened.tokenizer, { contextSize, prependBos: true, tokens: o.tokens, skip: o.skipTokens ?? 0, textField: 'text' });
     const report = await perturbSweep({
       model, hooks, windows, oneMinusCos: o.targets ?? DEFAULT_TARGETS, normRatio: o.normRatio, saes: loaded.map((l) => l.spec),
       seed: o.seed, batchSize: o.batchSize, reference: o.reference, onPlan: o.onPlan, onProgress: o.onProgress,
@@ -120,6 +116,6 @@ export async function perturbRun(o: PerturbRunOptions): Promise<PerturbRunReport
     return full;
   } finally {
     model?.dispose();
-    for (const l of loaded) for (const p of Object.values(l.loaded.params) as (Tensor | undefined)[]) p?.dispose();
+    disposeLoaded(loaded);
   }
 }
