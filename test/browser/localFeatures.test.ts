@@ -5,16 +5,15 @@
 // reads the weights from the Cache API. A missing weights file and a lost GPU device are errors.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { dirname, extname, join, normalize } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { TextFeatures } from '../../src/report/dashboardText.js';
 import { needsAsset, tempDir } from '../io/assets.js';
-import { nodeTextFeatures, writeSiteFixture } from './siteFixture.js';
+import { nodeTextFeatures, staticSiteServer, writeSiteFixture } from './siteFixture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,27 +21,6 @@ const BUNDLE = join(here, '..', '..', 'browser', 'localFeatures.js'); // dist/br
 const skip = !existsSync(CHROMIUM) ? `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)` : needsAsset('models/gpt2-corpus-tiny');
 const FLAGS = ['--no-sandbox', '--disable-gpu-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu'];
 const TEXT = 'The ship sailed across the ocean while the captain spoke of whales, and the crew sang songs of home.';
-
-/** A static server: / is the test page, /lib/ the bundle, /site/ the folder (Range honoured); paths in `missing` answer 404. */
-function staticServer(siteDir: string, missing: Set<string>) {
-  const page = '<!doctype html><meta charset="utf-8"><title>saelab</title><script type="module">import { openLocalFeatures } from "/lib/localFeatures.js"; globalThis.openLocalFeatures = openLocalFeatures;</script>';
-  return createServer((req, res) => {
-    const path = decodeURIComponent(req.url!.split('?')[0]!);
-    if (path === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-    let file: string | null = null;
-    if (path === '/lib/localFeatures.js') file = BUNDLE;
-    else if (path.startsWith('/site/') && !missing.has(path)) file = join(siteDir, normalize(path.slice('/site/'.length)));
-    if (!file || !file.startsWith(siteDir) && file !== BUNDLE || !existsSync(file) || !statSync(file).isFile()) return void res.writeHead(404, 'Not Found').end();
-    const body = readFileSync(file);
-    const type = extname(file) === '.js' ? 'text/javascript' : extname(file) === '.json' ? 'application/json' : 'application/octet-stream';
-    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-    if (m) {
-      const [a, b] = [Number(m[1]), Math.min(Number(m[2]), body.byteLength - 1)];
-      return void res.writeHead(206, { 'content-type': type, 'content-range': `bytes ${a}-${b}/${body.byteLength}`, 'accept-ranges': 'bytes' }).end(body.subarray(a, b + 1));
-    }
-    res.writeHead(200, { 'content-type': type, 'accept-ranges': 'bytes' }).end(body);
-  });
-}
 
 /** Ids equal, activations within 1e-4, per token and in the summary. */
 function assertSameFeatures(got: TextFeatures, want: TextFeatures, what: string): void {
@@ -60,7 +38,7 @@ test('text → features computes in the page (WebGPU on SwiftShader and CPU), eq
   assert.ok(existsSync(BUNDLE), 'run scripts/bundleBrowser.mjs first (npm run build)');
   const t = tempDir();
   const missing = new Set<string>();
-  const server = staticServer(t.dir, missing);
+  const server = staticSiteServer(t.dir, BUNDLE, missing);
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
   try {
     const { saeDir } = await writeSiteFixture(t.dir);
