@@ -1,7 +1,6 @@
 // Safetensors element types and conversions between them: F16/BF16 bits <-> f32 (round to nearest,
 // ties to even, as numpy and torch do), and bulk decoding of raw little-endian bytes to Float32Array.
 
-import { endianness } from 'node:os';
 
 /** Element types saelab reads and writes (the safetensors names). */
 export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
@@ -51,7 +50,8 @@ export type TypedData =
 
 /** Throws unless this machine is little-endian: typed arrays use host order and the format is LE. */
 export function assertLittleEndian(): void {
-  if (endianness() !== 'LE') throw new Error('saelab io needs a little-endian machine (safetensors is little-endian)');
+  // Checked on a typed array (not node:os) so the same module runs in a browser.
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('saelab io needs a little-endian machine (safetensors is little-endian)');
 }
 
 // ---------------------------------------------------------------------------------------------

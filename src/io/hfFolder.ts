@@ -1,13 +1,14 @@
 // Hugging Face model folders: `config.json` plus weights as one `model.safetensors` or as shards
 // listed in `model.safetensors.index.json` ({"weight_map": {tensor: shardFile}}). `HfWeights` is one
-// lazy view over all shards, so a model loader never cares how the weights were split.
+// lazy view over all shards, so a model loader never cares how the weights were split. Everything is
+// read through a ByteFolder: a local path in Node (fileByteSource.ts), a URL in a browser.
 
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { isAbsolute, join, normalize, sep } from 'node:path';
+import { insideName, type ByteFolder } from './byteSource.js';
 import type { TypedData } from './dtypes.js';
-import { HfFolderError, quoteName } from './errors.js';
-import { SafetensorsFile, type TensorInfo } from './safetensors.js';
-import { compareCodePoints } from './safetensorsHeader.js';
+import { HfFolderError, quoteName, SafetensorsError } from './errors.js';
+import { localFolder, localPathKind } from './fileByteSource.js';
+import { compareCodePoints, type TensorInfo } from './safetensorsHeader.js';
+import { SafetensorsReader } from './safetensorsReader.js';
 
 /** config.json, loosely typed: models read the fields they know. */
 export type HfConfig = Record<string, unknown> & {
@@ -27,11 +28,12 @@ export const SINGLE_WEIGHTS = 'model.safetensors';
 /** The index of a sharded model: {"weight_map": {tensor: shardFile}}. */
 export const WEIGHTS_INDEX = 'model.safetensors.index.json';
 
-/** Read and parse a JSON file, mapping every failure to an HfFolderError that names the file. */
-async function readJsonObject(path: string, what: string): Promise<Record<string, unknown>> {
+/** Read and parse a JSON file of a folder, mapping every failure to an HfFolderError that names the file. */
+async function readJsonObject(folder: ByteFolder, rel: string, what: string): Promise<Record<string, unknown>> {
+  const path = folder.label(rel);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = new TextDecoder().decode(await folder.readBytes(rel));
   } catch (e) {
     throw new HfFolderError(path, `cannot read ${what}: ${(e as Error).message}`, { cause: e });
   }
@@ -45,32 +47,31 @@ async function readJsonObject(path: string, what: string): Promise<Record<string
   return json as Record<string, unknown>;
 }
 
-/** Whether a path exists as a regular file. */
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
+/** A local folder as a ByteFolder, or HfFolderError unless `dir` is an existing folder; a ByteFolder as it is. */
+async function asFolder(dir: string | ByteFolder): Promise<ByteFolder> {
+  if (typeof dir !== 'string') return dir;
+  const kind = await localPathKind(dir);
+  if (kind === null) throw new HfFolderError(dir, 'folder does not exist');
+  if (kind !== 'dir') throw new HfFolderError(dir, 'not a folder');
+  return localFolder(dir);
 }
 
-/** Throw HfFolderError unless `dir` is an existing folder. */
-async function checkFolder(dir: string): Promise<void> {
-  let st;
+/** Open one safetensors file of a folder (SafetensorsError naming it when it cannot be opened or parsed). */
+async function openReader(folder: ByteFolder, rel: string): Promise<SafetensorsReader> {
+  let src;
   try {
-    st = await stat(dir);
-  } catch {
-    throw new HfFolderError(dir, 'folder does not exist');
+    src = await folder.open(rel);
+  } catch (e) {
+    throw new SafetensorsError(folder.label(rel), `cannot open: ${(e as Error).message}`, { cause: e });
   }
-  if (!st.isDirectory()) throw new HfFolderError(dir, 'not a folder');
+  return SafetensorsReader.fromSource(src);
 }
 
-/** Read `config.json` from a model folder. */
-export async function readHfConfig(dir: string): Promise<HfConfig> {
-  await checkFolder(dir);
-  const path = join(dir, 'config.json');
-  if (!(await isFile(path))) throw new HfFolderError(dir, 'no config.json: not a Hugging Face model folder');
-  return (await readJsonObject(path, 'config.json')) as HfConfig;
+/** Read `config.json` from a model folder (a local path or a ByteFolder). */
+export async function readHfConfig(dir: string | ByteFolder): Promise<HfConfig> {
+  const folder = await asFolder(dir);
+  if (!(await folder.has('config.json'))) throw new HfFolderError(folder.name, 'no config.json: not a Hugging Face model folder');
+  return (await readJsonObject(folder, 'config.json', 'config.json')) as HfConfig;
 }
 
 /** All the weights of a model folder, across shards, read lazily. Close it when done. */
@@ -78,35 +79,34 @@ export class HfWeights {
   private constructor(
     /** The model folder. */
     readonly dir: string,
-    private readonly shards: readonly SafetensorsFile[],
-    private readonly where: ReadonlyMap<string, SafetensorsFile>,
+    private readonly shards: readonly SafetensorsReader[],
+    private readonly where: ReadonlyMap<string, SafetensorsReader>,
     private readonly sortedNames: readonly string[],
   ) {}
 
-  /** Open a folder's weights: model.safetensors, else the shards its index names (all checked now). */
-  static async open(dir: string): Promise<HfWeights> {
-    await checkFolder(dir);
-    const single = join(dir, SINGLE_WEIGHTS);
-    if (await isFile(single)) {
-      const f = await SafetensorsFile.open(single);
+  /** Open a folder's weights (a local path or a ByteFolder): model.safetensors, else the shards its index names (all checked now). */
+  static async open(dir: string | ByteFolder): Promise<HfWeights> {
+    const folder = await asFolder(dir);
+    if (await folder.has(SINGLE_WEIGHTS)) {
+      const f = await openReader(folder, SINGLE_WEIGHTS);
       const where = new Map(f.names().map((n) => [n, f] as const));
-      return new HfWeights(dir, [f], where, f.names());
+      return new HfWeights(folder.name, [f], where, f.names());
     }
-    const indexPath = join(dir, WEIGHTS_INDEX);
-    if (await isFile(indexPath)) return HfWeights.openSharded(dir, indexPath);
-    throw new HfFolderError(dir, `no weights: expected ${SINGLE_WEIGHTS} or ${WEIGHTS_INDEX}${await otherWeightsHint(dir)}`);
+    if (await folder.has(WEIGHTS_INDEX)) return HfWeights.openSharded(folder);
+    throw new HfFolderError(folder.name, `no weights: expected ${SINGLE_WEIGHTS} or ${WEIGHTS_INDEX}${await otherWeightsHint(folder)}`);
   }
 
-  private static async openSharded(dir: string, indexPath: string): Promise<HfWeights> {
-    const index = await readJsonObject(indexPath, WEIGHTS_INDEX);
+  private static async openSharded(folder: ByteFolder): Promise<HfWeights> {
+    const indexPath = folder.label(WEIGHTS_INDEX);
+    const index = await readJsonObject(folder, WEIGHTS_INDEX, WEIGHTS_INDEX);
     const map = index['weight_map'];
     if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new HfFolderError(indexPath, 'has no "weight_map" object');
     const byShard = new Map<string, string[]>();
     for (const [tensor, shard] of Object.entries(map as Record<string, unknown>)) {
       if (typeof shard !== 'string') throw new HfFolderError(indexPath, `weight_map ${quoteName(tensor)}: shard is not a file name`);
       // A shard must be a file inside the folder: an index must not make us read /etc/passwd.
-      const rel = normalize(shard);
-      if (shard === '' || isAbsolute(shard) || rel === '..' || rel.startsWith(`..${sep}`)) {
+      const rel = insideName(shard);
+      if (rel === null) {
         throw new HfFolderError(indexPath, `weight_map ${quoteName(tensor)}: shard ${quoteName(shard)} is outside the folder`);
       }
       const list = byShard.get(rel);
@@ -115,16 +115,15 @@ export class HfWeights {
     }
     if (byShard.size === 0) throw new HfFolderError(indexPath, 'weight_map is empty');
 
-    const shards: SafetensorsFile[] = [];
-    const where = new Map<string, SafetensorsFile>();
+    const shards: SafetensorsReader[] = [];
+    const where = new Map<string, SafetensorsReader>();
     try {
       for (const shard of [...byShard.keys()].sort(compareCodePoints)) {
-        const path = join(dir, shard);
         const tensors = byShard.get(shard)!;
-        if (!(await isFile(path))) {
-          throw new HfFolderError(indexPath, `names shard ${quoteName(shard)} (for ${tensors.length} tensors), but ${path} does not exist`);
+        if (!(await folder.has(shard))) {
+          throw new HfFolderError(indexPath, `names shard ${quoteName(shard)} (for ${tensors.length} tensors), but ${folder.label(shard)} does not exist`);
         }
-        const f = await SafetensorsFile.open(path);
+        const f = await openReader(folder, shard);
         shards.push(f);
         for (const t of tensors) {
           if (!f.has(t)) throw new HfFolderError(indexPath, `maps tensor ${quoteName(t)} to ${quoteName(shard)}, which does not contain it`);
@@ -135,7 +134,7 @@ export class HfWeights {
       await Promise.all(shards.map((s) => s.close().catch(() => undefined)));
       throw e;
     }
-    return new HfWeights(dir, shards, where, [...where.keys()].sort(compareCodePoints));
+    return new HfWeights(folder.name, shards, where, [...where.keys()].sort(compareCodePoints));
   }
 
   /** Tensor names, sorted. */
@@ -179,7 +178,7 @@ export class HfWeights {
     await Promise.all(this.shards.map((s) => s.close()));
   }
 
-  private shard(name: string): SafetensorsFile {
+  private shard(name: string): SafetensorsReader {
     const f = this.where.get(name);
     if (!f) throw new HfFolderError(this.dir, `model has no tensor named ${quoteName(name)}`);
     return f;
@@ -187,10 +186,10 @@ export class HfWeights {
 }
 
 /** For the "no weights" error: name weight files we saw but cannot use. */
-async function otherWeightsHint(dir: string): Promise<string> {
+async function otherWeightsHint(folder: ByteFolder): Promise<string> {
   let files: string[];
   try {
-    files = await readdir(dir);
+    files = await folder.list();
   } catch {
     return '';
   }
@@ -210,9 +209,10 @@ export interface HfFolder {
   close(): Promise<void>;
 }
 
-/** Open a Hugging Face model folder (config.json + safetensors weights). */
-export async function openHfFolder(dir: string): Promise<HfFolder> {
-  const config = await readHfConfig(dir);
-  const weights = await HfWeights.open(dir);
-  return { dir, config, weights, close: () => weights.close() };
+/** Open a Hugging Face model folder (config.json + safetensors weights): a local path or a ByteFolder. */
+export async function openHfFolder(dir: string | ByteFolder): Promise<HfFolder> {
+  const folder = await asFolder(dir);
+  const config = await readHfConfig(folder);
+  const weights = await HfWeights.open(folder);
+  return { dir: folder.name, config, weights, close: () => weights.close() };
 }

@@ -11,7 +11,7 @@
 // halves (i, i + dHead/2) at the same frequency θ^(−2i/dHead). So, as HF's conversion script does,
 // each head's rows of wq and wk are permuted: new row c·dHead/2 + i = old row 2i + c.
 
-import { readFile } from 'node:fs/promises';
+import { readLocalFile } from '../io/fileByteSource.js';
 import type { ModelConfig } from './config.js';
 import { plainSwitches, validateConfig } from './config.js';
 import { ModelError } from './errors.js';
@@ -87,7 +87,7 @@ export function adjacentToHalfRows(w: Float32Array, heads: number, dHead: number
 export async function loadLlama2c(path: string): Promise<{ config: ModelConfig; weights: HostWeights }> {
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await readFile(path));
+    bytes = await readLocalFile(path);
   } catch (e) {
     throw new ModelError(`${path}: cannot read: ${(e as Error).message}`, { cause: e });
   }

@@ -9,7 +9,6 @@
 //                then c·tanh(logits/c) under final soft-capping (Gemma-2)
 //   classifier:  rewards [B, numLabels] = h[b, last non-pad token] · score
 
-import { stat } from 'node:fs/promises';
 import type { Device } from '../compute/device.js';
 import { add, addInPlace, scale } from '../compute/ops/elementwise.js';
 import { softcap } from '../compute/ops/softcap.js';
@@ -17,6 +16,8 @@ import { embeddingGather } from '../compute/ops/embedding.js';
 import { matmul } from '../compute/ops/matmul.js';
 import { crossEntropy } from '../compute/ops/crossEntropy.js';
 import { Tensor } from '../compute/tensor.js';
+import type { ByteFolder } from '../io/byteSource.js';
+import { localPathKind } from '../io/fileByteSource.js';
 import { openHfFolder } from '../io/hfFolder.js';
 import { blockCacheTensors, blockForward, norm, type BlockCache, type BlockContext, type NormCache } from './block.js';
 import { parseHfConfig, type ModelConfig } from './config.js';
@@ -83,25 +84,24 @@ export class Transformer {
     readonly source: string,
   ) {}
 
-  /** Load an HF model folder, or a llama2.c `.bin` checkpoint, onto `device`. */
-  static async load(dirOrBin: string, device: Device): Promise<Transformer> {
-    let isFile = false;
-    try {
-      isFile = (await stat(dirOrBin)).isFile();
-    } catch (e) {
-      throw new ModelError(`${dirOrBin}: no such model folder or file`, { cause: e });
-    }
-    if (isFile) {
-      if (!dirOrBin.endsWith('.bin')) throw new ModelError(`${dirOrBin}: a model is an HF folder (config.json + safetensors) or a llama2.c .bin checkpoint`);
-      const { config, weights } = await loadLlama2c(dirOrBin);
-      return new Transformer(config, uploadWeights(weights, device), device, dirOrBin);
+  /** Load an HF model folder (a local path, or a ByteFolder such as a URL in a browser), or a llama2.c `.bin` checkpoint, onto `device`. */
+  static async load(dirOrBin: string | ByteFolder, device: Device): Promise<Transformer> {
+    if (typeof dirOrBin === 'string') {
+      const kind = await localPathKind(dirOrBin);
+      if (kind === null) throw new ModelError(`${dirOrBin}: no such model folder or file`);
+      if (kind === 'file') {
+        if (!dirOrBin.endsWith('.bin')) throw new ModelError(`${dirOrBin}: a model is an HF folder (config.json + safetensors) or a llama2.c .bin checkpoint`);
+        const { config, weights } = await loadLlama2c(dirOrBin);
+        return new Transformer(config, uploadWeights(weights, device), device, dirOrBin);
+      }
     }
     const folder = await openHfFolder(dirOrBin);
+    const source = folder.dir;
     try {
-      const config = parseHfConfig(folder.config, `${dirOrBin}/config.json`);
-      checkDeviceSupports(config, device, 0, dirOrBin);
-      const host = await loadHfWeights(folder.weights, config, dirOrBin);
-      return new Transformer(config, uploadWeights(host, device), device, dirOrBin);
+      const config = parseHfConfig(folder.config, `${source}/config.json`);
+      checkDeviceSupports(config, device, 0, source);
+      const host = await loadHfWeights(folder.weights, config, source);
+      return new Transformer(config, uploadWeights(host, device), device, source);
     } finally {
       await folder.close();
     }

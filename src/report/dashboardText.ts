@@ -5,7 +5,8 @@
 
 import { scale } from '../compute/ops/elementwise.js';
 import type { Tensor } from '../compute/tensor.js';
-import { tokenPieces, type Tokenizer } from '../model/tokenizers/index.js';
+import type { Tokenizer } from '../model/tokenizers/tokenizer.js';
+import { tokenPieces } from '../model/tokenizers/tokenPieces.js';
 import type { Transformer } from '../model/transformer.js';
 import type { LoadedSae } from '../sae/saeFiles.js';
 
@@ -17,6 +18,9 @@ export interface TextFeatures {
   /** Whether the text was cut to fit the context. */
   truncated: boolean;
 }
+
+/** The bounds of the answer the server (and the browser, which must match it) asks for. */
+export const TEXT_FEATURES_OPTIONS = { perToken: 8, maxFeatures: 50 } as const;
 
 /** Features per token of `text` (see the file comment); `perToken` and `maxFeatures` bound the answer. */
 export async function textFeatures(model: Transformer, tok: Tokenizer, sae: LoadedSae, hook: string, text: string, o: { contextSize: number; perToken?: number; maxFeatures?: number }): Promise<TextFeatures> {

@@ -9,7 +9,7 @@ import type { DashboardRecord } from '../io/dashboardDb.js';
 import { openModel } from '../model/openModel.js';
 import type { Tokenizer } from '../model/tokenizers/index.js';
 import type { Transformer } from '../model/transformer.js';
-import { textFeatures, type TextFeatures } from '../report/dashboardText.js';
+import { TEXT_FEATURES_OPTIONS, textFeatures, type TextFeatures } from '../report/dashboardText.js';
 import { loadSae, type LoadedSae } from '../sae/saeFiles.js';
 import { HttpError } from './http.js';
 
@@ -30,7 +30,7 @@ export class TextService {
   async run(d: DashboardRecord, text: string): Promise<TextFeatures> {
     const l = await this.load(d);
     // Up to the model's context, not the pass's windows: pasted text is usually longer than a window.
-    return textFeatures(l.model, l.tok, l.sae, d.hook, text, { contextSize: l.model.config.nCtx, perToken: 8, maxFeatures: 50 });
+    return textFeatures(l.model, l.tok, l.sae, d.hook, text, { contextSize: l.model.config.nCtx, ...TEXT_FEATURES_OPTIONS });
   }
 
   private async load(d: DashboardRecord): Promise<Loaded> {

@@ -3,8 +3,8 @@
 // The names win over config.json's ids because they belong to the tokenizer; family defaults
 // ("<|endoftext|>", "<s>") fill in only when neither says anything.
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { ByteFolder } from '../../io/byteSource.js';
+import { localFolder } from '../../io/fileByteSource.js';
 import type { SpecialIds } from './hfTokenizer.js';
 import { TokenizerError } from './tokenizer.js';
 
@@ -21,23 +21,25 @@ export interface FolderConfigs {
 /** No side files (for a tokenizer built from a single file). */
 export const NO_CONFIGS: FolderConfigs = { tokenizerConfig: {}, specialTokensMap: {}, modelConfig: {}, addedTokens: {} };
 
-/** Read tokenizer_config.json, special_tokens_map.json, config.json and added_tokens.json where present. */
-export async function readFolderConfigs(dir: string): Promise<FolderConfigs> {
+/** Read tokenizer_config.json, special_tokens_map.json, config.json and added_tokens.json where present (a local folder or a ByteFolder). */
+export async function readFolderConfigs(dir: string | ByteFolder): Promise<FolderConfigs> {
+  const folder = typeof dir === 'string' ? localFolder(dir) : dir;
   return {
-    tokenizerConfig: await readOptionalJson(join(dir, 'tokenizer_config.json')),
-    specialTokensMap: await readOptionalJson(join(dir, 'special_tokens_map.json')),
-    modelConfig: await readOptionalJson(join(dir, 'config.json')),
-    addedTokens: await readOptionalJson(join(dir, 'added_tokens.json')),
+    tokenizerConfig: await readOptionalJson(folder, 'tokenizer_config.json'),
+    specialTokensMap: await readOptionalJson(folder, 'special_tokens_map.json'),
+    modelConfig: await readOptionalJson(folder, 'config.json'),
+    addedTokens: await readOptionalJson(folder, 'added_tokens.json'),
   };
 }
 
 /** A JSON object file's content, {} when the file does not exist. */
-async function readOptionalJson(file: string): Promise<Json> {
+async function readOptionalJson(folder: ByteFolder, rel: string): Promise<Json> {
+  const file = folder.label(rel);
+  if (!(await folder.has(rel))) return {};
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = new TextDecoder().decode(await folder.readBytes(rel));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new TokenizerError(`${file}: cannot read: ${(e as Error).message}`, { cause: e });
   }
   return parseJsonObject(text, file);
