@@ -13,7 +13,7 @@ import { UI_STYLE } from './uiStyle.js';
 
 /**
  * The page, for `saelab serve` ('server') or a static site ('static'): the app's module and
- * stylesheet, nothing inline (the CSP forbids inline scripts). The static page names its files
+ * stylesheet, nothing inline (the CSP forbids inline scripts), and an empty icon (no /favicon.ico request). The static page names its files
  * relative to itself (a host may serve the site under a sub-path), carries the CSP as a meta tag
  * (a static host sets no headers of ours) and the saelab-site marker the UI's data layer reads
  * (siteData.ts), and has no link to the reward pages (a site holds one dashboard).
@@ -29,6 +29,7 @@ export function indexHtml(mode: 'server' | 'static'): string {
 <meta charset="utf-8">
 ${head}<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>saelab</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${ui}style.css">
 <script type="module" src="${ui}main.js"></script>
 </head>
