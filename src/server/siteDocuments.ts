@@ -23,11 +23,12 @@ export function withoutPaths<T>(v: T): T {
   return v;
 }
 
-/** The workspace page for a site of dashboard `d`: that dashboard, and the run and SAE it belongs to (when the workspace has them). */
+/** The workspace page for a site of dashboard `d`: that dashboard, and the training run of its SAE when the workspace has it (not the connect or duplicates runs that also list the SAE: their pages are not in the site). */
 export function siteWorkspace(r: WorkspaceReader, d: number): WorkspaceInfo {
   const ws = r.workspace() as WorkspaceInfo;
+  const saeId = r.dashboard(d).saeId;
   const runs = ws.runs
-    .map((run) => ({ ...run, saes: run.saes.filter((s) => s.dashboards.includes(d)).map((s) => ({ ...s, dashboards: [d] })) }))
+    .map((run) => ({ ...run, saes: run.saes.filter((s) => s.id === saeId).map((s) => ({ ...s, dashboards: [d] })) }))
     .filter((run) => run.saes.length > 0);
   return withoutPaths({ runs, dashboards: ws.dashboards.filter((x) => x.id === d) });
 }
@@ -42,10 +43,14 @@ export function siteDashboard(r: WorkspaceReader, d: number): unknown {
   return withoutPaths(r.dashboardInfo(d));
 }
 
-/** Rows `chunk·size …` of dashboard `d`'s feature list in `order`, each strongest example cut as the list shows it. */
-export function siteListChunk(r: WorkspaceReader, d: number, order: string, chunk: number, size: number): FeatureListPage {
-  const page = r.featureList(d, order, size, chunk * size) as FeatureListPage;
-  return { ...page, features: page.features.map((f) => ({ ...f, top: f.top ? trimExample(f.top, LIST_CONTEXT) : null })) };
+/** Dashboard `d`'s feature list in `order` as pages of `size` rows (at least one, for an empty list), each strongest example cut as the list shows it. */
+export function siteListChunks(r: WorkspaceReader, d: number, order: string, size: number): FeatureListPage[] {
+  // One query for the whole order: paging with OFFSET would rescan the sorted rows for every chunk.
+  const all = r.featureList(d, order, r.dash.featureCount(d), 0) as FeatureListPage;
+  const rows = all.features.map((f) => ({ ...f, top: f.top ? trimExample(f.top, LIST_CONTEXT) : null }));
+  const pages: FeatureListPage[] = [];
+  for (let at = 0; at === 0 || at < rows.length; at += size) pages.push({ ...all, offset: at, features: rows.slice(at, at + size) });
+  return pages;
 }
 
 /** Feature `f`'s page of dashboard `d` (/api/dashboards/d/features/f), its links to other dashboards made plain text. */

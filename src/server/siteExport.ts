@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { cleanStaleTemps, tempPathFor } from '../io/atomicWrite.js';
 import { checkOutputDir } from '../io/outputPaths.js';
 import { SAELAB_VERSION } from '../version.js';
-import { siteDashboard, siteFeature, siteListChunk, siteSaes, siteWorkspace } from './siteDocuments.js';
+import { siteDashboard, siteFeature, siteListChunks, siteSaes, siteWorkspace } from './siteDocuments.js';
 import { indexHtml, uiDir } from './staticAssets.js';
 import { dashboardFile, featureShardFile, LIST_ORDERS, listChunkFile, saeMetricsFile, SITE_FILE, workspaceFile, type SiteInfo } from './ui/siteLayout.js';
 import { UI_STYLE } from './uiStyle.js';
@@ -159,10 +159,9 @@ export async function exportSite(o: ExportSiteOptions): Promise<ExportedSite> {
     home += await json(workspaceFile(), workspace);
     for (const s of saes) await json(saeMetricsFile(s), reader.metrics(s));
     list += await json(dashboardFile(d), siteDashboard(reader, d));
-    const chunks = Math.max(1, Math.ceil(ids.length / listChunk));
     for (const order of LIST_ORDERS) {
-      for (let c = 0; c < chunks; c++) {
-        const b = await json(listChunkFile(d, order, c), siteListChunk(reader, d, order, c, listChunk));
+      for (const [c, page] of siteListChunks(reader, d, order, listChunk).entries()) {
+        const b = await json(listChunkFile(d, order, c), page);
         if (order === 'density' && c === 0) list += b; // dashboardView opens in density order
       }
     }

@@ -9,6 +9,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { homedir, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
+import { insertConnectRun } from '../../src/analysis/connectDb.js';
+import { insertDuplicatesRun } from '../../src/analysis/duplicatesDb.js';
+import { DashboardDb } from '../../src/io/dashboardDb.js';
+import { openWorkspaceDb } from '../../src/io/workspaceDb.js';
 import { exportSite } from '../../src/server/siteExport.js';
 import type { FeatureShard, SiteInfo } from '../../src/server/ui/siteLayout.js';
 import type { FeatureListPage, FeaturePage } from '../../src/server/ui/types.js';
@@ -148,6 +152,39 @@ test('export-site refuses a folder in the way, replaces a site with force, and n
     await assert.rejects(exportSite({ db, dashboard: d + 5, out: fresh }), { name: 'SiteExportError', message: new RegExp(`--dashboard ${d + 5}: no such dashboard .*\\(it has ${d}\\)`) });
     await assert.rejects(exportSite({ db: join(dir, 'nope.db'), dashboard: d, out: fresh }), { name: 'SiteExportError', message: /--db .*no such file/ });
     assert.equal(existsSync(fresh), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a site of one dashboard: links to other dashboards become plain text, other runs and dashboards stay out', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'saelab-site-'));
+  try {
+    const w = syntheticWorkspace(dir, 64);
+    const here = join(dir, 'topk-k8-s0');
+    const other = join(dir, 'L0-sae');
+    const row = (path: string, hook: string) => ({ path, label: path.split('/').pop()!, architecture: 'topk', dIn: 16, dSae: 64, hook, cfg: {} });
+    const ws = openWorkspaceDb(w.db);
+    // L0-sae has a dashboard of its own (no feature rows needed), drives feature 3 and duplicates it.
+    const otherDash = new DashboardDb(ws).insertDashboard({ saeId: null, saePath: other, model: 'tiny', hook: 'blocks.0.hook_resid_pre', data: 'corpus.txt', dSae: 64, config: {} });
+    new DashboardDb(ws).setStatus(otherDash, 'done', 10);
+    insertConnectRun(ws, { model: 'tiny', config: {}, early: row(other, 'blocks.0.hook_resid_pre'), late: row(here, 'blocks.1.hook_resid_pre'),
+      features: [{ feature: 3, fires: 10, activation: 5, edges: [{ source: 7, attribution: 4, perFiring: 0.4 }], error: 0, bias: 0, excluded: 0 }] });
+    insertDuplicatesRun(ws, { model: 'tiny', config: {}, saes: [row(other, 'blocks.0.hook_resid_pre'), row(here, 'blocks.1.hook_resid_pre')], between: [{ a: 0, b: 1, pairs: [{ a: 8, b: 3, cosine: 0.95, correlation: 0.9 }] }] });
+    ws.close();
+    const reader = new WorkspaceReader(w.db);
+    const api = reader.feature(w.dashboardId, 3) as FeaturePage;
+    reader.close();
+    assert.equal(api.links!.drivenBy[0]!.dashboard, otherDash, 'the server links to the other dashboard');
+    assert.equal(api.duplicates![0]!.dashboard, otherDash);
+    const out = join(dir, 'site');
+    await exportSite({ db: w.db, dashboard: w.dashboardId, out, featuresPerShard: 64 });
+    const page = read<FeatureShard>(out, `data/dashboards/${w.dashboardId}/features/0.json`).features[3] as FeaturePage;
+    assert.deepEqual(page.links!.drivenBy.map((l) => [l.label, l.feature, l.dashboard]), [['L0-sae', 7, null]]);
+    assert.deepEqual(page.duplicates!.map((x) => [x.label, x.feature, x.dashboard]), [['L0-sae', 8, null]]);
+    const wsPage = read<{ runs: { kind: string }[]; dashboards: { id: number }[] }>(out, 'data/workspace.json');
+    assert.deepEqual(wsPage.runs.map((r) => r.kind), ['train'], 'the connect and duplicates runs are not in the site');
+    assert.deepEqual(wsPage.dashboards.map((x) => x.id), [w.dashboardId]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
