@@ -5,9 +5,10 @@
 // list (paging across list files, another order) → feature page, checks that nothing went to
 // /api/, that only the site's own files were asked for (one shard per feature), that no corpus HTML
 // ran, that the CSP blocks an inline script, and that text → features says the model is not there.
+// A second test checks the text page of a site with the model, against a test double of ui/localFeatures.js.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -146,6 +147,67 @@ test('an exported site renders from a static host: pages, paging, feature shards
     // Feature 300 is past the end of shard 18 (features 288–299), already in memory: no request missed.
     assert.deepEqual(log.filter(([, s]) => s !== 200), []);
     for (const s of ['home.png', 'list.png', 'feature.png']) assert.ok(statSync(join(shots, s)).size > 5000, s);
+  } finally {
+    await browser?.close();
+    await new Promise((ok) => (host ? host.server.close(ok) : ok(null)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The in-browser model itself comes from src/browser/localFeatures.ts (bundled as ui/localFeatures.js
+// by --with-model); here a test double with its contract stands in for it, to check the text page's
+// side: it loads the module only on Run, once, passes the site's model-data/ URL, shows progress and
+// the backend, and renders the answer (raw HTML in it as text) with the server path's render().
+const FAKE_LOCAL_FEATURES = `
+export async function openLocalFeatures(base, opts) {
+  window.__opened = (window.__opened ?? 0) + 1;
+  window.__base = base;
+  opts?.onProgress?.(1000000, 2000000, 'model/model.safetensors');
+  await new Promise((r) => setTimeout(r, 20));
+  return {
+    backend: 'cpu', reason: 'no WebGPU adapter',
+    async run(text) {
+      const words = text.split(' ');
+      return { tokens: words.map((w, i) => ({ text: (i ? ' ' : '') + w, special: false, features: i === 1 ? [{ feature: 5, act: 2 }] : [] })), features: [{ feature: 5, maxAct: 2, count: 1 }], truncated: false };
+    },
+    dispose() {},
+  };
+}
+`;
+
+test('a site with the model runs text → features in the page through ui/localFeatures.js', { skip, timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'saelab-static-text-'));
+  let host: Awaited<ReturnType<typeof staticServer>> | null = null;
+  let browser: Awaited<ReturnType<typeof chromium.launch>> | null = null;
+  try {
+    const { db, dashboardId: d } = syntheticWorkspace(join(dir, 'ws'), 8);
+    const site = join(dir, 'site');
+    await exportSite({ db, dashboard: d, out: site });
+    // What --with-model adds, as far as the page is concerned: site.json says 'local', the module is in ui/.
+    const info = JSON.parse(readFileSync(join(site, 'site.json'), 'utf8')) as { textFeatures: string };
+    writeFileSync(join(site, 'site.json'), JSON.stringify({ ...info, textFeatures: 'local' }));
+    writeFileSync(join(site, 'ui', 'localFeatures.js'), FAKE_LOCAL_FEATURES);
+    const log: [string, number][] = [];
+    host = await staticServer(site, log);
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await open(page, host.url, `#/dashboards/${d}/text`);
+    assert.equal(log.filter(([p]) => p.endsWith('/localFeatures.js')).length, 0, 'the module loads only on Run');
+    await page.fill('#text-input', 'hello <script>window.__xss=9</script> world');
+    await page.click('#text-run');
+    await page.waitForSelector('#text-tokens .tok');
+    assert.match((await page.textContent('#text-status')) ?? '', /ran in this page on the CPU \(no WebGPU adapter\)/);
+    assert.equal(await page.evaluate(() => (window as unknown as { __base: string }).__base), `${host.url}model-data/`);
+    assert.equal(await page.textContent('#text-tokens'), 'hello <script>window.__xss=9</script> world');
+    assert.equal(await page.locator('table.text-features a[href$="/features/5"]').count(), 1);
+    await page.click('#text-run');
+    await page.waitForSelector('#text-tokens .tok');
+    assert.equal(await page.evaluate(() => (window as unknown as { __opened: number }).__opened), 1, 'the model opens once');
+    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+    assert.deepEqual(log.filter(([p]) => p.includes('/api/')), []);
+    assert.deepEqual(pageErrors, []);
   } finally {
     await browser?.close();
     await new Promise((ok) => (host ? host.server.close(ok) : ok(null)));
