@@ -135,12 +135,6 @@ export async function exportSite(o: ExportSiteOptions): Promise<ExportedSite> {
     await mkdir(tmp);
     const d = o.dashboard;
     const ui = await uiModules(uiDir());
-    const ids = (reader.dash.listFeatures(d, { order: 'feature', limit: -1 }) as { feature: number }[]).map((r) => r.feature);
-    const dSae = reader.dashboard(d).dSae;
-    const perShard = o.featuresPerShard ?? shardSize(reader, d, ids);
-    const listChunk = o.listChunk ?? DEFAULT_LIST_CHUNK;
-    const workspace = siteWorkspace(reader, d);
-    const saes = siteSaes(workspace);
     if (o.withModel) {
       // TODO(merge, issue #18 --with-model): call writeSiteModel(model, saeDir, hook, outDir) from
       // src/report/siteModel.ts with the dashboard's record (reader.dashboard(d): .model resolved to
@@ -149,6 +143,12 @@ export async function exportSite(o: ExportSiteOptions): Promise<ExportedSite> {
       // every file written to `files`; then drop this throw. site.json below already says 'local'.
       throw new SiteExportError('--with-model: the in-browser model is not in this build yet (export without --with-model)');
     }
+    const ids = (reader.dash.listFeatures(d, { order: 'feature', limit: -1 }) as { feature: number }[]).map((r) => r.feature);
+    const dSae = reader.dashboard(d).dSae;
+    const perShard = o.featuresPerShard ?? shardSize(reader, d, ids);
+    const listChunk = o.listChunk ?? DEFAULT_LIST_CHUNK;
+    const workspace = siteWorkspace(reader, d);
+    const saes = siteSaes(workspace);
     const info: SiteInfo = { format: 1, generator: `saelab ${SAELAB_VERSION}`, dashboard: d, listChunk, orders: [...LIST_ORDERS], featuresPerShard: perShard, saes, textFeatures: o.withModel ? 'local' : 'none' };
 
     let home = await put('index.html', indexHtml('static'));
