@@ -29,9 +29,13 @@ function file<T>(rel: string): Promise<T> {
   return p as Promise<T>;
 }
 
-/** The site's description (site.json). */
+let info: Promise<SiteInfo> | null = null;
+
+/** The site's description (site.json), fetched once and kept (outside the cache of data files). */
 export function siteInfo(): Promise<SiteInfo> {
-  return file<SiteInfo>(SITE_FILE);
+  info ??= file<SiteInfo>(SITE_FILE).finally(() => files.delete(SITE_FILE));
+  info.catch(() => (info = null));
+  return info;
 }
 
 const notHere = (what: string) => new Error(`${what} is not part of this static site (saelab export-site publishes one dashboard; saelab serve shows the whole workspace)`);
