@@ -33,8 +33,10 @@ let info: Promise<SiteInfo> | null = null;
 
 /** The site's description (site.json), fetched once and kept (outside the cache of data files). */
 export function siteInfo(): Promise<SiteInfo> {
-  info ??= file<SiteInfo>(SITE_FILE).finally(() => files.delete(SITE_FILE));
-  info.catch(() => (info = null));
+  if (!info) {
+    info = file<SiteInfo>(SITE_FILE).finally(() => files.delete(SITE_FILE));
+    info.catch(() => (info = null)); // a failed fetch is tried again on the next page
+  }
   return info;
 }
 
