@@ -24,7 +24,7 @@ export class Interrupted extends Error {
 /** Error classes (by name) whose message is a complete one-line explanation for the user. */
 const USER_ERROR_NAMES = new Set([
   'UsageError', 'SafetensorsError', 'HfFolderError', 'DeviceUnavailableError', 'DeviceLimitError', 'TokenizerError', 'ModelError', 'ShapeError', 'HubError', 'DataError', 'SaeFileError',
-  'OutputPathError', 'WorkspaceDbError', 'OutputLockedError', 'CheckpointError', 'MemoryPlanError', 'SaeSpecError',
+  'OutputPathError', 'WorkspaceDbError', 'OutputLockedError', 'CheckpointError', 'MemoryPlanError', 'SaeSpecError', 'SiteExportError',
 ]);
 
 /** Whether an error is the user's or the environment's (exit 2, one line) rather than ours. */

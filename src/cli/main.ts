@@ -8,6 +8,7 @@ import { registerCompare } from './commands/compare.js';
 import { registerDashboard } from './commands/dashboard.js';
 import { registerDevices } from './commands/devices.js';
 import { registerEval } from './commands/eval.js';
+import { registerExportSite } from './commands/exportSite.js';
 import { registerForward } from './commands/forward.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerHarvest } from './commands/harvest.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerDashboard(program);
   registerServe(program);
+  registerExportSite(program);
   registerEval(program);
   registerCompare(program);
   registerPerturb(program);

@@ -16,6 +16,9 @@ export class HttpError extends Error {
 // Scripts only from our own origin, nothing inline, no plugins, no framing: even text that slipped
 // past escaping could not run a script.
 export const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+// The same policy for a static site (saelab export-site), where it travels in a <meta> tag: a meta
+// policy cannot carry frame-ancestors (browsers ignore it there), the rest is unchanged.
+export const STATIC_PAGE_CSP = PAGE_CSP.replace(/; frame-ancestors 'none'/, '');
 // Report files (SVG can hold scripts): rendered inert even when opened directly.
 export const FILE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; sandbox";
 

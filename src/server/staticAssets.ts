@@ -8,24 +8,41 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../compute/packageRoot.js';
+import { STATIC_PAGE_CSP } from './http.js';
 import { UI_STYLE } from './uiStyle.js';
 
-/** The page: the app's module and stylesheet, nothing inline (the CSP forbids inline scripts). */
-export const INDEX_HTML = `<!doctype html>
+/**
+ * The page, for `saelab serve` ('server') or a static site ('static'): the app's module and
+ * stylesheet, nothing inline (the CSP forbids inline scripts), and an empty icon (no /favicon.ico request). The static page names its files
+ * relative to itself (a host may serve the site under a sub-path), carries the CSP as a meta tag
+ * (a static host sets no headers of ours) and the saelab-site marker the UI's data layer reads
+ * (siteData.ts), and has no link to the reward pages (a site holds one dashboard).
+ */
+export function indexHtml(mode: 'server' | 'static'): string {
+  const s = mode === 'static';
+  const ui = s ? 'ui/' : '/ui/';
+  const head = s ? `<meta http-equiv="Content-Security-Policy" content="${STATIC_PAGE_CSP}">\n<meta name="saelab-site" content="static">\n` : '';
+  const nav = s ? '<a href="#/">dashboard</a>' : '<a href="#/">workspace</a><a href="#/attributions">reward attributions</a>';
+  return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+${head}<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>saelab</title>
-<link rel="stylesheet" href="/ui/style.css">
-<script type="module" src="/ui/main.js"></script>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="${ui}style.css">
+<script type="module" src="${ui}main.js"></script>
 </head>
 <body>
-<header><a href="#/" class="brand">saelab</a><nav><a href="#/">workspace</a><a href="#/attributions">reward attributions</a></nav></header>
+<header><a href="#/" class="brand">saelab</a><nav>${nav}</nav></header>
 <main id="app"><p class="muted">loading…</p></main>
 </body>
 </html>
 `;
+}
+
+/** The page `saelab serve` answers at /. */
+export const INDEX_HTML = indexHtml('server');
 
 /** The folder of the compiled UI modules: ./ui beside this module when built, else the package's dist/src/server/ui. */
 export function uiDir(): string {

@@ -2,17 +2,11 @@
 
 import { getJson } from './api.js';
 import { el, fmt, pct } from './dom.js';
+import { LIST_CONTEXT, trimExample } from './examples.js';
 import { exampleLine } from './tokens.js';
-import type { ExampleJson } from '../../io/dashboardDb.js';
 import type { DashboardInfo, FeatureListPage } from './types.js';
 
 const PAGE = 50;
-
-/** An example cut to ±w tokens around its firing token. */
-function trim(e: ExampleJson, w: number): ExampleJson {
-  const lo = Math.max(0, e.at - w);
-  return { ...e, at: e.at - lo, tokens: e.tokens.slice(lo, e.at + w + 1), acts: e.acts.slice(lo, e.at + w + 1) };
-}
 
 /** Render dashboard `id`'s feature list into `root` (order and offset from the route's query). */
 export async function dashboardView(root: HTMLElement, id: number, query: URLSearchParams): Promise<void> {
@@ -34,7 +28,7 @@ export async function dashboardView(root: HTMLElement, id: number, query: URLSea
     t.appendChild(el('tr', {},
       el('td', {}, el('a', { href: `#/dashboards/${id}/features/${f.feature}` }, `#${f.feature}`)),
       el('td', { class: 'num' }, pct(f.density)), el('td', { class: 'num' }, f.fires), el('td', { class: 'num' }, fmt(f.maxAct)), el('td', { class: 'num' }, fmt(f.meanAct)),
-      el('td', {}, f.top ? exampleLine(trim(f.top, 4), f.maxAct) : '')));
+      el('td', {}, f.top ? exampleLine(trimExample(f.top, LIST_CONTEXT), f.maxAct) : '')));
   }
   root.appendChild(t);
   const pager = el('div', { class: 'pager' });

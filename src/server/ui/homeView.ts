@@ -1,13 +1,15 @@
 // The workspace page: runs and their SAEs (last training metrics, eval metrics, dashboards), the
 // dashboards, and the report files (eval / compare / perturb JSON and plots) found in the folder.
+// A static site holds one dashboard and no report files: it shows that dashboard and its SAE.
 
 import { getJson } from './api.js';
 import { el, fmt, pct } from './dom.js';
+import { isStaticSite } from './siteData.js';
 import type { ReportFileInfo, WorkspaceInfo } from './types.js';
 
 /** Render the workspace page into `root`. */
 export async function homeView(root: HTMLElement): Promise<void> {
-  const [ws, reports] = await Promise.all([getJson<WorkspaceInfo>('/api/workspace'), getJson<{ files: ReportFileInfo[] }>('/api/reports')]);
+  const [ws, reports] = await Promise.all([getJson<WorkspaceInfo>('/api/workspace'), isStaticSite() ? null : getJson<{ files: ReportFileInfo[] }>('/api/reports')]);
   root.appendChild(el('h1', {}, 'Workspace'));
 
   root.appendChild(el('h2', {}, 'Feature dashboards'));
@@ -56,6 +58,7 @@ export async function homeView(root: HTMLElement): Promise<void> {
     root.appendChild(t);
   }
 
+  if (reports === null) return;
   root.appendChild(el('h2', {}, 'Reports'));
   if (reports.files.length === 0) root.appendChild(el('p', { class: 'muted' }, 'No report files (JSON, SVG, PNG) in the workspace folder.'));
   else {

@@ -1,8 +1,12 @@
 // "Text → features": paste text, the server runs the model and SAE, and each token shows which
-// features fire on it; the strongest features of the whole text link to their pages.
+// features fire on it; the strongest features of the whole text link to their pages. On a static
+// site the model runs in the page instead (localText.ts) when the site was exported with it, and
+// the page says the feature is not there when it was not.
 
 import { postJson } from './api.js';
 import { el, clear, fmt } from './dom.js';
+import { localTextRunner } from './localText.js';
+import { isStaticSite, siteInfo } from './siteData.js';
 import { tokenSpan } from './tokens.js';
 import type { TextAnswer } from './types.js';
 
@@ -10,18 +14,24 @@ import type { TextAnswer } from './types.js';
 export async function textView(root: HTMLElement, id: number): Promise<void> {
   root.appendChild(el('p', {}, el('a', { href: `#/dashboards/${id}` }, `← dashboard #${id}`)));
   root.appendChild(el('h1', {}, 'Text → features'));
+  const local = isStaticSite();
+  if (local && (await siteInfo()).textFeatures !== 'local') {
+    root.appendChild(el('p', { class: 'muted', id: 'text-unavailable' }, 'This site was published without the model (saelab export-site --with-model adds it), so text → features cannot run here. saelab serve runs it on a server.'));
+    return;
+  }
   const input = el('textarea', { id: 'text-input', placeholder: 'Paste text here' }) as HTMLTextAreaElement;
   const button = el('button', { type: 'button', id: 'text-run' }, 'Run');
   const status = el('span', { class: 'muted', id: 'text-status' });
   const out = el('div', { id: 'text-out' });
   root.append(input, el('p', {}, button, ' ', status), out);
+  const runLocal = local ? localTextRunner(status) : null;
   button.addEventListener('click', () => {
     void (async () => {
       status.textContent = 'running…';
       clear(out);
       try {
-        const r = await postJson<TextAnswer>(`/api/dashboards/${id}/text`, { text: input.value });
-        status.textContent = r.truncated ? 'cut to the context size' : '';
+        const { answer: r, note } = runLocal ? await runLocal(input.value) : { answer: await postJson<TextAnswer>(`/api/dashboards/${id}/text`, { text: input.value }), note: '' };
+        status.textContent = [note, r.truncated ? 'cut to the context size' : ''].filter(Boolean).join('; ');
         render(out, id, r);
       } catch (e) {
         status.textContent = '';
