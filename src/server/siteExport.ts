@@ -9,8 +9,12 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cleanStaleTemps, tempPathFor } from '../io/atomicWrite.js';
 import { checkOutputDir } from '../io/outputPaths.js';
+import { resolveModel } from '../io/resolveModel.js';
+import { packageRoot } from '../compute/packageRoot.js';
+import { writeSiteModel } from '../report/siteModel.js';
 import { SAELAB_VERSION } from '../version.js';
 import { siteDashboard, siteFeature, siteListChunks, siteSaes, siteWorkspace } from './siteDocuments.js';
 import { indexHtml, uiDir } from './staticAssets.js';
@@ -32,7 +36,7 @@ export interface ExportSiteOptions {
   out: string;
   /** Replace `out` when it holds a site exported before. */
   force?: boolean;
-  /** Add the model and SAE for text → features in the page (see the TODO in exportSite). */
+  /** Add the model, SAE, tokenizer and the bundled inference, for text → features computed in the page. */
   withModel?: boolean;
   /** Feature pages per shard file (default: as many as fit about 256 KB, a power of two, at most 256). */
   featuresPerShard?: number;
@@ -105,6 +109,16 @@ async function uiModules(dir: string): Promise<Map<string, string>> {
   return found;
 }
 
+/** The site's folder of the model, SAE and tokenizer (the page reads it as ../model-data/ from ui/). */
+const MODEL_DATA_DIR = 'model-data';
+
+/** The browser bundle of the inference (scripts/bundleBrowser.mjs, part of `npm run build`), or null when it was not built. */
+function localFeaturesBundle(): string | null {
+  const root = packageRoot();
+  const candidates = [join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'browser', 'localFeatures.js'), ...(root ? [join(root, 'dist', 'browser', 'localFeatures.js')] : [])];
+  return candidates.find((p) => existsSync(p)) ?? null;
+}
+
 /** Feature pages per shard: the largest power of two (≤ 256) whose shard of average pages fits SHARD_TARGET, from a sample of the pages. */
 function shardSize(reader: WorkspaceReader, d: number, ids: number[]): number {
   if (ids.length === 0) return 256;
@@ -136,12 +150,16 @@ export async function exportSite(o: ExportSiteOptions): Promise<ExportedSite> {
     const d = o.dashboard;
     const ui = await uiModules(uiDir());
     if (o.withModel) {
-      // TODO(merge, issue #18 --with-model): call writeSiteModel(model, saeDir, hook, outDir) from
-      // src/report/siteModel.ts with the dashboard's record (reader.dashboard(d): .model resolved to
-      // a local folder, .saePath, .hook) and outDir join(tmp, 'model-data'); copy
-      // dist/browser/localFeatures.js (when it exists) to join(tmp, 'ui', 'localFeatures.js'); add
-      // every file written to `files`; then drop this throw. site.json below already says 'local'.
-      throw new SiteExportError('--with-model: the in-browser model is not in this build yet (export without --with-model)');
+      // The model, SAE and tokenizer for text → features in the page (report/siteModel.ts; it
+      // refuses, one line, a model too large for a browser) and the bundled inference module.
+      const bundle = localFeaturesBundle();
+      if (!bundle) throw new SiteExportError('--with-model: the browser bundle dist/browser/localFeatures.js is missing (run `npm run build`)');
+      const rec = reader.dashboard(d);
+      const modelDir = await resolveModel(rec.model, { download: false });
+      const m = await writeSiteModel(modelDir, rec.saePath, rec.hook, join(tmp, MODEL_DATA_DIR));
+      for (const f of m.files) files.push({ path: `${MODEL_DATA_DIR}/${f}`, bytes: statSync(join(tmp, MODEL_DATA_DIR, ...f.split('/'))).size });
+      // No source map: the site carries none (nor the paths in them).
+      await put('ui/localFeatures.js', (await readFile(bundle, 'utf8')).replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n'));
     }
     const ids = (reader.dash.listFeatures(d, { order: 'feature', limit: -1 }) as { feature: number }[]).map((r) => r.feature);
     const dSae = reader.dashboard(d).dSae;

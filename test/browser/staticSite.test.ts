@@ -16,7 +16,9 @@ import { extname, join, normalize } from 'node:path';
 import { test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
 import { exportSite } from '../../src/server/siteExport.js';
-import { syntheticWorkspace } from '../server/fixtures.js';
+import { modelWorkspace, syntheticWorkspace } from '../server/fixtures.js';
+import { needsAsset } from '../io/assets.js';
+import { nodeTextFeatures } from './siteFixture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM) ? `needs Debian's chromium at ${CHROMIUM} (apt-get install chromium)` : false;
@@ -207,6 +209,45 @@ test('a site with the model runs text → features in the page through ui/localF
     assert.equal(await page.evaluate(() => (window as unknown as { __opened: number }).__opened), 1, 'the model opens once');
     assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
     assert.deepEqual(log.filter(([p]) => p.includes('/api/')), []);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser?.close();
+    await new Promise((ok) => (host ? host.server.close(ok) : ok(null)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('export-site --with-model: the exported page computes text → features itself, equal to Node, under the site CSP', { skip: skip || needsAsset('models/gpt2-corpus-tiny'), timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'saelab-static-model-'));
+  let host: Awaited<ReturnType<typeof staticServer>> | null = null;
+  let browser: Awaited<ReturnType<typeof chromium.launch>> | null = null;
+  try {
+    mkdirSync(join(dir, 'ws'));
+    const { db, dashboardId: d } = await modelWorkspace(join(dir, 'ws'));
+    const site = join(dir, 'site');
+    const r = await exportSite({ db, dashboard: d, out: site, withModel: true });
+    assert.ok(r.files.some((f) => f.path === 'model-data/manifest.json') && r.files.some((f) => f.path === 'ui/localFeatures.js'));
+    for (const f of r.files) assert.equal(statSync(join(site, f.path)).size, f.bytes, f.path);
+    const log: [string, number][] = [];
+    host = await staticServer(site, log);
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const posts: string[] = [];
+    page.on('request', (q) => void (q.method() !== 'GET' && posts.push(`${q.method()} ${q.url()}`)));
+    await open(page, host.url, `#/dashboards/${d}/text`);
+    const text = 'The old man walked to the market and bought bread.';
+    await page.fill('#text-input', text);
+    await page.click('#text-run');
+    await page.waitForSelector('#text-tokens .tok', { timeout: 180_000 });
+    const ids = await page.$$eval('table.text-features a', (as) => as.map((a) => Number(a.textContent!.slice(1))));
+    assert.ok(ids.length > 0, 'features fired');
+    const want = await nodeTextFeatures(join(dir, 'ws', 'random-sae'), text);
+    assert.deepEqual(ids, want.features.map((f) => f.feature));
+    assert.equal(await page.textContent('#text-tokens'), want.tokens.map((t) => t.text).join(''));
+    assert.deepEqual(posts, [], 'the page computes locally: no POST');
+    assert.deepEqual(log.filter(([p, s]) => p.includes('/api/') || s !== 200), []);
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser?.close();
