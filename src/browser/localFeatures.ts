@@ -140,7 +140,7 @@ async function openCache(): Promise<WeightCache | null> {
 
 /** The device for `want`, with the backend's name and why it was chosen. */
 async function pickDevice(want: 'auto' | 'webgpu' | 'cpu'): Promise<{ device: Device; backend: 'webgpu' | 'cpu'; reason: string; gpu: WebGpuDevice | null }> {
-  const onCpu = (why: string) => ({ device: cpu as Device, backend: 'cpu' as const, reason: `CPU (pure TypeScript): ${why}`, gpu: null });
+  const onCpu = (why: string) => ({ device: cpu as Device, backend: 'cpu' as const, reason: `pure TypeScript; ${why}`, gpu: null });
   if (want === 'cpu') return onCpu('asked for');
   const found = await findWebGpuAdapter();
   if (!found.ok) {

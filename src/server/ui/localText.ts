@@ -42,6 +42,6 @@ export function localTextRunner(status: HTMLElement): (text: string) => Promise<
     const where = lf.backend === 'webgpu' ? 'WebGPU' : 'the CPU';
     status.textContent = `running in this page on ${where}…`;
     const answer = await lf.run(text);
-    return { answer, note: `ran in this page on ${where}${lf.reason ? ` (${lf.reason})` : ''}` };
+    return { answer, note: `ran in this page on ${where}${lf.reason ? ` (${lf.reason.replace(/^WebGPU on /, '')})` : ''}` };
   };
 }
