@@ -1,9 +1,10 @@
-// The native forward kernels (native/attentionRows.c, native/layerNorm.c) against their TypeScript
-// twins, and their determinism: the same bits run to run and for 1 or 2 threads (rows and (b, h)
-// pairs split over threads, never a sum).
+// The native forward kernels (native/attentionRows.c, layerNorm.c, and activations.c's gelu)
+// against their TypeScript twins, and their determinism: the same bits run to run and for 1 or 2
+// threads (rows, (b, h) pairs and pieces split over threads, never a sum).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { blasAddon } from '../../src/compute/cpu/blas.js';
+import { geluBackwardCpu, geluCpu } from '../../src/compute/ops/activations.js';
 import { causalAttentionCpu, type AttentionDims } from '../../src/compute/ops/attention.js';
 import { causalAttentionFastCpu } from '../../src/compute/ops/attentionFastCpu.js';
 import { layerNormCpu } from '../../src/compute/ops/layerNorm.js';
@@ -100,4 +101,27 @@ test('native kernels refuse arrays shorter than their shapes with a RangeError',
   assert.throws(() => addon!.attentionForward!(f(8), f(8), f(8), 1, 2, 2, 3, 2, 1, 0, 0, f(8), f(4)), RangeError);
   assert.throws(() => addon!.layerNormForward!(f(7), f(4), f(4), 2, 1e-5, f(8), f(2), f(2)), RangeError);
   assert.throws(() => addon!.layerNormForward!(f(8), f(4), f(3), 2, 1e-5, f(8), f(2), f(2)), RangeError);
+});
+
+test('native gelu over a long array: pieces over threads give the same bits as one thread, and match the twin', { skip: addon?.geluForward && addon.geluBackward ? false : 'the native addon is not built' }, () => {
+  const rng = new Rng(74);
+  const n = 300_001; // several 64k pieces, not a multiple of anything
+  const x = rng.normalArray(n, 3);
+  const dy = rng.normalArray(n);
+  const run = () => {
+    const y = new Float32Array(n).fill(NaN);
+    const dx = new Float32Array(n).fill(NaN);
+    addon!.geluForward!(x, y);
+    addon!.geluBackward!(x, dy, dx);
+    return { y, dx };
+  };
+  const one = withThreads(1, run);
+  const two = withThreads(2, run);
+  assert.deepEqual(one, two, '1 vs 2 threads');
+  const y = new Float32Array(n);
+  const dx = new Float32Array(n);
+  geluCpu(x, y);
+  geluBackwardCpu(x, dy, dx);
+  assertClose(two.y, y, { atol: 1e-7, rtol: 2e-6 }, 'gelu');
+  assertClose(two.dx, dx, { atol: 1e-6, rtol: 2e-6 }, "gelu'");
 });
