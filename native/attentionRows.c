@@ -38,27 +38,31 @@ static int64_t rows_per_block(int64_t T) {
   return r > 0 ? r : 1;
 }
 
-// One row's softmax over s[start:end) in place; zeros elsewhere in [0, n); returns lse.
+// One row's softmax over s[start:end) in place; zeros elsewhere in [0, n); returns lse. Separate
+// simple passes (max, exp, sum, scale) so that the compiler vectorises each; max and sum in fixed
+// lanes (float max, double sum), so the order never depends on the SIMD width.
 static float softmax_row(float *s, int64_t start, int64_t end, int64_t n, float cap) {
   if (cap > 0.0f)
     for (int64_t c = start; c < end; c++) s[c] = cap * tanhf(s[c] / cap);
+  float *x = s + start;
+  const int64_t len = end - start;
+  float ml[LANES];
+  for (int l = 0; l < LANES; l++) ml[l] = -INFINITY;
+  int64_t c = 0;
+  for (; c + LANES <= len; c += LANES)
+    for (int l = 0; l < LANES; l++) ml[l] = x[c + l] > ml[l] ? x[c + l] : ml[l];
   float m = -INFINITY;
-  for (int64_t c = start; c < end; c++) m = s[c] > m ? s[c] : m;
+  for (int l = 0; l < LANES; l++) m = ml[l] > m ? ml[l] : m;
+  for (; c < len; c++) m = x[c] > m ? x[c] : m;
+  for (c = 0; c < len; c++) x[c] = fast_exp(x[c] - m);
   double acc[LANES] = {0};
-  int64_t c = start;
-  for (; c + LANES <= end; c += LANES)
-    for (int l = 0; l < LANES; l++) {
-      s[c + l] = fast_exp(s[c + l] - m);
-      acc[l] += s[c + l];
-    }
+  for (c = 0; c + LANES <= len; c += LANES)
+    for (int l = 0; l < LANES; l++) acc[l] += (double)x[c + l];
   double sum = 0;
   for (int l = 0; l < LANES; l++) sum += acc[l];
-  for (; c < end; c++) {
-    s[c] = fast_exp(s[c] - m);
-    sum += s[c];
-  }
-  const double inv = 1.0 / sum;
-  for (c = start; c < end; c++) s[c] = (float)(s[c] * inv);
+  for (; c < len; c++) sum += x[c];
+  const float inv = (float)(1.0 / sum);
+  for (c = 0; c < len; c++) x[c] *= inv;
   memset(s, 0, (size_t)start * sizeof(float));
   memset(s + end, 0, (size_t)(n - end) * sizeof(float));
   return (float)((double)m + log(sum));
