@@ -18,7 +18,7 @@ export function linear(x: Tensor, W: Tensor, b: Tensor | null): Tensor {
     return y;
   }
   const g = matmulGeometry(x.shape, W.shape);
-  const y = cpu.zeros(g.outShape);
+  const y = cpu.uninitialized(g.outShape); // every row gets the bias below
   const yd = y.data as Float32Array;
   const bd = b.data as Float32Array;
   const n = bd.length;
