@@ -1,9 +1,16 @@
 // gelu_new on the CPU, vectorised (src/compute/ops/activations.ts holds the TypeScript twin, the
 // specification, and the WGSL kernel this follows): 0.5·(1 + tanh u) = σ(2u), so y = x·σ(2u) with
 // u = √(2/π)(x + 0.044715x³), x clamped to ±20 inside u; σ from e = e^−|z| so nothing overflows.
+// Long arrays are cut into contiguous pieces over OpenBLAS's thread count (elementwise: any cut
+// gives the same bits).
 
 #include "activations.h"
 #include "fastExp.h"
+#include <pthread.h>
+
+#if defined(__GNUC__)
+extern int openblas_get_num_threads(void) __attribute__((weak));
+#endif
 
 #define GELU_C 0.7978845608028654f
 #define GELU_A 0.044715f
@@ -13,7 +20,7 @@ static inline float clamp20(float x) {
   return x > 20.0f ? 20.0f : x;
 }
 
-void gelu_forward(const float *x, int64_t n, float *y) {
+static void gelu_forward_range(const float *x, int64_t n, float *y) {
   for (int64_t i = 0; i < n; i++) {
     const float v = x[i];
     const float xc = clamp20(v);
@@ -24,7 +31,7 @@ void gelu_forward(const float *x, int64_t n, float *y) {
   }
 }
 
-void gelu_backward(const float *x, const float *dy, int64_t n, float *dx) {
+static void gelu_backward_range(const float *x, const float *dy, int64_t n, float *dx) {
   for (int64_t i = 0; i < n; i++) {
     const float v = x[i];
     const float xc = clamp20(v);
@@ -37,3 +44,46 @@ void gelu_backward(const float *x, const float *dy, int64_t n, float *dx) {
     dx[i] = dy[i] * (sig + v * (2.0f * dsig * du));
   }
 }
+
+typedef struct {
+  const float *x, *dy;
+  float *out;
+  int64_t i0, i1;
+} job_t;
+
+static void *run_forward(void *arg) {
+  const job_t *j = arg;
+  gelu_forward_range(j->x + j->i0, j->i1 - j->i0, j->out + j->i0);
+  return NULL;
+}
+
+static void *run_backward(void *arg) {
+  const job_t *j = arg;
+  gelu_backward_range(j->x + j->i0, j->dy + j->i0, j->i1 - j->i0, j->out + j->i0);
+  return NULL;
+}
+
+// [0, n) in contiguous pieces over the threads (the calling thread takes the first).
+static void parallel(const float *x, const float *dy, float *out, int64_t n, void *(*fn)(void *)) {
+  enum { MAX_T = 64, MIN_PIECE = 1 << 16 };  // below ~64k elements a thread costs more than it saves
+  int threads = 1;
+#if defined(__GNUC__)
+  if (openblas_get_num_threads) threads = openblas_get_num_threads();
+#endif
+  if (threads > MAX_T) threads = MAX_T;
+  if (threads > n / MIN_PIECE) threads = n / MIN_PIECE > 0 ? (int)(n / MIN_PIECE) : 1;
+  job_t jobs[MAX_T];
+  pthread_t tid[MAX_T];
+  int started[MAX_T] = {0};
+  for (int t = 0; t < threads; t++) jobs[t] = (job_t){x, dy, out, n * t / threads, n * (t + 1) / threads};
+  for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, fn, &jobs[t]) == 0;
+  fn(&jobs[0]);
+  for (int t = 1; t < threads; t++) {
+    if (started[t]) pthread_join(tid[t], NULL);
+    else fn(&jobs[t]);
+  }
+}
+
+void gelu_forward(const float *x, int64_t n, float *y) { parallel(x, NULL, y, n, run_forward); }
+
+void gelu_backward(const float *x, const float *dy, int64_t n, float *dx) { parallel(x, dy, dx, n, run_backward); }

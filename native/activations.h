@@ -1,4 +1,4 @@
-// gelu_new forward and backward over n floats (activations.c).
+// gelu_new forward and backward over n floats (activations.c), long arrays over OpenBLAS's thread count.
 #ifndef SAELAB_ACTIVATIONS_H
 #define SAELAB_ACTIVATIONS_H
 #include <stdint.h>

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "klRows.h"
 #include "activations.h"
+#include "forwardOps.h"
 
 // OpenBLAS extras, declared weak so the addon still links against another CBLAS.
 #if defined(__GNUC__)
@@ -313,6 +314,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"geluBackward", NULL, GeluBackward, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
+  if (!register_forward_ops(env, exports)) return NULL;
   return exports;
 }
 

@@ -17,6 +17,7 @@ import { causalAttention, causalAttentionBackward } from '../compute/ops/attenti
 import { add, addInPlace, mul } from '../compute/ops/elementwise.js';
 import { geluErf, geluErfBackward } from '../compute/ops/geluErf.js';
 import { layerNorm, layerNormBackward } from '../compute/ops/layerNorm.js';
+import { linear as linearOp } from '../compute/ops/linear.js';
 import { matmul } from '../compute/ops/matmul.js';
 import { sumColumns } from '../compute/ops/reductions.js';
 import { rmsNorm, rmsNormBackward } from '../compute/ops/rmsNorm.js';
@@ -91,11 +92,9 @@ export function norm(x: Tensor, n: NormWeights, eps: number): NormCache {
   return { x, y, mean: null, rstd };
 }
 
-/** x·W (+ b): x [..., in], W [in, out] → [..., out]. */
+/** x·W (+ b): x [..., in], W [in, out] → [..., out] (on the CPU the bias rides in sgemm's C: compute/ops/linear.ts). */
 export function linear(x: Tensor, W: Tensor, b: Tensor | null): Tensor {
-  const y = matmul(x, W);
-  if (b) addInPlace(y, b);
-  return y;
+  return linearOp(x, W, b);
 }
 
 /** The MLP nonlinearity (non-gated). */

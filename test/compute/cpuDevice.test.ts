@@ -37,3 +37,16 @@ test('CPU pool: wrapped arrays are the caller\'s; two views released once each g
   const y = dev.zeros([BIG]);
   assert.notEqual(x.data, y.data, 'two live tensors never share an array');
 });
+
+test('CPU pool: uninitialized reuses a released large array without zeroing it; small ones are fresh', () => {
+  const dev = new CpuDevice();
+  const a = dev.zeros([BIG]);
+  const data = a.data as Float32Array;
+  data.fill(3);
+  a.dispose();
+  const b = dev.uninitialized([BIG]);
+  assert.equal(b.data, data, 'the same array, reused');
+  assert.equal((b.data as Float32Array)[BIG - 1], 3, 'not zeroed (its every element is to be written)');
+  assert.deepEqual(b.shape, [BIG]);
+  assert.ok((dev.uninitialized([16]).data as Float32Array).every((v) => v === 0), 'a small one is a fresh (zero) array');
+});

@@ -60,7 +60,7 @@ export function registerEval(program: Command): void {
     .option('--tokens <n>', 'evaluated tokens (BOS and padding not counted), e.g. 20k', countFlag('--tokens'), 16_384)
     .option('--skip-tokens <n>', 'skip this many stream tokens (reward model: pairs) of the data first (default: the tokens of this data the SAEs trained on, from their cfg.json; else 0)', countFlag('--skip-tokens', 0))
     .option('--context-size <n>', "tokens per window (default: the SAE's metadata.context_size, else 128)", intFlag('--context-size', 2))
-    .option('--batch-size <n>', `windows per forward; peak memory grows with it, not with --tokens (~110 MB a 128-token window of a 50,257-token vocabulary: peak RSS ~430 MB at 1 on gpt2-corpus-tiny, 603 MB at 2, 1.6 GB at 8)`, intFlag('--batch-size', 1), EVAL_BATCH_SIZE)
+    .option('--batch-size <n>', `windows per forward; peak memory grows with it, not with --tokens (~110 MB a 128-token window of a 50,257-token vocabulary: peak RSS 340–460 MB at 1 on gpt2-corpus-tiny, 603 MB at 2, 1.6 GB at 8)`, intFlag('--batch-size', 1), EVAL_BATCH_SIZE)
     .option('--downstream <hooks>', 'also the reconstruction error at later residual hooks with each SAE spliced in: all (every later hook_resid_post), next, next:N, or hook names separated by commas (Braun et al.: e2e SAEs keep the output, not the layers in between)')
     .option('--dense-threshold <x>', 'a latent firing on more than this fraction of tokens is dense', numFlag('--dense-threshold', 0), 0.1)
     .option('--out <dir>', 'folder for the SVG plots (default: eval/ beside the first --sae folder, e.g. runs/x/eval for runs/x/topk-k32-s0; ./eval for an SAE from the hub)')

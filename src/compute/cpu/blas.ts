@@ -33,6 +33,13 @@ export interface BlasAddon {
   geluForward?(x: Float32Array, y: Float32Array): void;
   /** native/activations.c: geluBackwardCpu's native twin. */
   geluBackward?(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /**
+   * native/attentionRows.c (absent in older addons): causalAttentionFastCpu's forward in C, the (b, h)
+   * pairs over threads; window ≤ 0 and softcap ≤ 0 mean none.
+   */
+  attentionForward?(q: Float32Array, k: Float32Array, v: Float32Array, B: number, T: number, H: number, Hkv: number, D: number, scale: number, window: number, softcap: number, out: Float32Array, lse: Float32Array): void;
+  /** native/layerNorm.c (absent in older addons): layerNormCpu's native twin (d = gamma.length). */
+  layerNormForward?(x: Float32Array, gamma: Float32Array, beta: Float32Array, rows: number, eps: number, y: Float32Array, mean: Float32Array, rstd: Float32Array): void;
   /** native/klRows.c: klToTargetCpu's native twin. */
   klToTargetRows?(probs: Float32Array, plogp: Float32Array, logitsQ: Float32Array, weights: Float32Array, rows: number, V: number, dLogitsQ: Float32Array, klw: Float32Array): void;
 }

@@ -28,13 +28,19 @@ export class CpuDevice implements Device {
     return new Tensor(this, [...shape], dtype, { kind: 'cpu', data: n >= POOL_MIN_ELEMENTS ? this.take(dtype, n) : allocTyped(dtype, n) });
   }
 
-  /** A zeroed large array: a released one of the same type and length when the pool has it. */
-  private take(dtype: DType, n: number): AnyTypedArray {
+  /** Like zeros, but a pooled array keeps its old values: for outputs whose every element is written. */
+  uninitialized(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    const n = numelOf(shape);
+    return new Tensor(this, [...shape], dtype, { kind: 'cpu', data: n >= POOL_MIN_ELEMENTS ? this.take(dtype, n, false) : allocTyped(dtype, n) });
+  }
+
+  /** A large array (zeroed unless `zero` is false): a released one of the same type and length when the pool has it. */
+  private take(dtype: DType, n: number, zero = true): AnyTypedArray {
     const i = this.pool.findIndex((a) => a.length === n && dtypeOfArray(a) === dtype);
     if (i >= 0) {
       const a = this.pool.splice(i, 1)[0]!;
       this.pooledBytes -= a.byteLength;
-      a.fill(0);
+      if (zero) a.fill(0);
       return a;
     }
     const a = allocTyped(dtype, n);

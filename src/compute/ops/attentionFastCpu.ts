@@ -15,6 +15,7 @@
 // A sliding window starts each block's keys at the first key its first row sees (k0); soft-capping
 // maps the block's scores through c·tanh(s/c) before the softmax (and dS through 1 − (S/c)²).
 
+import { blasAddon } from '../cpu/blas.js';
 import { sgemm } from '../cpu/sgemm.js';
 import type { AttentionDims } from './attention.js';
 
@@ -45,6 +46,7 @@ function checkDims(dims: AttentionDims, what: string): void {
  * Forward on flat f32 arrays (same contract as causalAttentionCpu): out [B, T, nHeads, dHead] and
  * lse [B, nHeads, T] from q [B, T, nHeads, dHead], k, v [B, T, nKvHeads, dHead].
  * `rowBlock` (query rows per block) is for tests; any value gives the same result up to rounding.
+ * With the default and the addon built, native/attentionRows.c runs the same blocks.
  */
 export function causalAttentionFastCpu(
   q: Float32Array,
@@ -61,6 +63,13 @@ export function causalAttentionFastCpu(
   if (D === 0) {
     // No features: every score is 0, so each row is uniform over its t + 1 keys.
     for (let bh = 0; bh < B * H; bh++) for (let t = 0; t < T; t++) lse[bh * T + t] = Math.log(t + 1);
+    return;
+  }
+  const native = blasAddon()?.attentionForward;
+  if (native && rowBlock === DEFAULT_ROW_BLOCK) {
+    // The same blocks in C, softmax vectorised and (b, h) pairs over threads.
+    const w = dims.window === undefined || dims.window === Infinity ? 0 : dims.window;
+    native(q, k, v, B, T, H, Hkv, D, scale, w, dims.softcap ?? 0, out, lse);
     return;
   }
   const group = H / Hkv;

@@ -6,6 +6,7 @@
 // dgamma/dbeta on the GPU: per-chunk-of-rows partials, then a column sum in chunk order (no float
 // atomics, so the result is the same every run).
 
+import { blasAddon } from '../cpu/blas.js';
 import { cpu } from '../cpu/cpuDevice.js';
 import { assertDtype, assertSameDevice, assertShape, rowsCols, type Tensor } from '../tensor.js';
 import { ParamWriter, u32Params } from '../webgpu/params.js';
@@ -58,6 +59,13 @@ export function layerNormBackwardCpu(dy: Floats, x: Floats, gamma: Floats, mean:
   }
   dgamma.set(dg);
   dbeta.set(db);
+}
+
+/** layerNormCpu on f32 arrays, through native/layerNorm.c (vectorised, rows over threads) when the addon has it. */
+export function layerNormHost(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number, y: Float32Array, mean: Float32Array, rstd: Float32Array): void {
+  const native = blasAddon()?.layerNormForward;
+  if (native && gamma.length > 0) native(x, gamma, beta, mean.length, eps, y, mean, rstd);
+  else layerNormCpu(x, gamma, beta, eps, y, mean, rstd);
 }
 
 // ---- WGSL ------------------------------------------------------------------------------------
@@ -113,7 +121,7 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): {
   const mean = outputOn(x, [rows]);
   const rstd = outputOn(x, [rows]);
   const dev = gpuOf(x);
-  if (!dev) layerNormCpu(x.data as Float32Array, gamma.data as Float32Array, beta.data as Float32Array, eps, y.data as Float32Array, mean.data as Float32Array, rstd.data as Float32Array);
+  if (!dev) layerNormHost(x.data as Float32Array, gamma.data as Float32Array, beta.data as Float32Array, eps, y.data as Float32Array, mean.data as Float32Array, rstd.data as Float32Array);
   else {
     const params = new ParamWriter().u32(rows).u32(d).f32(eps).bytes();
     dev.dispatch({ label: 'layer_norm', code: FORWARD_WGSL, buffers: [x, gamma, beta, y, mean, rstd], params, workgroups: rowGrid(rows) });
