@@ -1,0 +1,96 @@
+// How much memory a model needs, from its config alone (nothing loaded): weight bytes in a dtype
+// (resident, or streamed a block at a time), activation bytes per token of a forward, and whether
+// that fits the memory this process may use. The numbers feed `saelab inspect --memory` and the
+// refusal a load gives before it reads a byte of weights.
+
+import { freemem } from 'node:os';
+import type { ModelConfig } from './config.js';
+import { ModelError } from './errors.js';
+import { weightDtypeBytes, type WeightDtype } from './weightDtype.js';
+import { expectedShapes, listWeights } from './weights.js';
+
+/** Weight bytes of a model under one storage dtype. */
+export interface WeightBytes {
+  dtype: WeightDtype;
+  /** Every tensor (matrices in `dtype`, norms and biases f32; a tied unembedding once). */
+  total: number;
+  /** One block (the largest). */
+  perLayer: number;
+  /** Embeddings, final norm and heads. */
+  top: number;
+  /** What a streaming load keeps resident: the top weights, one block, and (16-bit) one block's f32 widening. */
+  streaming: number;
+  /** A resident 16-bit model's extra: one block widened to f32 while it runs (0 for float32). */
+  scratch: number;
+}
+
+const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+/** Whether a canonical tensor is a vector (norm weight or bias): those stay f32. */
+const isVector = (name: string, shape: readonly number[]) => shape.length < 2 || name === 'pos_embed' || name === 'score';
+
+/** Bytes of `cfg`'s weights with matrices stored in `dtype`. */
+export function weightBytes(cfg: ModelConfig, dtype: WeightDtype): WeightBytes {
+  const shapes = expectedShapes(cfg);
+  const bytesOf = (name: string, s: readonly number[]) => numel(s) * (isVector(name, s) ? 4 : weightDtypeBytes(dtype));
+  let total = 0;
+  let top = 0;
+  let perLayer = 0;
+  let layerMatrixElems = 0;
+  for (const [name, s] of listWeights(shapes)) {
+    if (!s) continue;
+    const b = bytesOf(name, s);
+    total += b;
+    if (name.startsWith('blocks.0.')) {
+      perLayer += b;
+      if (!isVector(name, s)) layerMatrixElems += numel(s);
+    } else if (!name.startsWith('blocks.')) top += b;
+  }
+  const scratch = dtype === 'float32' ? 0 : layerMatrixElems * 4;
+  return { dtype, total, perLayer, top, streaming: top + perLayer + scratch, scratch };
+}
+
+/**
+ * Peak f32 activation bytes per token of a forward (an estimate, exact up to small temporaries):
+ * the residual and its hook copies, q/k/v and the attention output, the MLP hidden (gate, up,
+ * product), one row of attention scores per head for a context of `T` tokens, and the logits when
+ * the forward runs to the end.
+ */
+export function activationBytesPerToken(cfg: ModelConfig, T: number, toLogits: boolean): number {
+  const { dModel: d, nHeads, nKvHeads, dHead, dMlp } = cfg;
+  const resid = 4 * d; // x, norm output, attention output, resid_mid / sum
+  const attn = (2 * nHeads + 2 * nKvHeads) * dHead + nHeads * T; // q, z, k, v, scores
+  const mlp = (cfg.gatedMlp ? 3 : 2) * dMlp;
+  const logits = toLogits && cfg.head === 'lm' ? cfg.vocabSize : 0;
+  return 4 * (resid + attn + mlp + logits);
+}
+
+/** The memory this process may use: free RAM (MemAvailable), capped by a cgroup limit, or SAELAB_MEMORY_LIMIT bytes. */
+export function memoryAvailable(): { bytes: number; from: string } {
+  const env = process.env['SAELAB_MEMORY_LIMIT'];
+  if (env !== undefined && env !== '') {
+    const n = parseByteSize(env);
+    if (n === null) throw new ModelError(`SAELAB_MEMORY_LIMIT="${env}" is not a size (e.g. 8G, 512M, 1000000)`);
+    return { bytes: n, from: 'SAELAB_MEMORY_LIMIT' };
+  }
+  const free = freemem();
+  const cg = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+  if (cg > 0 && cg < free) return { bytes: cg, from: 'the cgroup memory limit' };
+  return { bytes: free, from: 'free RAM' };
+}
+
+/** "8G", "512M", "1.5GiB", "1000000" → bytes (binary units); null when it is not a size. */
+export function parseByteSize(s: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(s);
+  if (!m) return null;
+  const mult = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  const n = Math.round(Number(m[1]) * mult);
+  return Number.isFinite(n) && n > 0 ? n : null;
+}
+
+/** Bytes in a short human form: 1.23 GB (decimal units, as `df -H` and model cards use). */
+export function formatBytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} B`;
+}
