@@ -94,3 +94,66 @@ export function formatBytes(n: number): string {
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
   return `${n} B`;
 }
+
+/** What `saelab inspect --memory` reports for a model under one storage dtype. */
+export interface MemoryReport {
+  model: string;
+  /** Bytes of the weight files by stored dtype (e.g. { BF16: 2.47e9 }). */
+  fileBytes: Record<string, number>;
+  parameters: number;
+  /** Weight bytes in each storage dtype. */
+  weights: Record<WeightDtype, WeightBytes>;
+  /** The dtype asked for (--model-dtype; auto resolved). */
+  dtype: WeightDtype;
+  activations: {
+    contextSize: number;
+    batchSize: number;
+    /** f32 bytes per token for a forward to logits, and to a hook (no logits). */
+    perTokenToLogits: number;
+    perTokenToHook: number;
+    /** The same times contextSize · batchSize. */
+    perBatchToLogits: number;
+    perBatchToHook: number;
+  };
+  /** This machine: what the CPU may use, and what fits in `dtype`. */
+  cpu: { available: number; from: string; resident: boolean; streaming: boolean; verdict: string };
+  /** With --device webgpu: the adapter's buffer limits and the largest tensor widened to f32. */
+  gpu?: { adapter: string; maxBufferSize: number; maxStorageBufferBindingSize: number; largestTensor: { name: string; bytesF32: number }; fits: boolean };
+}
+
+/** The memory facts of `cfg` in `dtype` against `available` bytes (activations at contextSize × batchSize). */
+export function memoryReport(
+  model: string,
+  cfg: ModelConfig,
+  dtype: WeightDtype,
+  fileBytes: Record<string, number>,
+  available: { bytes: number; from: string },
+  batch: { contextSize: number; batchSize: number },
+): MemoryReport {
+  const weights = { float32: weightBytes(cfg, 'float32'), bfloat16: weightBytes(cfg, 'bfloat16'), float16: weightBytes(cfg, 'float16') };
+  const w = weights[dtype];
+  const resident = w.total + w.scratch <= available.bytes;
+  const streaming = w.streaming <= available.bytes;
+  const verdict = resident
+    ? `fits in ${dtype}: ${formatBytes(w.total + w.scratch)} of ${formatBytes(available.bytes)}`
+    : streaming
+      ? `does not fit resident in ${dtype} (${formatBytes(w.total + w.scratch)}); streams a block at a time in ${formatBytes(w.streaming)}`
+      : `does not fit in ${dtype}, even streamed (${formatBytes(w.streaming)})`;
+  const tokens = batch.contextSize * batch.batchSize;
+  const toLogits = activationBytesPerToken(cfg, batch.contextSize, true);
+  const toHook = activationBytesPerToken(cfg, batch.contextSize, false);
+  let parameters = 0;
+  for (const [, s] of listWeights(expectedShapes(cfg))) if (s) parameters += numel(s);
+  return {
+    model, fileBytes, parameters, weights, dtype,
+    activations: { ...batch, perTokenToLogits: toLogits, perTokenToHook: toHook, perBatchToLogits: toLogits * tokens, perBatchToHook: toHook * tokens },
+    cpu: { available: available.bytes, from: available.from, resident, streaming, verdict },
+  };
+}
+
+/** The largest canonical tensor of `cfg` and its f32 bytes (what one GPU buffer must hold). */
+export function largestTensor(cfg: ModelConfig): { name: string; bytesF32: number } {
+  let best = { name: '', bytesF32: 0 };
+  for (const [name, s] of listWeights(expectedShapes(cfg))) if (s && numel(s) * 4 > best.bytesF32) best = { name, bytesF32: numel(s) * 4 };
+  return best;
+}

@@ -231,3 +231,32 @@ test('WebGPU: a bf16 model on the GPU equals its float32 widening on the GPU bit
     }
   }
 });
+
+test('saelab inspect --memory: weight bytes per dtype as the store holds them, activations per token and batch, what fits here', async () => {
+  const { dir, cleanup } = await writeFolder(hfConfig('qwen2', 'lm'), hfWeights('qwen2', 'lm', 700), 'BF16');
+  try {
+    const m = await load(dir, 'auto');
+    const held = m.store.residentBytes();
+    const r = await saelab(['inspect', dir, '--memory', '--model-dtype', 'auto', '--context-size', '16', '--batch-size', '2', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.dtype, 'bfloat16');
+    assert.equal(j.weights.bfloat16.total, held.float32 + held.bfloat16, 'the plan counts what the loaded store holds');
+    assert.equal(j.weights.float32.total, weightBytes(m.config, 'float32').total);
+    assert.ok(j.weights.float32.total > 1.8 * j.weights.bfloat16.total);
+    assert.equal(j.fileBytes.BF16 > 0, true);
+    assert.equal(j.activations.perBatchToHook, j.activations.perTokenToHook * 32);
+    assert.ok(j.activations.perTokenToLogits > j.activations.perTokenToHook, 'the logits add a vocabulary row per token');
+    assert.equal(j.cpu.resident, true);
+    const tight = await saelab(['inspect', dir, '--memory', '--model-dtype', 'bfloat16', '--json'], { SAELAB_MEMORY_LIMIT: String(j.weights.bfloat16.streaming + 10) });
+    const t = JSON.parse(tight.stdout);
+    assert.deepEqual([t.cpu.resident, t.cpu.streaming], [false, true]);
+    assert.match(t.cpu.verdict, /streams a block at a time/);
+    const notModel = await saelab(['inspect', join(dir, 'model.safetensors'), '--memory']);
+    assert.equal(notModel.code, 2);
+    assert.match(notModel.stderr, /--memory: .* is not an HF model folder/);
+    m.dispose();
+  } finally {
+    cleanup();
+  }
+});
