@@ -1,4 +1,4 @@
-// Loading an HF folder's weights into a WeightStore: pick the storage dtype (`--dtype`, auto = the
+// Loading an HF folder's weights into a WeightStore: pick the storage dtype (`--model-dtype`, auto = the
 // file's), check every tensor's presence and shape from the headers, decide from the memory plan
 // whether the model is resident, streamed a block at a time, or refused (one line with the numbers)
 // — all before a byte of weights is read — then read the blocks one at a time onto the device.
@@ -99,13 +99,13 @@ function decideStreaming(cfg: ModelConfig, device: Device, dtype: WeightDtype, n
   }
   if (resident <= avail.bytes) return false;
   const residentWhy = `needs ${formatBytes(resident)} for its weights in ${dtype}${nLayers < cfg.nLayers ? ` (${nLayers} of ${cfg.nLayers} blocks)` : ''}`;
-  if (mode === false) throw refusal(source, `${residentWhy}; streaming would need ${formatBytes(wb.streaming)}: use --stream${dtype === 'float32' ? ' or --dtype bfloat16' : ''}`, dtype, avail);
+  if (mode === false) throw refusal(source, `${residentWhy}; streaming would need ${formatBytes(wb.streaming)}: use --stream${dtype === 'float32' ? ' or --model-dtype bfloat16' : ''}`, dtype, avail);
   if (wb.streaming > avail.bytes) throw refusal(source, `${residentWhy}, and ${formatBytes(wb.streaming)} even streamed a block at a time`, dtype, avail);
   return true;
 }
 
 function refusal(source: string, why: string, dtype: WeightDtype, avail: { bytes: number; from: string }): ModelError {
-  const hint = dtype === 'float32' && !why.includes('--dtype') ? ' (--dtype bfloat16 halves the matrices)' : '';
+  const hint = dtype === 'float32' && !why.includes('--model-dtype') ? ' (--model-dtype bfloat16 halves the matrices)' : '';
   return new ModelError(`${source}: does not fit: ${why}; ${avail.from} is ${formatBytes(avail.bytes)}${hint}`);
 }
 

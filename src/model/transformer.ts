@@ -91,7 +91,7 @@ export class Transformer {
    */
   get weights(): ModelWeights {
     const w = this.store.f32();
-    if (!w) throw new ModelError(`${this.source}: this needs the weights resident in float32, and the model was loaded ${this.store.streaming ? 'streaming from disk' : `in ${this.store.dtype}`}: load it with --dtype float32${this.store.streaming ? ' without --stream' : ''}`);
+    if (!w) throw new ModelError(`${this.source}: this needs the weights resident in float32, and the model was loaded ${this.store.streaming ? 'streaming from disk' : `in ${this.store.dtype}`}: load it with --model-dtype float32${this.store.streaming ? ' without --stream' : ''}`);
     return w;
   }
 
@@ -105,7 +105,7 @@ export class Transformer {
     }
     if (isFile) {
       if (!dirOrBin.endsWith('.bin')) throw new ModelError(`${dirOrBin}: a model is an HF folder (config.json + safetensors) or a llama2.c .bin checkpoint`);
-      if (opts.dtype !== undefined && opts.dtype !== 'float32' && opts.dtype !== 'auto') throw new ModelError(`${dirOrBin}: a llama2.c checkpoint loads in float32 only (got --dtype ${opts.dtype})`);
+      if (opts.dtype !== undefined && opts.dtype !== 'float32' && opts.dtype !== 'auto') throw new ModelError(`${dirOrBin}: a llama2.c checkpoint loads in float32 only (got --model-dtype ${opts.dtype})`);
       const { config, weights } = await loadLlama2c(dirOrBin);
       return new Transformer(config, WeightStore.fromDevice(uploadWeights(weights, device), device), device, dirOrBin);
     }

@@ -180,7 +180,7 @@ test('a model that cannot fit is refused before loading, with the numbers; strea
     const streamed = await load(dir, 'bfloat16', { memoryLimit: wb.streaming + 1 });
     assert.ok(streamed.store.streaming, 'auto streams when resident does not fit');
     await assert.rejects(load(dir, 'bfloat16', { memoryLimit: wb.streaming + 1, stream: false }), /does not fit: needs .* for its weights in bfloat16; streaming would need .*: use --stream; the memory limit is/);
-    await assert.rejects(load(dir, 'float32', { memoryLimit: 1000 }), /does not fit: .*even streamed a block at a time; the memory limit is 1\.0 kB \(--dtype bfloat16 halves the matrices\)/);
+    await assert.rejects(load(dir, 'float32', { memoryLimit: 1000 }), /does not fit: .*even streamed a block at a time; the memory limit is 1\.0 kB \(--model-dtype bfloat16 halves the matrices\)/);
     assert.throws(() => parseWeightDtype('int8'), /unsupported dtype "int8": use one of auto, float32, bfloat16, float16/);
     // The CLI: one line, exit 2.
     const bad = await saelab(['forward', '--model', dir, '--ids', '1,2,3', '--model-dtype', 'int4', '--device', 'cpu']);
