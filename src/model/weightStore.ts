@@ -129,7 +129,8 @@ export class WeightStore {
     const s = this.top.unembed ?? this.top.embed;
     const transB = this.top.unembed === null;
     if (!isPacked(s)) return f(s, transB);
-    const W = unpack16(s.words, s.half, s.shape);
+    // The CPU widens from the host bits with a lookup (its unpack16 twin is the slow, obvious one).
+    const W = s.host ? (this.device as CpuDevice).wrap(widenInto(s.host, s.half === 'bf16' ? 'bfloat16' : 'float16', new Float32Array(s.host.length)), s.shape) : unpack16(s.words, s.half, s.shape);
     try {
       return f(W, transB);
     } finally {

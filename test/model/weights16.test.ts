@@ -14,6 +14,7 @@ import { Rng } from '../../src/compute/random.js';
 import { readSafetensorsBuffer } from '../../src/io/safetensors.js';
 import { writeSafetensors } from '../../src/io/safetensorsWrite.js';
 import { backward, NEXT_TOKEN_CE } from '../../src/model/backward.js';
+import { lastTokenLogits } from '../../src/model/generate.js';
 import type { LoadOptions } from '../../src/model/loadStore.js';
 import { weightBytes } from '../../src/model/memoryPlan.js';
 import { Transformer } from '../../src/model/transformer.js';
@@ -101,6 +102,9 @@ for (const fam of ['mistral', 'gemma2', 'gptj', 'qwen2'] as Family[]) {
         assert.equal(bytes.float32 + bytes[half.store.dtype], weightBytes(half.config, half.store.dtype).total);
         const a = await run(f32, x);
         assertIdentical(await run(half, x), a, '16-bit vs float32');
+        // Generation's last-position logits go through the same (tied or untied) unembedding.
+        const row = x.slice(0, T);
+        assertIdentical(new Map([['l', await lastTokenLogits(half, row)]]), new Map([['l', await lastTokenLogits(f32, row)]]), 'generation logits');
         const streamed = await load(dir, 'auto', { stream: true });
         assert.ok(streamed.store.streaming);
         assertIdentical(await run(streamed, x), a, 'streaming 16-bit vs resident');
