@@ -7,6 +7,7 @@
 // scripts/makeShapeModel.mjs. Needs `npx tsc` first (imports dist/).
 //
 //   node scripts/benchLargeModel.mjs --model /tmp/shape-1b --tokens 256 --hook blocks.8.hook_resid_pre --repeats 2
+//   node scripts/benchLargeModel.mjs --model /tmp/shape-7b --hook blocks.16.hook_resid_pre --runs saelab-bf16,torch-bf16,saelab-stream
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -52,13 +53,16 @@ if (!model || !hook) {
 }
 const layers = Number(/^blocks\.(\d+)\./.exec(hook)[1]); // a forward to blocks.L.hook_resid_pre runs blocks 0..L-1
 const cfg = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8'));
-const runs = [
-  ['node', [fileURLToPath(import.meta.url), '--child', '--model', model, '--tokens', String(tokens), '--hook', hook, '--dtype', 'bfloat16', '--stream', 'false']],
-  ['/usr/bin/python3', [join(root, 'scripts/benchLargeModelTorch.py'), model, String(tokens), String(layers), 'bf16', String(threads)]],
-  ['node', [fileURLToPath(import.meta.url), '--child', '--model', model, '--tokens', String(tokens), '--hook', hook, '--dtype', 'bfloat16', '--stream', 'true']],
-  ['node', [fileURLToPath(import.meta.url), '--child', '--model', model, '--tokens', String(tokens), '--hook', hook, '--dtype', 'float32', '--stream', 'false']],
-  ['/usr/bin/python3', [join(root, 'scripts/benchLargeModelTorch.py'), model, String(tokens), String(layers), 'f32', String(threads)]],
+const all = [
+  ['saelab-bf16', 'node', [fileURLToPath(import.meta.url), '--child', '--model', model, '--tokens', String(tokens), '--hook', hook, '--dtype', 'bfloat16', '--stream', 'false']],
+  ['torch-bf16', '/usr/bin/python3', [join(root, 'scripts/benchLargeModelTorch.py'), model, String(tokens), String(layers), 'bf16', String(threads)]],
+  ['saelab-stream', 'node', [fileURLToPath(import.meta.url), '--child', '--model', model, '--tokens', String(tokens), '--hook', hook, '--dtype', 'bfloat16', '--stream', 'true']],
+  ['saelab-f32', 'node', [fileURLToPath(import.meta.url), '--child', '--model', model, '--tokens', String(tokens), '--hook', hook, '--dtype', 'float32', '--stream', 'false']],
+  ['torch-f32', '/usr/bin/python3', [join(root, 'scripts/benchLargeModelTorch.py'), model, String(tokens), String(layers), 'f32', String(threads)]],
 ];
+// --runs saelab-bf16,torch-bf16 picks some (the f32 runs need twice the memory).
+const only = arg('--runs');
+const runs = all.filter(([key]) => !only || only.split(',').includes(key)).map(([, cmd, args]) => [cmd, args]);
 console.log(`# ${model}: d ${cfg.hidden_size}, ${cfg.num_hidden_layers} layers, vocab ${cfg.vocab_size}; ${tokens} tokens to ${hook}; ${new Date().toISOString()}`);
 for (let r = 0; r < repeats; r++) {
   for (const [cmd, args] of runs) {
