@@ -7,6 +7,7 @@ import { cpu } from '../../src/compute/cpu/cpuDevice.js';
 import { gather16, gather16Cpu, halfToF32, unpack16, unpack16Cpu, wordsFor, type Half } from '../../src/compute/ops/unpack16.js';
 import { Rng } from '../../src/compute/random.js';
 import { bf16ToNumber, f16ToNumber } from '../../src/io/dtypes.js';
+import { openWebGpu } from '../../src/compute/webgpu/openGpu.js';
 import { gpuOrSkip } from '../helpers/gpu.js';
 
 const { gpu, skip } = await gpuOrSkip();
@@ -93,5 +94,27 @@ test('gather16 WGSL equals the CPU twin: odd and even rows, repeated ids; out-of
     const v = (await bad.read()) as Float32Array;
     assert.deepEqual([...v.subarray(0, 4)], [0, 0, 0, 0]);
     assert.notEqual(v[4], 0);
+  }
+});
+
+test('unpack16 and gather16 over a 64 KiB storage binding run in pieces, equal to the CPU twins', { skip }, async () => {
+  const opened = await openWebGpu({ maxStorageBufferBindingSize: 64 * 1024 });
+  assert.ok(opened.ok);
+  const dev = opened.device;
+  try {
+    const rng = new Rng(9);
+    const n = 100_000; // 200 kB of halves, 400 kB widened: both over the binding
+    const h = Uint16Array.from({ length: n }, () => rng.int(0x7f00)); // finite, positive
+    const words = pack(h);
+    const want = new Float32Array(n);
+    unpack16Cpu(words, 'bf16', want);
+    sameBits((await unpack16(dev.fromArray(words), 'bf16', [n]).read()) as Float32Array, want, 'unpack16 in pieces');
+    const [V, d] = [1000, 64]; // 128 kB table
+    const ids = Int32Array.from({ length: 50 }, () => rng.int(V));
+    const g = new Float32Array(50 * d);
+    gather16Cpu(words.subarray(0, (V * d) / 2), V, d, ids, 'f16', g);
+    sameBits((await gather16(dev.fromArray(words.slice(0, (V * d) / 2)), 'f16', V, d, dev.fromArray(ids)).read()) as Float32Array, g, 'gather16 in pieces');
+  } finally {
+    dev.destroy();
   }
 });
