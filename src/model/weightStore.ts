@@ -41,35 +41,45 @@ export class WeightStore {
   /** CPU scratch for widened 16-bit matrices, by slot (every block has the same shapes). */
   private readonly scratch = new Map<MatrixName, Float32Array>();
 
+  /**
+   * Every resident weight in one object (no blocks when streaming). f32() hands out this very object,
+   * so code that swaps a tensor in `model.weights` (tests, weight surgery) changes what the forward reads.
+   */
   private constructor(
     readonly device: Device,
     /** How matrices are stored. */
     readonly dtype: WeightDtype,
-    private readonly top: TopWeights<Slot>,
-    /** Resident blocks (null when streaming). */
-    private readonly layers: LayerWeights<Slot>[] | null,
+    private readonly all: ModelWeights<Slot>,
     /** Reads a block from disk (streaming only); closed by dispose. */
     private readonly stream: { loader: FamilyLoader; reader: SyncTensorReader } | null,
     readonly nLayers: number,
   ) {}
+
+  private get top(): TopWeights<Slot> {
+    return this.all;
+  }
+
+  private get layers(): LayerWeights<Slot>[] | null {
+    return this.stream ? null : this.all.layers;
+  }
 
   /** All weights resident: the top, then blocks [0, nLayers) read and put on the device one at a time. */
   static resident(loader: FamilyLoader, nLayers: number, device: Device, dtype: WeightDtype): WeightStore {
     const put = (t: StoredTensor): Slot => toDevice(t, device);
     const top = mapTop(loader.top(), put);
     const layers = Array.from({ length: nLayers }, (_, l) => mapLayer(loader.layer(l), put));
-    return new WeightStore(device, dtype, top, layers, null, nLayers);
+    return new WeightStore(device, dtype, { ...top, layers }, null, nLayers);
   }
 
   /** Top weights resident; blocks read from the file by `loader` when a forward reaches them. */
   static streaming(top: TopWeights<StoredTensor>, loader: FamilyLoader, reader: SyncTensorReader, nLayers: number, device: Device, dtype: WeightDtype): WeightStore {
-    return new WeightStore(device, dtype, mapTop(top, (t) => toDevice(t, device)), null, { loader, reader }, nLayers);
+    return new WeightStore(device, dtype, { ...mapTop(top, (t) => toDevice(t, device)), layers: [] }, { loader, reader }, nLayers);
   }
 
   /** A store over f32 weights already on a device (they become the store's). */
   static fromDevice(w: ModelWeights, device: Device): WeightStore {
-    const { layers, ...top } = w;
-    return new WeightStore(device, 'float32', top, layers, null, layers.length);
+    // The caller's object itself, so that its later edits reach the forward.
+    return new WeightStore(device, 'float32', w, null, w.layers.length);
   }
 
   /** Whether blocks are read from disk as the forward needs them. */
@@ -79,8 +89,8 @@ export class WeightStore {
 
   /** Every weight as resident f32 tensors, or null (16-bit or streaming: use layer()). */
   f32(): ModelWeights | null {
-    if (!this.layers || this.dtype !== 'float32') return null;
-    return { ...(this.top as TopWeights<Tensor>), layers: this.layers as LayerWeights<Tensor>[] };
+    if (this.stream || this.dtype !== 'float32') return null;
+    return this.all as ModelWeights;
   }
 
   /** Block l's weights as f32 tensors, valid until releaseLayer (CPU 16-bit: until the next layer()). */
@@ -146,15 +156,13 @@ export class WeightStore {
       if (isPacked(s)) out[s.half === 'bf16' ? 'bfloat16' : 'float16'] += s.shape.reduce((a, b) => a * b, 1) * 2;
       else out.float32 += s.numel * 4;
     };
-    const all = { ...this.top, layers: this.layers ?? [] } as ModelWeights<Slot>;
-    for (const [, s] of listWeights(all)) add(s);
+    for (const [, s] of listWeights(this.all)) add(s);
     return out;
   }
 
   /** Free every resident weight and close the file of a streaming store. */
   dispose(): void {
-    const all = { ...this.top, layers: this.layers ?? [] } as ModelWeights<Slot>;
-    for (const [, s] of listWeights(all)) {
+    for (const [, s] of listWeights(this.all)) {
       if (isPacked(s)) s.words.dispose();
       else s.dispose();
     }
