@@ -29,6 +29,8 @@ export interface LoadOptions {
   layers?: number;
   /** Load only the blocks a forward to the last of these hooks needs (overrides `layers`). */
   upToHooks?: readonly string[];
+  /** Told one line when streaming is chosen because the resident weights do not fit. */
+  note?: (line: string) => void;
 }
 
 /** Blocks [0, n) that a forward stopping after the last of `hooks` runs. */
@@ -101,6 +103,7 @@ function decideStreaming(cfg: ModelConfig, device: Device, dtype: WeightDtype, n
   const residentWhy = `needs ${formatBytes(resident)} for its weights in ${dtype}${nLayers < cfg.nLayers ? ` (${nLayers} of ${cfg.nLayers} blocks)` : ''}`;
   if (mode === false) throw refusal(source, `${residentWhy}; streaming would need ${formatBytes(wb.streaming)}: use --stream${dtype === 'float32' ? ' or --model-dtype bfloat16' : ''}`, dtype, avail);
   if (wb.streaming > avail.bytes) throw refusal(source, `${residentWhy}, and ${formatBytes(wb.streaming)} even streamed a block at a time`, dtype, avail);
+  opts.note?.(`note: ${source} ${residentWhy} and ${avail.from} is ${formatBytes(avail.bytes)}: streaming its blocks from disk (slower${dtype === 'float32' ? '; --model-dtype bfloat16 halves the weights' : ''})`);
   return true;
 }
 

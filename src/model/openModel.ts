@@ -24,7 +24,7 @@ export interface OpenedModel {
  */
 export async function openModel(spec: string, device: Device, opts: { download?: boolean; needTokenizer?: boolean; note?: (line: string) => void; load?: LoadOptions } = {}): Promise<OpenedModel> {
   const path = await resolveModel(spec, { download: opts.download ?? false });
-  const model = await Transformer.load(path, device, opts.load);
+  const model = await Transformer.load(path, device, { note: opts.note, ...opts.load });
   // A llama2.c checkpoint keeps its tokenizer (tok512.bin / tokenizer.bin) beside it.
   const tokDir = (await stat(path)).isFile() ? dirname(path) : path;
   let tokenizer: Tokenizer | null = null;

@@ -181,8 +181,11 @@ test('a model that cannot fit is refused before loading, with the numbers; strea
     const m = await load(dir, 'float32');
     const wb = weightBytes(m.config, 'bfloat16');
     m.dispose();
-    const streamed = await load(dir, 'bfloat16', { memoryLimit: wb.streaming + 1 });
+    const notes: string[] = [];
+    const streamed = await load(dir, 'bfloat16', { memoryLimit: wb.streaming + 1, note: (l) => notes.push(l) });
     assert.ok(streamed.store.streaming, 'auto streams when resident does not fit');
+    assert.equal(notes.length, 1);
+    assert.match(notes[0]!, /needs .* for its weights in bfloat16 and the memory limit is .*: streaming its blocks from disk \(slower\)/);
     await assert.rejects(load(dir, 'bfloat16', { memoryLimit: wb.streaming + 1, stream: false }), /does not fit: needs .* for its weights in bfloat16; streaming would need .*: use --stream; the memory limit is/);
     await assert.rejects(load(dir, 'float32', { memoryLimit: 1000 }), /does not fit: .*even streamed a block at a time; the memory limit is 1\.0 kB \(--model-dtype bfloat16 halves the matrices\)/);
     assert.throws(() => parseWeightDtype('int8'), /unsupported dtype "int8": use one of auto, float32, bfloat16, float16/);
