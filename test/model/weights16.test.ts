@@ -267,3 +267,24 @@ test('saelab inspect --memory: weight bytes per dtype as the store holds them, a
     cleanup();
   }
 });
+
+const CORPUS_MODEL = join(ASSETS, 'models/gpt2-corpus-tiny'); // BF16, two shards
+test('saelab harvest of a BF16 model: --model-dtype auto, and auto --stream, store the same bytes as float32', { skip: existsSync(CORPUS_MODEL) ? false : `${CORPUS_MODEL} is absent`, timeout: 240_000 }, async () => {
+  const t = tempDir();
+  try {
+    const corpus = join(t.dir, 'c.txt');
+    writeFileSync(corpus, 'Once upon a time there was a small corpus about weights in sixteen bits. '.repeat(80));
+    const shard = async (name: string, extra: string[]) => {
+      const out = join(t.dir, name);
+      const r = await saelab(['harvest', '--device', 'cpu', '--json', '--model', CORPUS_MODEL, '--hooks', 'blocks.2.hook_resid_post', '--data', corpus, '--tokens', '512', '--context-size', '64', '--out', out, ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return readFileSync(join(out, 'shard-00000.bin'));
+    };
+    const f32 = await shard('f32', []);
+    assert.ok(f32.byteLength >= 512 * 192 * 4);
+    assert.ok(f32.equals(await shard('bf16', ['--model-dtype', 'auto'])), 'bfloat16 weights: the same activations');
+    assert.ok(f32.equals(await shard('stream', ['--model-dtype', 'auto', '--stream'])), 'streamed: the same activations');
+  } finally {
+    t.cleanup();
+  }
+});
