@@ -259,6 +259,12 @@ test('saelab inspect --memory: weight bytes per dtype as the store holds them, a
     const t = JSON.parse(tight.stdout);
     assert.deepEqual([t.cpu.resident, t.cpu.streaming], [false, true]);
     assert.match(t.cpu.verdict, /streams a block at a time/);
+    if (!gpuSkip) {
+      const g = JSON.parse((await saelab(['inspect', dir, '--memory', '--device', 'webgpu', '--json'])).stdout);
+      assert.ok(g.gpu.maxBufferSize > 0 && g.gpu.maxStorageBufferBindingSize > 0, JSON.stringify(g.gpu));
+      assert.equal(g.gpu.largestTensor.name, 'embed');
+      assert.equal(g.gpu.fits, true);
+    }
     const notModel = await saelab(['inspect', join(dir, 'model.safetensors'), '--memory']);
     assert.equal(notModel.code, 2);
     assert.match(notModel.stderr, /--memory: .* is not an HF model folder/);
