@@ -43,7 +43,8 @@ export function blocksNeeded(cfg: ModelConfig, hooks: readonly string[]): number
     } catch {
       return cfg.nLayers; // a pattern or a bad name: load everything, and let the forward's checks speak
     }
-    n = Math.max(n, p.layer === null ? cfg.nLayers : p.layer + 1);
+    // A block's input (hook_resid_pre) is the previous block's output: block L itself is not needed.
+    n = Math.max(n, p.layer === null ? cfg.nLayers : p.kind === 'hook_resid_pre' ? p.layer : p.layer + 1);
   }
   return n;
 }

@@ -189,6 +189,12 @@ export class Transformer {
       return { activations: run.activations };
     };
     for (let l = start?.layer ?? 0; l < cfg.nLayers; l++) {
+      // Stopping at this block's input needs none of its weights: a streamed or partly loaded model never reads them.
+      const pre = `blocks.${l}.hook_resid_pre`;
+      if (run.stopsAt(pre)) {
+        run.release(run.hook(pre, x));
+        return free();
+      }
       const lw = w.layer(l);
       const r = blockForward(cfg, lw, l, x, run);
       w.releaseLayer(l, lw);
@@ -374,6 +380,11 @@ class ForwardRun implements BlockContext {
     }
     if (name === this.stopAtName) this.stopped = true;
     return v;
+  }
+
+  /** Whether the forward stops right after hook `name`. */
+  stopsAt(name: string): boolean {
+    return this.stopAtName === name;
   }
 
   /** A tensor the caller owns (startAt's residual): never freed by this run. */

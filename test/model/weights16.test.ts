@@ -169,6 +169,11 @@ for (const name of ['gpt2-tiny-random', 'pythia-tiny-random', 'llama-tiny-random
       const r = first.forward(x, [B, T], { stopAt: 'blocks.0.hook_mlp_out', keep: ['blocks.0.hook_mlp_out'] });
       assertIdentical(new Map([['h', (await r.activations.get('blocks.0.hook_mlp_out')!.read()) as Float32Array]]), new Map([['h', a.get('blocks.0.hook_mlp_out')!]]), 'first block only');
       assert.throws(() => first.forward(x, [B, T]), /block 1 was not loaded \(the model was opened with its first 1 blocks only\)/);
+      // A forward to blocks.1.hook_resid_pre needs block 0 only (its output is block 1's input).
+      const upTo = await load(t.dir, 'bfloat16', { upToHooks: ['blocks.1.hook_resid_pre'] });
+      assert.equal(upTo.store.nLayers, 1);
+      const r1 = upTo.forward(x, [B, T], { stopAt: 'blocks.1.hook_resid_pre', keep: ['blocks.1.hook_resid_pre'] });
+      assertIdentical(new Map([['h', (await r1.activations.get('blocks.1.hook_resid_pre')!.read()) as Float32Array]]), new Map([['h', a.get('blocks.1.hook_resid_pre')!]]), 'to the next block\'s input');
     } finally {
       t.cleanup();
     }
