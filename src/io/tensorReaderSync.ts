@@ -1,8 +1,9 @@
 // Synchronous reads of an HF folder's tensors by name, through one file descriptor per shard: a
 // forward that streams its layers from disk runs inside synchronous code (the model's forward), so
 // it cannot await a FileHandle. Offsets and shapes come from the headers HfWeights already checked.
+// node:fs is reached through process.getBuiltinModule, not imported, so a browser bundle of the
+// model code (which never streams) carries no Node built-in.
 
-import { closeSync, openSync, readSync } from 'node:fs';
 import { SafetensorsError } from './errors.js';
 import type { HfTensorInfo, HfWeights } from './hfFolder.js';
 
@@ -13,7 +14,13 @@ const READ_CHUNK = 1 << 26;
 export class SyncTensorReader {
   private readonly fds = new Map<string, number>();
 
-  constructor(readonly weights: HfWeights) {}
+  private readonly fs: typeof import('node:fs');
+
+  constructor(readonly weights: HfWeights) {
+    const fs = typeof process !== 'undefined' ? process.getBuiltinModule?.('node:fs') : undefined;
+    if (!fs) throw new SafetensorsError(weights.dir, 'reading blocks from disk as the forward needs them (streaming) works in Node only');
+    this.fs = fs;
+  }
 
   /** Whether the model has a tensor of this name. */
   has(name: string): boolean {
@@ -35,7 +42,7 @@ export class SyncTensorReader {
       const want = Math.min(out.byteLength - done, READ_CHUNK);
       let n: number;
       try {
-        n = readSync(fd, out, done, want, info.byteOffset + done);
+        n = this.fs.readSync(fd, out, done, want, info.byteOffset + done);
       } catch (e) {
         throw new SafetensorsError(info.file, `read failed at byte ${info.byteOffset + done}: ${(e as Error).message}`, { cause: e });
       }
@@ -47,7 +54,7 @@ export class SyncTensorReader {
 
   /** Close every descriptor this reader opened. Safe to call twice. */
   close(): void {
-    for (const fd of this.fds.values()) closeSync(fd);
+    for (const fd of this.fds.values()) this.fs.closeSync(fd);
     this.fds.clear();
   }
 
@@ -55,7 +62,7 @@ export class SyncTensorReader {
     let fd = this.fds.get(file);
     if (fd === undefined) {
       try {
-        fd = openSync(file, 'r');
+        fd = this.fs.openSync(file, 'r');
       } catch (e) {
         throw new SafetensorsError(file, `cannot open: ${(e as Error).message}`, { cause: e });
       }

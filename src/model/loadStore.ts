@@ -11,7 +11,7 @@ import { SyncTensorReader } from '../io/tensorReaderSync.js';
 import type { ModelConfig } from './config.js';
 import { ModelError } from './errors.js';
 import { parseHook } from './hooks.js';
-import { checkHfTensors, familyLoader } from './loadWeights.js';
+import { checkHfTensors, familyLoader, prefetchingLoader } from './loadWeights.js';
 import { formatBytes, memoryAvailable, weightBytes } from './memoryPlan.js';
 import { weightDtypeBytes, weightDtypeOfFile, type WeightDtype, type WeightDtypeRequest } from './weightDtype.js';
 import { expectedShapes, listWeights } from './weights.js';
@@ -67,19 +67,22 @@ export function resolveDtype(req: WeightDtypeRequest, weights: HfWeights): Weigh
 }
 
 /** Read `weights` for `cfg` into a store on `device` as `opts` say (ModelError for a model that cannot fit). */
-export function loadWeightStore(weights: HfWeights, cfg: ModelConfig, device: Device, source: string, opts: LoadOptions = {}): WeightStore {
+export async function loadWeightStore(weights: HfWeights, cfg: ModelConfig, device: Device, source: string, opts: LoadOptions = {}): Promise<WeightStore> {
   const dtype = resolveDtype(opts.dtype ?? 'float32', weights);
   const nLayers = opts.upToHooks && opts.upToHooks.length > 0 ? blocksNeeded(cfg, opts.upToHooks) : opts.layers ?? cfg.nLayers;
   if (!(Number.isInteger(nLayers) && nLayers >= 0 && nLayers <= cfg.nLayers)) throw new ModelError(`${source}: cannot load ${nLayers} blocks of a ${cfg.nLayers}-layer model`);
+  checkHfTensors(weights, cfg, source);
+  const stream = decideStreaming(cfg, device, dtype, nLayers, source, opts);
+  if (!stream) {
+    // Resident: each part's bytes read (asynchronously: any HfWeights will do), converted, put on the device.
+    const parts = prefetchingLoader(weights, cfg, source, dtype);
+    return WeightStore.resident(parts, nLayers, device, dtype);
+  }
+  // Streamed: the forward is synchronous, so blocks are read through file descriptors (Node only).
   const reader = new SyncTensorReader(weights);
   try {
-    checkHfTensors(reader, cfg, source);
-    const stream = decideStreaming(cfg, device, dtype, nLayers, source, opts);
     const loader = familyLoader(reader, cfg, source, dtype);
-    if (stream) return WeightStore.streaming(loader.top(), loader, reader, nLayers, device, dtype);
-    const store = WeightStore.resident(loader, nLayers, device, dtype);
-    reader.close();
-    return store;
+    return WeightStore.streaming(loader.top(), loader, reader, nLayers, device, dtype);
   } catch (e) {
     reader.close();
     throw e;

@@ -13,8 +13,8 @@
 //   W_Q and W_K, which leaves every attention score unchanged.
 // Base-model checkpoints may lack the `transformer.` / `gpt_neox.` / `model.` prefix: both are read.
 
+import type { Dtype } from '../io/dtypes.js';
 import type { HfWeights } from '../io/hfFolder.js';
-import { SyncTensorReader } from '../io/tensorReaderSync.js';
 import type { ModelConfig } from './config.js';
 import { ModelError } from './errors.js';
 import { convertStored, type StoredData, type StoredTensor, type WeightDtype } from './weightDtype.js';
@@ -31,38 +31,71 @@ export interface FamilyLoader {
   top(): TopWeights<StoredTensor>;
 }
 
-/** Read an HF checkpoint's weights for `cfg` into the canonical host layout, all f32. */
-export async function loadHfWeights(weights: HfWeights, cfg: ModelConfig, source: string = weights.dir): Promise<HostWeights> {
-  const reader = new SyncTensorReader(weights);
-  try {
-    return loadStoredWeights(reader, cfg, source, 'float32') as HostWeights;
-  } finally {
-    reader.close();
-  }
+/** What the loaders read, synchronously: which tensors exist, their headers, their bytes. */
+export interface TensorReader {
+  has(name: string): boolean;
+  info(name: string): { readonly dtype: Dtype; readonly shape: readonly number[]; readonly numel: number };
+  readRaw(name: string): Uint8Array;
 }
 
-/** Every block and the top weights, with matrices in `dtype` (shapes checked against `cfg`). */
-export function loadStoredWeights(reader: SyncTensorReader, cfg: ModelConfig, source: string, dtype: WeightDtype): ModelWeights<StoredTensor> {
-  const loader = familyLoader(reader, cfg, source, dtype);
-  const layers = Array.from({ length: cfg.nLayers }, (_, i) => loader.layer(i));
-  const w = { ...loader.top(), layers };
+/** Read an HF checkpoint's weights for `cfg` into the canonical host layout, all f32. */
+export async function loadHfWeights(weights: HfWeights, cfg: ModelConfig, source: string = weights.dir): Promise<HostWeights> {
+  const parts = prefetchingLoader(weights, cfg, source, 'float32');
+  const top = await parts.top();
+  const layers: LayerWeights<StoredTensor>[] = [];
+  for (let i = 0; i < cfg.nLayers; i++) layers.push(await parts.layer(i));
+  const w = { ...top, layers };
   checkWeightShapes(cfg, w, source);
-  return w;
+  return w as HostWeights;
+}
+
+/** Headers only: `readRaw` is never reached in a names-only pass. */
+function headerReader(weights: HfWeights, seen: Set<string> | null): TensorReader {
+  return {
+    has: (n) => weights.has(n),
+    info: (n) => {
+      seen?.add(n);
+      return weights.info(n);
+    },
+    readRaw: (n) => {
+      throw new Error(`headerReader: ${n} read in a names-only pass`);
+    },
+  };
 }
 
 /**
  * Check, from the headers alone, that every tensor `cfg` needs is present and shaped right (the
- * same ModelError the loading would throw), reading only the small f32 ones.
+ * same ModelError the loading would throw), reading nothing.
  */
-export function checkHfTensors(reader: SyncTensorReader, cfg: ModelConfig, source: string): void {
-  const loader = familyLoader(reader, cfg, source, 'float32', true);
+export function checkHfTensors(weights: HfWeights, cfg: ModelConfig, source: string): void {
+  const loader = familyLoader(headerReader(weights, null), cfg, source, 'float32', true);
   for (let i = 0; i < cfg.nLayers; i++) loader.layer(i);
   loader.top();
 }
 
-/** The loader of `cfg`'s family. With `checkOnly`, matrices are checked but come back empty. */
-export function familyLoader(reader: SyncTensorReader, cfg: ModelConfig, source: string, dtype: WeightDtype, checkOnly = false): FamilyLoader {
-  const src = new Source(reader, source, dtype, checkOnly);
+/**
+ * A family loader over asynchronous reads (any HfWeights: a local folder, or bytes from elsewhere):
+ * each part's tensor names come from a names-only pass, their bytes are read, then converted.
+ */
+export function prefetchingLoader(weights: HfWeights, cfg: ModelConfig, source: string, dtype: WeightDtype): { top(): Promise<TopWeights<StoredTensor>>; layer(i: number): Promise<LayerWeights<StoredTensor>> } {
+  const read = async (part: 'top' | number): Promise<FamilyLoader> => {
+    const names = new Set<string>();
+    const probe = familyLoader(headerReader(weights, names), cfg, source, dtype, true);
+    if (part === 'top') probe.top();
+    else probe.layer(part);
+    const bytes = new Map<string, Uint8Array>();
+    for (const n of names) bytes.set(n, await weights.readRaw(n));
+    return familyLoader({ has: (n) => weights.has(n), info: (n) => weights.info(n), readRaw: (n) => bytes.get(n)! }, cfg, source, dtype);
+  };
+  return {
+    top: async () => (await read('top')).top(),
+    layer: async (i) => (await read(i)).layer(i),
+  };
+}
+
+/** The loader of `cfg`'s family. With `namesOnly`, every tensor is checked (presence, shape, dtype) but none is read: all come back empty. */
+export function familyLoader(reader: TensorReader, cfg: ModelConfig, source: string, dtype: WeightDtype, namesOnly = false): FamilyLoader {
+  const src = new Source(reader, source, dtype, namesOnly);
   switch (cfg.family) {
     case 'gpt2': return gpt2Loader(src, cfg);
     case 'gpt_neox': return neoxLoader(src, cfg);
@@ -74,10 +107,10 @@ export function familyLoader(reader: SyncTensorReader, cfg: ModelConfig, source:
 /** Reads HF tensors by name, checking each shape; matrices in `dtype`, vectors in f32. */
 class Source {
   constructor(
-    readonly reader: SyncTensorReader,
+    readonly reader: TensorReader,
     readonly source: string,
     readonly dtype: WeightDtype,
-    readonly checkOnly: boolean,
+    readonly namesOnly: boolean,
   ) {}
 
   /** The prefix (of `candidates`) under which `probe` exists. */
@@ -97,21 +130,21 @@ class Source {
     if (!['F32', 'F16', 'BF16', 'F64'].includes(info.dtype)) throw new ModelError(`${this.source}: tensor "${name}" is ${info.dtype}; weights must be F32, F16 or BF16`);
   }
 
-  private readAs(name: string, shape: number[], dtype: WeightDtype, evenInCheck: boolean): StoredData {
+  private readAs(name: string, shape: number[], dtype: WeightDtype): StoredData {
     this.check(name, shape);
-    if (this.checkOnly && !evenInCheck) return dtype === 'float32' ? new Float32Array(0) : new Uint16Array(0);
+    if (this.namesOnly) return dtype === 'float32' ? new Float32Array(0) : new Uint16Array(0);
     const info = this.reader.info(name);
     return convertStored(this.reader.readRaw(name), info.dtype, dtype, info.numel);
   }
 
   /** A vector (norm weight, bias) as f32, which must have shape `shape`. */
   read(name: string, shape: number[]): Float32Array {
-    return this.readAs(name, shape, 'float32', true) as Float32Array;
+    return this.readAs(name, shape, 'float32') as Float32Array;
   }
 
   /** A matrix in the loader's dtype (empty in a shape-only check). */
   mat(name: string, shape: number[]): StoredData {
-    return this.readAs(name, shape, this.dtype, false);
+    return this.readAs(name, shape, this.dtype);
   }
 
   /** Matrix data as a StoredTensor of shape `shape`. */

@@ -3,7 +3,6 @@
 // that fits the memory this process may use. The numbers feed `saelab inspect --memory` and the
 // refusal a load gives before it reads a byte of weights.
 
-import { freemem } from 'node:os';
 import type { ModelConfig } from './config.js';
 import { ModelError } from './errors.js';
 import { weightDtypeBytes, type WeightDtype } from './weightDtype.js';
@@ -66,13 +65,16 @@ export function activationBytesPerToken(cfg: ModelConfig, T: number, toLogits: b
 
 /** The memory this process may use: free RAM (MemAvailable), capped by a cgroup limit, or SAELAB_MEMORY_LIMIT bytes. */
 export function memoryAvailable(): { bytes: number; from: string } {
-  const env = process.env['SAELAB_MEMORY_LIMIT'];
+  const env = typeof process !== 'undefined' ? process.env?.['SAELAB_MEMORY_LIMIT'] : undefined;
   if (env !== undefined && env !== '') {
     const n = parseByteSize(env);
     if (n === null) throw new ModelError(`SAELAB_MEMORY_LIMIT="${env}" is not a size (e.g. 8G, 512M, 1000000)`);
     return { bytes: n, from: 'SAELAB_MEMORY_LIMIT' };
   }
-  const free = freemem();
+  // node:os through getBuiltinModule (no import): in a browser there is no such number, and no limit.
+  const os = typeof process !== 'undefined' ? process.getBuiltinModule?.('node:os') : undefined;
+  if (!os) return { bytes: Number.POSITIVE_INFINITY, from: 'no memory figure here' };
+  const free = os.freemem();
   const cg = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
   if (cg > 0 && cg < free) return { bytes: cg, from: 'the cgroup memory limit' };
   return { bytes: free, from: 'free RAM' };

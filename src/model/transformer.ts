@@ -113,7 +113,7 @@ export class Transformer {
     try {
       const config = parseHfConfig(folder.config, `${dirOrBin}/config.json`);
       checkDeviceSupports(config, device, 0, dirOrBin);
-      const store = loadWeightStore(folder.weights, config, device, dirOrBin, opts);
+      const store = await loadWeightStore(folder.weights, config, device, dirOrBin, opts);
       return new Transformer(config, store, device, dirOrBin);
     } finally {
       await folder.close();

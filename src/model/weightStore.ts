@@ -64,10 +64,16 @@ export class WeightStore {
   }
 
   /** All weights resident: the top, then blocks [0, nLayers) read and put on the device one at a time. */
-  static resident(loader: FamilyLoader, nLayers: number, device: Device, dtype: WeightDtype): WeightStore {
+  static async resident(
+    parts: { top(): Promise<TopWeights<StoredTensor>>; layer(i: number): Promise<LayerWeights<StoredTensor>> },
+    nLayers: number,
+    device: Device,
+    dtype: WeightDtype,
+  ): Promise<WeightStore> {
     const put = (t: StoredTensor): Slot => toDevice(t, device);
-    const top = mapTop(loader.top(), put);
-    const layers = Array.from({ length: nLayers }, (_, l) => mapLayer(loader.layer(l), put));
+    const top = mapTop(await parts.top(), put);
+    const layers: LayerWeights<Slot>[] = [];
+    for (let l = 0; l < nLayers; l++) layers.push(mapLayer(await parts.layer(l), put));
     return new WeightStore(device, dtype, { ...top, layers }, null, nLayers);
   }
 
