@@ -114,7 +114,8 @@ function outputGrad(model: Transformer, cache: ForwardCache, objective: Objectiv
 /** Backward from `objective` to the hook `opts.to` (collecting the gradients at `opts.collect` on the way). */
 export function backward(model: Transformer, cache: ForwardCache, objective: Objective, opts: BackwardOptions): BackwardResult {
   const cfg = model.config;
-  const w = model.weights;
+  // Through the store: a 16-bit model's blocks are widened one at a time, as in the forward.
+  const w = model.store;
   const collect = collectedHooks(opts, cfg);
   const to = opts.to ?? collect.earliest;
   const stop = parseHook(to, cfg);
@@ -140,14 +141,11 @@ export function backward(model: Transformer, cache: ForwardCache, objective: Obj
   const h = cache.lnFinal.y;
   let dH: Tensor;
   if (cache.logits) {
-    if (w.unembed_b) params?.set('unembed_b', sumColumns(dOut.reshape([B * T, cfg.vocabSize])));
-    if (w.unembed) {
-      dH = matmul(dOut, w.unembed, { transB: true });
-      params?.set('unembed', matmul(h.reshape([B * T, d]), dOut.reshape([B * T, cfg.vocabSize]), { transA: true }));
-    } else {
-      dH = matmul(dOut, w.embed);
-      params?.set('embed', matmul(dOut.reshape([B * T, cfg.vocabSize]), h.reshape([B * T, d]), { transA: true }));
-    }
+    if (w.unembedBias) params?.set('unembed_b', sumColumns(dOut.reshape([B * T, cfg.vocabSize])));
+    // Untied: logits = h·unembed [d, V]; tied: h·embedᵀ with embed [V, d].
+    dH = w.withUnembed((W, tied) => matmul(dOut, W, { transB: !tied }));
+    if (!cfg.tiedEmbeddings || cfg.head !== 'lm') params?.set('unembed', matmul(h.reshape([B * T, d]), dOut.reshape([B * T, cfg.vocabSize]), { transA: true }));
+    else params?.set('embed', matmul(dOut.reshape([B * T, cfg.vocabSize]), h.reshape([B * T, d]), { transA: true }));
   } else {
     // rewards = h[rows] · score: the gradient lands on the pooled rows only.
     const dPooled = matmul(dOut, w.score!, { transB: true });
@@ -175,7 +173,9 @@ export function backward(model: Transformer, cache: ForwardCache, objective: Obj
     const c = cache.blocks[l];
     if (!c) throw new ModelError(`the forward cache has no block ${l}: run the forward with grad: true`);
     const kind = l === stopLayer ? (stop.kind as Exclude<typeof stop.kind, typeof FINAL_HOOK>) : 'hook_resid_pre';
-    const next = blockBackward(cfg, w.layers[l]!, c, dResid, kind, params, collect.names.size > 0 ? (k, g) => take(`blocks.${l}.${k}`, g) : undefined);
+    const lw = w.layer(l);
+    const next = blockBackward(cfg, lw, c, dResid, kind, params, collect.names.size > 0 ? (k, g) => take(`blocks.${l}.${k}`, g) : undefined);
+    w.releaseLayer(l, lw);
     if (next !== dResid) dResid.dispose();
     dResid = next;
   }
@@ -211,7 +211,7 @@ function checkInjected(inject: ReadonlyMap<string, Tensor> | undefined, afterOrd
 
 /** d(embed) (added to the unembedding side when tied) and d(pos_embed) from d(blocks.0.hook_resid_pre). */
 function embeddingGrads(model: Transformer, cache: ForwardCache, dX: Tensor, params: Map<string, Tensor>): void {
-  const w = model.weights;
+  const w = model.store;
   const cfg = model.config;
   const { B, T } = cache;
   // x = embed[ids] · embedScale: the rows receive dX · embedScale.
@@ -253,7 +253,9 @@ export function backwardBetween(model: Transformer, cache: ForwardCache, from: s
     const c = cache.blocks[l];
     if (!c) throw new ModelError(`the forward cache has no block ${l}: run the forward with grad: true`);
     const kind = l === stop.layer ? (stop.kind as Exclude<typeof stop.kind, typeof FINAL_HOOK>) : 'hook_resid_pre';
-    const next = blockBackward(cfg, model.weights.layers[l]!, c, dResid, kind, null);
+    const lw = model.store.layer(l);
+    const next = blockBackward(cfg, lw, c, dResid, kind, null);
+    model.store.releaseLayer(l, lw);
     if (next !== dResid && dResid !== grad) dResid.dispose();
     dResid = next;
   }

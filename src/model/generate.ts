@@ -85,8 +85,7 @@ export async function lastTokenLogits(model: Transformer, ids: Int32Array): Prom
   const h = activations.get(FINAL_HOOK)!;
   const row = model.device.fromArray(Int32Array.of(T - 1), [1]);
   const last = embeddingGather(h.reshape([T, model.config.dModel]), row);
-  const w = model.weights;
-  const logits = w.unembed ? matmul(last, w.unembed) : matmul(last, w.embed, { transB: true });
+  const logits = model.store.withUnembed((W, transB) => matmul(last, W, { transB }));
   const out = Float32Array.from((await logits.read()) as Float32Array);
   for (const t of [h, row, last, logits]) t.dispose();
   return out;

@@ -27,6 +27,10 @@ export {
   type HostTensor,
 } from './weights.js';
 export { loadHfWeights } from './loadWeights.js';
+export { parseWeightDtype, WEIGHT_DTYPES, type WeightDtype, type WeightDtypeRequest } from './weightDtype.js';
+export { WeightStore } from './weightStore.js';
+export { loadWeightStore, blocksNeeded, type LoadOptions } from './loadStore.js';
+export { weightBytes, activationBytesPerToken, memoryAvailable, memoryReport, type WeightBytes, type MemoryReport } from './memoryPlan.js';
 export { loadLlama2c, parseLlama2c, parseLlama2cHeader, llama2cConfig, adjacentToHalfRows, type Llama2cHeader } from './llama2c.js';
 export { hookNames, parseHook, editDistance, BLOCK_HOOKS, FINAL_HOOK, type HookFn, type HookPoint, type BlockHookKind } from './hooks.js';
 export { blockForward, blockBackward, type BlockCache, type BlockContext, type NormCache } from './block.js';

@@ -24,8 +24,9 @@ import { parseHfConfig, type ModelConfig } from './config.js';
 import { ModelError } from './errors.js';
 import { hookNames, parseHook, type HookFn, type HookPoint } from './hooks.js';
 import { loadLlama2c } from './llama2c.js';
-import { loadHfWeights } from './loadWeights.js';
-import { countParameters, disposeWeights, uploadWeights, type ModelWeights } from './weights.js';
+import { loadWeightStore, type LoadOptions } from './loadStore.js';
+import { countParameters, expectedShapes, mapWeights, uploadWeights, type ModelWeights } from './weights.js';
+import { WeightStore } from './weightStore.js';
 
 export interface ForwardOptions {
   /** Functions by hook name: read (return nothing), replace (return a tensor), add (return add(x, delta)). */
@@ -78,21 +79,33 @@ export interface ForwardResult {
 export class Transformer {
   private constructor(
     readonly config: ModelConfig,
-    readonly weights: ModelWeights,
+    /** Where the weights live (resident f32 or 16-bit, or streamed from disk) and how blocks get them. */
+    readonly store: WeightStore,
     readonly device: Device,
     /** Where it was loaded from. */
     readonly source: string,
   ) {}
 
-  /** Load an HF model folder (a local path, or a ByteFolder such as a URL in a browser), or a llama2.c `.bin` checkpoint, onto `device`. */
-  static async load(dirOrBin: string | ByteFolder, device: Device): Promise<Transformer> {
+  /**
+   * Every weight as resident f32 tensors (what the backward and weight analyses read); a ModelError
+   * for a model loaded in 16 bits or streamed.
+   */
+  get weights(): ModelWeights {
+    const w = this.store.f32();
+    if (!w) throw new ModelError(`${this.source}: this needs the weights resident in float32, and the model was loaded ${this.store.streaming ? 'streaming from disk' : `in ${this.store.dtype}`}: load it with --model-dtype float32${this.store.streaming ? ' without --stream' : ''}`);
+    return w;
+  }
+
+  /** Load an HF model folder (a local path, or a ByteFolder such as a URL in a browser), or a llama2.c `.bin` checkpoint, onto `device` (dtype, streaming: LoadOptions). */
+  static async load(dirOrBin: string | ByteFolder, device: Device, opts: LoadOptions = {}): Promise<Transformer> {
     if (typeof dirOrBin === 'string') {
       const kind = await localPathKind(dirOrBin);
       if (kind === null) throw new ModelError(`${dirOrBin}: no such model folder or file`);
       if (kind === 'file') {
         if (!dirOrBin.endsWith('.bin')) throw new ModelError(`${dirOrBin}: a model is an HF folder (config.json + safetensors) or a llama2.c .bin checkpoint`);
+        if (opts.dtype !== undefined && opts.dtype !== 'float32' && opts.dtype !== 'auto') throw new ModelError(`${dirOrBin}: a llama2.c checkpoint loads in float32 only (got --model-dtype ${opts.dtype})`);
         const { config, weights } = await loadLlama2c(dirOrBin);
-        return new Transformer(config, uploadWeights(weights, device), device, dirOrBin);
+        return new Transformer(config, WeightStore.fromDevice(uploadWeights(weights, device), device), device, dirOrBin);
       }
     }
     const folder = await openHfFolder(dirOrBin);
@@ -100,8 +113,8 @@ export class Transformer {
     try {
       const config = parseHfConfig(folder.config, `${source}/config.json`);
       checkDeviceSupports(config, device, 0, source);
-      const host = await loadHfWeights(folder.weights, config, source);
-      return new Transformer(config, uploadWeights(host, device), device, source);
+      const store = await loadWeightStore(folder.weights, config, device, source, opts);
+      return new Transformer(config, store, device, source);
     } finally {
       await folder.close();
     }
@@ -109,7 +122,7 @@ export class Transformer {
 
   /** A model from weights already on a device (tests, conversions). */
   static fromWeights(config: ModelConfig, weights: ModelWeights, device: Device, source = '<weights>'): Transformer {
-    return new Transformer(config, weights, device, source);
+    return new Transformer(config, WeightStore.fromDevice(weights, device), device, source);
   }
 
   /** Every hook name, in forward order. */
@@ -119,12 +132,12 @@ export class Transformer {
 
   /** Parameter count (a tied unembedding once). */
   parameterCount(): number {
-    return countParameters(this.weights);
+    return countParameters(mapWeights(expectedShapes(this.config) as ModelWeights<number[]>, (shape) => ({ shape })));
   }
 
   /** Free the weights on the device. */
   dispose(): void {
-    disposeWeights(this.weights);
+    this.store.dispose();
   }
 
   /** Check token ids [B, T]: the shape, the context length and the vocabulary. */
@@ -143,7 +156,7 @@ export class Transformer {
   /** Run the model on token ids [B, T] (row-major). */
   forward(ids: Int32Array, shape: readonly [number, number], opts: ForwardOptions = {}): ForwardResult {
     const cfg = this.config;
-    const w = this.weights;
+    const w = this.store;
     const dev = this.device;
     this.checkInput(ids, shape);
     const [B, T] = shape;
@@ -153,7 +166,7 @@ export class Transformer {
     const idsT = dev.fromArray(ids, [B, T]);
     const start = opts.startAt;
     if (start) this.checkStart(start, B, T, opts);
-    let x = start ? start.resid : embeddingGather(w.embed, idsT);
+    let x = start ? start.resid : w.embedRows(idsT);
     if (!start && cfg.embedScale !== 1) {
       const scaled = scale(x, cfg.embedScale);
       x.dispose();
@@ -176,7 +189,15 @@ export class Transformer {
       return { activations: run.activations };
     };
     for (let l = start?.layer ?? 0; l < cfg.nLayers; l++) {
-      const r = blockForward(cfg, w.layers[l]!, l, x, run);
+      // Stopping at this block's input needs none of its weights: a streamed or partly loaded model never reads them.
+      const pre = `blocks.${l}.hook_resid_pre`;
+      if (run.stopsAt(pre)) {
+        run.release(run.hook(pre, x));
+        return free();
+      }
+      const lw = w.layer(l);
+      const r = blockForward(cfg, lw, l, x, run);
+      w.releaseLayer(l, lw);
       if (!r) return free();
       if (r.cache) blocks[l] = r.cache;
       x = r.out;
@@ -194,8 +215,8 @@ export class Transformer {
     let pooledRows: Tensor | null = null;
     let pooled: Tensor | null = null;
     if (cfg.head === 'lm') {
-      let logits = w.unembed ? matmul(h, w.unembed) : matmul(h, w.embed, { transB: true });
-      if (w.unembed_b) addInPlace(logits, w.unembed_b);
+      let logits = w.withUnembed((W, transB) => matmul(h, W, { transB }));
+      if (w.unembedBias) addInPlace(logits, w.unembedBias);
       if (cfg.finalSoftcap !== null) {
         const capped = softcap(logits, cfg.finalSoftcap);
         logits.dispose();
@@ -359,6 +380,11 @@ class ForwardRun implements BlockContext {
     }
     if (name === this.stopAtName) this.stopped = true;
     return v;
+  }
+
+  /** Whether the forward stops right after hook `name`. */
+  stopsAt(name: string): boolean {
+    return this.stopAtName === name;
   }
 
   /** A tensor the caller owns (startAt's residual): never freed by this run. */

@@ -214,16 +214,18 @@ export function countParameters(w: ModelWeights<{ shape: readonly number[] }>): 
 
 // ---- host-side array helpers for the loaders ---------------------------------------------------
 
-/** [rows, cols] → [cols, rows]. */
-export function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(a.length);
+/** [rows, cols] → [cols, rows], in the array's own element type (an empty array stays empty: a shape-only check). */
+export function transpose<A extends Float32Array | Uint16Array>(a: A, rows: number, cols: number): A {
+  const out = new (a.constructor as { new (n: number): A })(a.length);
+  if (a.length === 0) return out;
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j]!;
   return out;
 }
 
-/** Columns [c0, c0 + n) of a [rows, cols] matrix, as [rows, n]. */
-export function columns(a: Float32Array, rows: number, cols: number, c0: number, n: number): Float32Array {
-  const out = new Float32Array(rows * n);
+/** Columns [c0, c0 + n) of a [rows, cols] matrix, as [rows, n] (an empty array stays empty). */
+export function columns<A extends Float32Array | Uint16Array>(a: A, rows: number, cols: number, c0: number, n: number): A {
+  const out = new (a.constructor as { new (n: number): A })(a.length === 0 ? 0 : rows * n);
+  if (a.length === 0) return out;
   for (let i = 0; i < rows; i++) out.set(a.subarray(i * cols + c0, i * cols + c0 + n), i * n);
   return out;
 }

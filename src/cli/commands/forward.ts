@@ -16,6 +16,7 @@ import { UsageError } from '../errors.js';
 import { anyString, intFlag, listOption } from '../flags.js';
 import { emit, table } from '../output.js';
 import { checkHooks, checkModelSpec } from '../inputChecks.js';
+import { loadOptionsFromFlags, modelDtypeOption, streamOption } from '../modelLoadOptions.js';
 
 /** Parse `--ids 1,2,3` into token ids. */
 export function parseIds(s: string): number[] {
@@ -151,16 +152,19 @@ export function registerForward(program: Command): void {
     .option('--truncate', 'keep the last context-length tokens of a longer input instead of failing')
     .option('--download', 'download the model from the hub when it is not local or cached')
     .addOption(deviceOption())
+    .addOption(modelDtypeOption())
+    .addOption(streamOption())
     .option('--json', 'print JSON')
-    .action(async (o: { model: string; text?: string; ids?: string; hooks?: string[]; out?: string; top: number; truncate?: boolean; download?: boolean; device: string; json?: boolean }) => {
+    .action(async (o: { model: string; text?: string; ids?: string; hooks?: string[]; out?: string; top: number; truncate?: boolean; download?: boolean; device: string; modelDtype: string; stream?: boolean; json?: boolean }) => {
       if ((o.text === undefined) === (o.ids === undefined)) throw new UsageError('give exactly one of --text or --ids');
       const hooks = o.hooks ?? [];
       const given = o.ids === undefined ? undefined : parseIds(o.ids);
+      const load = loadOptionsFromFlags(o);
       checkHooks(await checkModelSpec(o.model, o.download), hooks);
       const note = (line: string) => process.stderr.write(`${line}\n`);
       if (o.out !== undefined) checkOutputFile(o.out, '--out');
       const device = await openDeviceFromFlag(o.device);
-      const opened = await openModel(o.model, device, { download: o.download, needTokenizer: o.text !== undefined, note });
+      const opened = await openModel(o.model, device, { download: o.download, needTokenizer: o.text !== undefined, note, load });
       try {
         const { ids, truncatedFrom } = inputIds(opened, { text: o.text, ids: given }, { truncate: o.truncate, note });
         const r = await runForward(opened, ids, { hooks, out: o.out, top: o.top, truncatedFrom });

@@ -8,6 +8,7 @@ import { deviceOption, openDeviceFromFlag } from '../deviceOption.js';
 import { UsageError } from '../errors.js';
 import { emit } from '../output.js';
 import { checkModelSpec } from '../inputChecks.js';
+import { loadOptionsFromFlags, modelDtypeOption, streamOption } from '../modelLoadOptions.js';
 import { intFlag } from '../flags.js';
 import { openModel, type OpenedModel } from '../../model/openModel.js';
 import { inputIds } from './forward.js';
@@ -85,12 +86,15 @@ export function registerGenerate(program: Command): void {
     .option('--truncate', 'keep the last context-length tokens of a longer prompt instead of failing')
     .option('--download', 'download the model from the hub when it is not local or cached')
     .addOption(deviceOption())
+    .addOption(modelDtypeOption())
+    .addOption(streamOption())
     .option('--json', 'print JSON')
-    .action(async (o: { model: string; prompt: string; maxTokens: number; temperature: number; topK?: number; seed: number; ignoreEos?: boolean; truncate?: boolean; download?: boolean; device: string; json?: boolean }) => {
+    .action(async (o: { model: string; prompt: string; maxTokens: number; temperature: number; topK?: number; seed: number; ignoreEos?: boolean; truncate?: boolean; download?: boolean; device: string; modelDtype: string; stream?: boolean; json?: boolean }) => {
+      const load = loadOptionsFromFlags(o);
       await checkModelSpec(o.model, o.download);
       const note = (line: string) => process.stderr.write(`${line}\n`);
       const device = await openDeviceFromFlag(o.device);
-      const opened = await openModel(o.model, device, { download: o.download, needTokenizer: true, note });
+      const opened = await openModel(o.model, device, { download: o.download, needTokenizer: true, note, load });
       try {
         if (opened.model.config.head !== 'lm') throw new UsageError(`${opened.path} is a sequence classifier (a reward model): generate needs a causal LM`);
         const r = await runGenerate(opened, {

@@ -17,6 +17,7 @@ import { UsageError } from '../errors.js';
 import { intFlag, countFlag, choice, listOption, anyString } from '../flags.js';
 import { emit } from '../output.js';
 import { checkHooks, checkModelSpec, checkPath } from '../inputChecks.js';
+import { loadOptionsFromFlags, modelDtypeOption, streamOption } from '../modelLoadOptions.js';
 import { startProgress } from '../progress.js';
 import { openModel, type OpenedModel } from '../../model/openModel.js';
 
@@ -116,15 +117,19 @@ export function registerHarvest(program: Command): void {
     .option('--exclude-first', 'also exclude position 0 of every window')
     .option('--download', 'download the model from the hub when it is not local or cached')
     .addOption(deviceOption())
+    .addOption(modelDtypeOption())
+    .addOption(streamOption())
     .option('--json', 'print JSON')
     .action(async (o: {
       model: string; hooks: string[]; data: string; tokens: number; out: string; contextSize: number; dtype: StoreDtype; batchSize: number;
       shardTokens?: number; textField: string; docSeparator: string | null; prependBos: boolean; separator: 'eos' | 'bos' | 'none';
-      keepSpecial?: boolean; excludeFirst?: boolean; download?: boolean; device: string; json?: boolean;
+      keepSpecial?: boolean; excludeFirst?: boolean; download?: boolean; device: string; json?: boolean; modelDtype: string; stream?: boolean;
     }) => {
       const note = (line: string) => process.stderr.write(`${line}\n`);
       const hooks = o.hooks;
       checkPath('--data', o.data);
+      // Only the blocks up to the last hook are read: a forward to a hook needs no later layer.
+      const load = { ...loadOptionsFromFlags(o), upToHooks: hooks };
       checkHooks(await checkModelSpec(o.model, o.download), hooks);
       // The store folder: writable, and ours alone while we write (a second harvest into it is refused).
       const { dir, created } = checkOutputDir(o.out, '--out');
@@ -134,7 +139,7 @@ export function registerHarvest(program: Command): void {
       let ok = false;
       try {
         device = await openDeviceFromFlag(o.device, !!o.json);
-        opened = await openModel(o.model, device, { download: o.download, needTokenizer: true, note });
+        opened = await openModel(o.model, device, { download: o.download, needTokenizer: true, note, load });
         const r = await runHarvest(opened, {
           hooks, data: o.data, tokens: o.tokens, out: o.out, contextSize: o.contextSize, dtype: o.dtype, batchSize: o.batchSize,
           shardTokens: o.shardTokens, textField: o.textField, docSeparator: o.docSeparator, prependBos: o.prependBos, separator: o.separator,
