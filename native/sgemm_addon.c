@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "klRows.h"
 #include "activations.h"
+#include "saeStepAddon.h"
 
 // OpenBLAS extras, declared weak so the addon still links against another CBLAS.
 #if defined(__GNUC__)
@@ -313,6 +314,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"geluBackward", NULL, GeluBackward, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
+  if (sae_step_register(env, exports) != 0) return NULL;
   return exports;
 }
 
