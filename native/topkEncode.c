@@ -62,30 +62,48 @@ static inline void offer(heap_t *h, float v, int32_t i) {
 
 #define CHUNK 16
 
-// Offers pre[c] = s[c] + b[c] for c in [0, n) (latents c0 + c), skipping chunks whose maximum
-// cannot enter (the common case once the heap is full, since a chunk's max is vectorisable).
-static void offer_block(heap_t *h, const float *s, const float *b, int64_t n, int32_t c0) {
+#if defined(__SSE2__)
+#include <emmintrin.h>
+// Whether any of the CHUNK values v[l] (= s + b, or −1e30 where the latent is alive when tsf is
+// given) is > t: SSE compares, exact as the scalar `>` (NaN compares false).
+static inline int chunk_may_enter(const float *s, const float *b, const float *tsf, float cut, float t) {
+  const __m128 tv = _mm_set1_ps(t);
+  __m128 any = _mm_setzero_ps();
+  for (int l = 0; l < CHUNK; l += 4) {
+    __m128 v = _mm_add_ps(_mm_loadu_ps(s + l), _mm_loadu_ps(b + l));
+    if (tsf) {
+      const __m128 dead = _mm_cmpge_ps(_mm_loadu_ps(tsf + l), _mm_set1_ps(cut));
+      v = _mm_or_ps(_mm_and_ps(dead, v), _mm_andnot_ps(dead, _mm_set1_ps(-1e30f)));
+    }
+    any = _mm_or_ps(any, _mm_cmpgt_ps(v, tv));
+  }
+  return _mm_movemask_ps(any) != 0;
+}
+#else
+static inline int chunk_may_enter(const float *s, const float *b, const float *tsf, float cut, float t) {
+  int any = 0;
+  for (int l = 0; l < CHUNK; l++) {
+    const float pre = s[l] + b[l];
+    any |= (tsf && !(tsf[l] >= cut) ? -1e30f : pre) > t;
+  }
+  return any;
+}
+#endif
+
+// Offers pre[c] = s[c] + b[c] for c in [0, n) (latents c0 + c) — or, with tsf, the AuxK value
+// dead ? pre : −1e30 that auxK.ts's deadRestricted builds — skipping whole chunks that cannot enter
+// (the common case once the heap is full).
+static void offer_block(heap_t *h, const float *s, const float *b, const float *tsf, float cut, int64_t n, int32_t c0) {
+#define VALUE(c) (tsf && !(tsf[c] >= cut) ? -1e30f : s[c] + b[c])
   int64_t c = 0;
-  while (c < n && h->size < h->cap) { offer(h, s[c] + b[c], c0 + (int32_t)c); c++; }
+  while (c < n && h->size < h->cap) { offer(h, VALUE(c), c0 + (int32_t)c); c++; }
   for (; c + CHUNK <= n; c += CHUNK) {
     const float t = h->v[0];
-    if (t == t) {
-      float pre[CHUNK], m = t;
-      for (int l = 0; l < CHUNK; l++) pre[l] = s[c + l] + b[c + l];
-      for (int l = 0; l < CHUNK; l++) m = pre[l] > m ? pre[l] : m;
-      if (!(m > t)) continue;
-    }
-    for (int l = 0; l < CHUNK; l++) offer(h, s[c + l] + b[c + l], c0 + (int32_t)(c + l));
+    if (t == t && !chunk_may_enter(s + c, b + c, tsf ? tsf + c : NULL, cut, t)) continue;
+    for (int l = 0; l < CHUNK; l++) offer(h, VALUE(c + l), c0 + (int32_t)(c + l));
   }
-  for (; c < n; c++) offer(h, s[c] + b[c], c0 + (int32_t)c);
-}
-
-// The same for the AuxK picks: dead ? pre : -1e30 (what auxK.ts's deadRestricted builds).
-static void offer_block_dead(heap_t *h, const float *s, const float *b, const float *tsf, float cut, int64_t n, int32_t c0) {
-  for (int64_t c = 0; c < n; c++) {
-    const float pre = s[c] + b[c];
-    offer(h, tsf[c] >= cut ? pre : -1e30f, c0 + (int32_t)c);
-  }
+  for (; c < n; c++) offer(h, VALUE(c), c0 + (int32_t)c);
+#undef VALUE
 }
 
 // Pops the heap into out (best first) with ReLU on the values; leaves the heap empty.
@@ -116,11 +134,11 @@ static void select_rows(void *arg, int64_t lo, int64_t hi, int tid) {
   for (int64_t r = lo; r < hi; r++) {
     const float *s = S->scratch + r * S->cb;
     heap_t h = {S->hv + r * S->k, S->hi + r * S->k, S->hs[r], S->k};
-    offer_block(&h, s, S->b + S->c0, S->cb, (int32_t)S->c0);
+    offer_block(&h, s, S->b + S->c0, NULL, 0.0f, S->cb, (int32_t)S->c0);
     S->hs[r] = h.size;
     if (S->tsf) {
       heap_t a = {S->av + r * S->kAux, S->ai + r * S->kAux, S->as[r], S->kAux};
-      offer_block_dead(&a, s, S->b + S->c0, S->tsf + S->c0, S->cut, S->cb, (int32_t)S->c0);
+      offer_block(&a, s, S->b + S->c0, S->tsf + S->c0, S->cut, S->cb, (int32_t)S->c0);
       S->as[r] = a.size;
     }
   }
