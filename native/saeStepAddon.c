@@ -5,6 +5,7 @@
 
 #include "saeStepAddon.h"
 #include "adamw.h"
+#include "decoderNorm.h"
 #include "sparseCode.h"
 #include "topkEncode.h"
 #include <stdint.h>
@@ -160,6 +161,29 @@ static napi_value AdamwUpdate(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// removeParallelGrad(g, w, rows, cols) / normalizeRows(w, rows, cols): decoderNorm.c on [rows, cols] arrays.
+static napi_value RemoveParallelGrad(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  float *g, *w;
+  int64_t lg, lw, rows, cols;
+  if (!f32(env, a[0], &g, &lg) || !f32(env, a[1], &w, &lw) || !dim(env, a[2], &rows) || !dim(env, a[3], &cols))
+    return fail(env, "saelab_blas.removeParallelGrad: expected (Float32Array, Float32Array, rows, cols)");
+  if (lg < rows * cols || lw < rows * cols) return fail(env, "saelab_blas.removeParallelGrad: arrays shorter than rows x cols");
+  remove_parallel_grad(g, w, rows, cols, step_threads());
+  return NULL;
+}
+
+static napi_value NormalizeRows(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  float *w;
+  int64_t lw, rows, cols;
+  if (!f32(env, a[0], &w, &lw) || !dim(env, a[1], &rows) || !dim(env, a[2], &cols))
+    return fail(env, "saelab_blas.normalizeRows: expected (Float32Array, rows, cols)");
+  if (lw < rows * cols) return fail(env, "saelab_blas.normalizeRows: array shorter than rows x cols");
+  normalize_rows(w, rows, cols, step_threads());
+  return NULL;
+}
+
 int sae_step_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"topkEncode", NULL, TopkEncode, NULL, NULL, NULL, napi_default, NULL},
@@ -167,6 +191,8 @@ int sae_step_register(napi_env env, napi_value exports) {
       {"sparseRowDots", NULL, SparseRowDots, NULL, NULL, NULL, napi_default, NULL},
       {"bucketRowSums", NULL, BucketRowSums, NULL, NULL, NULL, napi_default, NULL},
       {"adamwUpdate", NULL, AdamwUpdate, NULL, NULL, NULL, napi_default, NULL},
+      {"removeParallelGrad", NULL, RemoveParallelGrad, NULL, NULL, NULL, napi_default, NULL},
+      {"normalizeRows", NULL, NormalizeRows, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) == napi_ok ? 0 : -1;
 }

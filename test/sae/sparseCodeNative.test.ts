@@ -1,12 +1,13 @@
 // The native per-pick kernels of the TopK step (native/sparseCode.c: decode, row dots, bucket row
-// sums) and native AdamW (native/adamw.c) against their TypeScript twins on random inputs of odd
-// sizes: within float tolerance (AdamW: bit for bit), and bit-identical whatever the thread count.
+// sums), native AdamW (native/adamw.c) and the decoder-norm kernels (native/decoderNorm.c) against their TypeScript twins on random inputs of odd
+// sizes: within float tolerance (AdamW and decoder norms: bit for bit), and bit-identical whatever the thread count.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { blasAddon } from '../../src/compute/cpu/blas.js';
 import { adamwCpu } from '../../src/compute/ops/adamw.js';
 import { Rng } from '../../src/compute/random.js';
+import { normalizeRowsCpu, removeParallelGradCpu } from '../../src/sae/decoderNorm.js';
 import { bucketRowSumsCpu, latentBucketsCpu, sparseDecodeCpu, sparseRowDotsCpu } from '../../src/sae/sparseCode.js';
 import { assertClose } from '../helpers/assertClose.js';
 
@@ -125,4 +126,28 @@ test('native AdamW equals adamwCpu bit for bit over several steps, whatever the 
     return st.p;
   });
   for (const r of runs) assert.deepEqual(Buffer.from(r.buffer), Buffer.from(twin.p.buffer), 'param');
+});
+
+test('native removeParallelGrad and normalizeRows equal their twins bit for bit, whatever the thread count', { skip }, () => {
+  const rng = new Rng(14);
+  const [rows, cols] = [203, 77];
+  const w = rng.normalArray(rows * cols);
+  w.fill(0, 5 * cols, 6 * cols); // a zero row stays zero
+  const g0 = rng.normalArray(rows * cols);
+  const wantW = w.slice();
+  normalizeRowsCpu(wantW, rows, cols);
+  const wantG = g0.slice();
+  removeParallelGradCpu(wantG, wantW, rows, cols);
+  const ws = acrossThreads(() => {
+    const x = w.slice();
+    native!.normalizeRows!(x, rows, cols);
+    return x;
+  });
+  for (const x of ws) assert.deepEqual(Buffer.from(x.buffer), Buffer.from(wantW.buffer), 'normalizeRows');
+  const gs = acrossThreads(() => {
+    const x = g0.slice();
+    native!.removeParallelGrad!(x, wantW, rows, cols);
+    return x;
+  });
+  for (const x of gs) assert.deepEqual(Buffer.from(x.buffer), Buffer.from(wantG.buffer), 'removeParallelGrad');
 });

@@ -48,6 +48,10 @@ export interface BlasAddon {
   bucketRowSums?(offsets: Int32Array, order: Int32Array, k: number, dSae: number, coef: Float32Array, rows: Float32Array, d: number, out: Float32Array, transposed: boolean, accumulate: boolean): void;
   /** native/adamw.c: adamwCpu's threaded twin (equal bit for bit). */
   adamwUpdate?(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, beta1: number, beta2: number, eps: number, decay: number, stepSize: number, bc2Sqrt: number): void;
+  /** native/decoderNorm.c: removeParallelGradCpu's threaded twin (equal bit for bit). */
+  removeParallelGrad?(g: Float32Array, w: Float32Array, rows: number, cols: number): void;
+  /** native/decoderNorm.c: normalizeRowsCpu's threaded twin (equal bit for bit). */
+  normalizeRows?(w: Float32Array, rows: number, cols: number): void;
 }
 
 export interface BlasInfo { available: boolean; name: string; reason: string }
