@@ -56,11 +56,11 @@ export function topkEncodeFused(p: SaeParams, xin: Tensor, k: number, dead?: Dea
   const [N, dIn] = [xin.shape[0]!, xin.shape[1]!];
   const dSae = p.W_enc.shape[1]!;
   if (p.W_enc.shape[0] !== dIn || p.b_enc.numel !== dSae) throw new Error(`topkEncode: xin [${xin.shape}], W_enc [${p.W_enc.shape}], b_enc [${p.b_enc.shape}] do not match`);
+  if (dead && dead.tokensSinceFired.numel !== dSae) throw new Error(`topkEncode: tokensSinceFired has ${dead.tokensSinceFired.numel} entries for ${dSae} latents`);
   const kk = Math.min(k, dSae);
   const code: SparseCode = { values: outputOn(xin, [N, kk]), indices: outputOn(xin, [N, kk], 'i32'), dSae };
   const kAux = dead ? Math.min(dead.kAux, dSae) : 0;
   const aux: SparseCode | undefined = dead ? { values: outputOn(xin, [N, kAux]), indices: outputOn(xin, [N, kAux], 'i32'), dSae } : undefined;
-  if (dead && dead.tokensSinceFired.numel !== dSae) throw new Error(`topkEncode: tokensSinceFired has ${dead.tokensSinceFired.numel} entries for ${dSae} latents`);
   blasAddon()!.topkEncode!(
     xin.data as Float32Array, N, dIn, p.W_enc.data as Float32Array, dSae, p.b_enc.data as Float32Array, kk,
     code.values.data as Float32Array, code.indices.data as Int32Array,
