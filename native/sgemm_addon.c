@@ -15,6 +15,7 @@
 #include "klRows.h"
 #include "activations.h"
 #include "forwardOps.h"
+#include "saeStepAddon.h"
 
 // OpenBLAS extras, declared weak so the addon still links against another CBLAS.
 #if defined(__GNUC__)
@@ -315,6 +316,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   };
   CHECK(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   if (!register_forward_ops(env, exports)) return NULL;
+  if (sae_step_register(env, exports) != 0) return NULL;
   return exports;
 }
 

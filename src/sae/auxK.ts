@@ -33,20 +33,40 @@ export function auxKMayApply(cfg: SaeConfig, ctx: SaeStepContext): boolean {
   return alpha !== 0 && !(ctx.tokensSeen !== undefined && ctx.tokensSeen < cut);
 }
 
-/** The pre-activations the aux top-k chooses from (alive latents pushed to −1e30, so they never win and ReLU to 0), and [1] = [any latent dead]. */
-function deadRestricted(pre: Tensor, ctx: SaeStepContext, cut: number): { preDead: Tensor; anyDead: Tensor } {
-  const dead = mapSae('ge', ctx.tokensSinceFired, cut); // [dSae] 1 = dead
-  const alive = mapSae('lt', ctx.tokensSinceFired, cut);
+/** The dead latents the aux top-k chooses from: tokensSinceFired [dSae] ≥ cut, and the aux k. */
+export interface DeadLatents {
+  tokensSinceFired: Tensor;
+  cut: number;
+  kAux: number;
+}
+
+/** The AuxK selection of a config and step context. */
+export function deadLatents(cfg: SaeConfig, ctx: SaeStepContext): DeadLatents {
+  const { kAux, cut } = settings(cfg);
+  return { tokensSinceFired: ctx.tokensSinceFired, cut, kAux };
+}
+
+/** The pre-activations the aux top-k chooses from: alive latents pushed to −1e30, so they never win and ReLU to 0. */
+export function deadRestricted(pre: Tensor, dead: DeadLatents): Tensor {
+  const isDead = mapSae('ge', dead.tokensSinceFired, dead.cut); // [dSae] 1 = dead
+  const alive = mapSae('lt', dead.tokensSinceFired, dead.cut);
   const penalty = scale(alive, -1e30);
   alive.dispose();
-  const preDead = mul(pre, dead); // [N, dSae]
+  const preDead = mul(pre, isDead); // [N, dSae]
+  isDead.dispose();
   addInPlace(preDead, penalty);
   penalty.dispose();
+  return preDead;
+}
+
+/** [1] = [any latent dead]. */
+function anyDeadOf(ctx: SaeStepContext, cut: number): Tensor {
+  const dead = mapSae('ge', ctx.tokensSinceFired, cut);
   const numDead = total(dead);
   dead.dispose();
   const anyDead = mapSae('gt', numDead, 0.5);
   numDead.dispose();
-  return { preDead, anyDead };
+  return anyDead;
 }
 
 /** The loss value [1] (already × [any dead], not × α) and dL/dê = α·[any]·2(ê − e)/N [N, dIn]; disposes ehat. */
@@ -77,7 +97,8 @@ export function auxKDense(
   activate: (pre: Tensor, k: number) => Tensor,
 ): { auxK: Tensor; dpre: Tensor } {
   const { kAux, alpha, cut } = settings(cfg);
-  const { preDead, anyDead } = deadRestricted(pre, ctx, cut);
+  const preDead = deadRestricted(pre, deadLatents(cfg, ctx));
+  const anyDead = anyDeadOf(ctx, cut);
   const fa = activate(preDead, kAux); // [N, dSae]
   preDead.dispose();
   const { auxK, de } = residualLoss(x, xhat, matmul(fa, p.W_dec), alpha, anyDead);
@@ -91,22 +112,22 @@ export function auxKDense(
   return { auxK, dpre };
 }
 
-/** Sparse AuxK: adds its parts into dW_dec [dSae, dIn], dW_enc [dIn, dSae] and db_enc [dSae] in place; returns the loss [1]. */
+/**
+ * Sparse AuxK on the aux picks `fa` [N, kAux] (from the encoder: topkEncode.ts): adds its parts into
+ * dW_dec [dSae, dIn], dW_enc [dIn, dSae] and db_enc [dSae] in place; returns the loss [1]. Disposes fa.
+ */
 export function auxKSparse(
   p: SaeParams,
   cfg: SaeConfig,
   x: Tensor,
   xhat: Tensor,
   xin: Tensor,
-  pre: Tensor,
+  fa: SparseCode,
   ctx: SaeStepContext,
   grads: { dW_dec: Tensor; dW_enc: Tensor; db_enc: Tensor },
-  code: (pre: Tensor, k: number) => SparseCode,
 ): Tensor {
-  const { kAux, alpha, cut } = settings(cfg);
-  const { preDead, anyDead } = deadRestricted(pre, ctx, cut);
-  const fa = code(preDead, kAux); // picks [N, kAux]
-  preDead.dispose();
+  const { alpha, cut } = settings(cfg);
+  const anyDead = anyDeadOf(ctx, cut);
   const { auxK, de } = residualLoss(x, xhat, sparseDecode(fa, p.W_dec), alpha, anyDead);
   anyDead.dispose();
   const buckets = latentBuckets(fa.indices, cfg.dSae);

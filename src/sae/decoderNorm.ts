@@ -1,8 +1,10 @@
 // Unit-norm decoder rows during training, as SAELens does when normalize_sae_decoder is on:
 // before the optimiser step remove from each W_dec row's gradient its component along the row
 // (so the step moves the direction, not the norm, to first order), and after the step divide each
-// row by its norm. Both assume rows of W_dec [dSae, dIn]; CPU twins are the specification.
+// row by its norm. Both assume rows of W_dec [dSae, dIn]; CPU twins are the specification (on the CPU
+// native/decoderNorm.c runs them on both cores when the addon has it, equal to the twins bit for bit).
 
+import { blasAddon } from '../compute/cpu/blas.js';
 import { assertDtype, assertSameDevice, assertShape, rowsCols, type Tensor } from '../compute/tensor.js';
 import { u32Params } from '../compute/webgpu/params.js';
 import { FOR_COLS, gpuOf, rowGrid, rowKernelWgsl, rowWorkgroupSize, memoKernel } from '../compute/ops/wgslGen.js';
@@ -70,7 +72,7 @@ export function removeParallelGrad(grad: Tensor, wDec: Tensor): void {
   assertShape(grad, wDec.shape, 'removeParallelGrad grad');
   const [rows, cols] = rowsCols(wDec.shape);
   const dev = gpuOf(grad);
-  if (!dev) return removeParallelGradCpu(grad.data as Float32Array, wDec.data as Float32Array, rows, cols);
+  if (!dev) return (blasAddon()?.removeParallelGrad ?? removeParallelGradCpu)(grad.data as Float32Array, wDec.data as Float32Array, rows, cols);
   const wg = rowWorkgroupSize(cols);
   dev.dispatch({ label: 'remove_parallel_grad', code: removeParallelWgsl(wg), buffers: [grad, wDec], params: u32Params(rows, cols), workgroups: rowGrid(rows) });
 }
@@ -80,7 +82,7 @@ export function normalizeRowsInPlace(w: Tensor): void {
   assertDtype(w, 'f32', 'normalizeRowsInPlace');
   const [rows, cols] = rowsCols(w.shape);
   const dev = gpuOf(w);
-  if (!dev) return normalizeRowsCpu(w.data as Float32Array, rows, cols);
+  if (!dev) return (blasAddon()?.normalizeRows ?? normalizeRowsCpu)(w.data as Float32Array, rows, cols);
   const wg = rowWorkgroupSize(cols);
   dev.dispatch({ label: 'normalize_rows', code: normalizeRowsWgsl(wg), buffers: [w], params: u32Params(rows, cols), workgroups: rowGrid(rows) });
 }

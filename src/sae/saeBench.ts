@@ -12,6 +12,7 @@
 
 import type { Device } from '../compute/device.js';
 import { adamwUpdate } from '../compute/ops/adamw.js';
+import { matmul } from '../compute/ops/matmul.js';
 import { Rng } from '../compute/random.js';
 import type { Tensor } from '../compute/tensor.js';
 import { updateTokensSinceFired } from './deadFeatures.js';
@@ -47,6 +48,12 @@ export interface SaeBenchRow {
   tokensPerS: number;
   /** Timed steps (after one untimed warm-up step). */
   reps: number;
+  /** With `blasBound`: ms of the bare encoder GEMM [batch, dIn]·[dIn, dSae] on the device, the mean of one run before and one after the timed steps. */
+  encoderGemmMs?: number;
+  /** With `blasBound`: that GEMM's GFLOP/s. */
+  encoderGemmGflops?: number;
+  /** With `blasBound`: encoderGemmMs / msPerStep — the fraction of the bound that one GEMM per step sets (the TopK step's only dense product). */
+  boundFraction?: number;
 }
 
 export interface SaeBenchOptions {
@@ -67,6 +74,8 @@ export interface SaeBenchOptions {
   /** Most timed reps per case (default 1000). */
   maxReps?: number;
   seed?: number;
+  /** Also time the bare encoder GEMM per case (same run, bracketing the steps) and report the step's fraction of it. */
+  blasBound?: boolean;
   onRow?: (row: SaeBenchRow) => void;
 }
 
@@ -149,6 +158,16 @@ export async function benchSae(device: Device, opts: SaeBenchOptions = {}): Prom
       try {
         trainStepOnce(sae, st, x, lr, l1Coefficient); // warm-up: pipelines compiled, buffer pool filled
         await device.sync();
+        // The bound: the one GEMM a TopK step cannot avoid, timed just before and just after the steps (load drifts).
+        const gemmMs = async () => {
+          const t0 = performance.now();
+          const pre = matmul(x, sae.params.W_enc);
+          await device.sync();
+          const ms = performance.now() - t0;
+          pre.dispose();
+          return ms;
+        };
+        const gemmBefore = opts.blasBound ? await gemmMs() : 0;
         let reps = 0;
         const t0 = performance.now();
         let elapsed = 0;
@@ -164,6 +183,10 @@ export async function benchSae(device: Device, opts: SaeBenchOptions = {}): Prom
           k: c.arch === 'standard' ? null : k, decoderUnitNorm: cfg.decoderUnitNorm,
           msPerStep: ms, tokensPerS: batch / (ms / 1000), reps,
         };
+        if (opts.blasBound) {
+          const g = (gemmBefore + (await gemmMs())) / 2;
+          Object.assign(row, { encoderGemmMs: g, encoderGemmGflops: (2 * batch * dIn * c.dSae) / g / 1e6, boundFraction: g / ms });
+        }
         rows.push(row);
         opts.onRow?.(row);
       } finally {

@@ -5,10 +5,12 @@
 //   latentBuckets    the picks grouped by latent, in token order         (a CSC view of the code)
 //   bucketRowSums    out[i] = Σ_{picks of latent i} coef·rows[t]          (dW_dec, and dW_encᵀ)
 //   bucketSums       s[i] = Σ_{picks of latent i} coef                    (db_enc, firing counts)
-// Every op has a CPU twin (the specification) and a WGSL kernel. Sums run in a fixed order (picks
+// Every op has a CPU twin (the specification) and a WGSL kernel; on the CPU, decode, row dots and
+// bucketRowSums run native/sparseCode.c (threaded, vectorised) when the addon has it. Sums run in a fixed order (picks
 // ascending j; buckets in ascending token order), and bucketing uses integer atomics only to count
 // and to claim slots, then ranks each pick in its bucket, so GPU results repeat bit for bit.
 
+import { blasAddon } from '../compute/cpu/blas.js';
 import { assertDtype, assertSameDevice, rowsCols, type Tensor } from '../compute/tensor.js';
 import { gpuOf, memoKernel, outputOn, pointwiseGrid, pointwiseWgsl } from '../compute/ops/wgslGen.js';
 import { grid1d, u32Params } from '../compute/webgpu/params.js';
@@ -62,7 +64,8 @@ export function sparseDecode(code: SparseCode, W: Tensor, b?: Tensor): Tensor {
   const y = outputOn(W, [N, d]);
   const dev = gpuOf(W);
   if (!dev) {
-    sparseDecodeCpu(code.values.data as Float32Array, code.indices.data as Int32Array, N, k, W.data as Float32Array, d, b ? (b.data as Float32Array) : null, y.data as Float32Array);
+    const native = blasAddon()?.sparseDecode;
+    (native ?? sparseDecodeCpu)(code.values.data as Float32Array, code.indices.data as Int32Array, N, k, W.data as Float32Array, d, b ? (b.data as Float32Array) : null, y.data as Float32Array);
     return y;
   }
   const buffers = [code.values, code.indices, W, ...(b ? [b] : []), y];
@@ -129,7 +132,7 @@ export function sparseRowDots(g: Tensor, W: Tensor, indices: Tensor): Tensor {
   if (g.shape[0] !== N || g.shape[g.shape.length - 1] !== d) throw new Error(`sparseRowDots: g [${g.shape}] does not match indices [${indices.shape}] and W [${W.shape}]`);
   const out = outputOn(g, [N, k]);
   const dev = gpuOf(g);
-  if (!dev) sparseRowDotsCpu(g.data as Float32Array, indices.data as Int32Array, N, k, W.data as Float32Array, d, out.data as Float32Array);
+  if (!dev) (blasAddon()?.sparseRowDots ?? sparseRowDotsCpu)(g.data as Float32Array, indices.data as Int32Array, N, k, W.data as Float32Array, d, out.data as Float32Array);
   else dev.dispatch({ label: 'sae_sparse_row_dots', code: DOTS_WGSL, buffers: [g, indices, W, out], params: u32Params(N, k, d), workgroups: grid1d(N, 1) });
   return out;
 }
@@ -354,7 +357,7 @@ export function bucketRowSums(b: LatentBuckets, coef: Tensor, rows: Tensor, opts
   const out = opts.into ?? outputOn(rows, shape);
   const dev = gpuOf(rows);
   if (!dev) {
-    bucketRowSumsCpu(b.offsets.data as Int32Array, b.order.data as Int32Array, b.k, b.dSae, coef.data as Float32Array, rows.data as Float32Array, d, out.data as Float32Array, transposed, !!opts.into);
+    (blasAddon()?.bucketRowSums ?? bucketRowSumsCpu)(b.offsets.data as Int32Array, b.order.data as Int32Array, b.k, b.dSae, coef.data as Float32Array, rows.data as Float32Array, d, out.data as Float32Array, transposed, !!opts.into);
     return out;
   }
   const tiles: [number, number] = transposed ? [Math.ceil(b.dSae / TILE), Math.ceil(d / TILE)] : [Math.ceil(d / TILE), Math.ceil(b.dSae / TILE)];

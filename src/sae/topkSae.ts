@@ -8,29 +8,20 @@
 // (Σ over their tokens of v·dx̂, other rows exactly 0); dW_enc columns of picked latents (Σ of
 // dv·xin); db_enc = Σ dv. So the step costs one dense matmul plus O(N·k·dIn), not five dense ones.
 // Adam still updates every W_dec row (silent rows' moments decay), as PyTorch's Adam would.
-// `denseCodeStep` is the same maths with [N, dSae] codes: BatchTopK uses it (its picks per token
+// The picks come from topkEncode.ts (on the CPU the top-k is fused into the encoder GEMM, so the
+// [N, dSae] pre-activations are never stored). `denseCodeStep` is the same maths with [N, dSae] codes: BatchTopK uses it (its picks per token
 // vary), and the tests use it as the oracle for the sparse step.
 
-import { relu } from '../compute/ops/activations.js';
 import { addInPlace } from '../compute/ops/elementwise.js';
-import { topkRows } from '../compute/ops/topk.js';
 import type { Tensor } from '../compute/tensor.js';
-import { auxKDense, auxKMayApply, auxKSparse, AUXK_DEFAULTS } from './auxK.js';
+import { auxKDense, auxKMayApply, auxKSparse, AUXK_DEFAULTS, deadLatents } from './auxK.js';
 import { decodeDense, decoderBiasGrad, encoderInput, finishStep, maskedByActive, meanL0, preActivations, reconstruction, squaredError, stepResult } from './saeCommon.js';
 import { mapSae, scatterRows } from './saeKernels.js';
 import { bucketRowSums, bucketSums, latentBuckets, sparseDecode, sparseRowDots, type SparseCode } from './sparseCode.js';
+import { topkCode, topkEncode } from './topkEncode.js';
 import type { SaeConfig, SaeModel, SaeParams, SaeStepContext, SaeStepResult } from './types.js';
 
-export { AUXK_DEFAULTS };
-
-/** The picks ReLU(TopK_k(pre)) of pre [N, dSae]. */
-export function topkCode(pre: Tensor, k: number): SparseCode {
-  const dSae = pre.shape[pre.shape.length - 1]!;
-  const tk = topkRows(pre, Math.min(k, dSae));
-  const values = relu(tk.values);
-  tk.values.dispose();
-  return { values, indices: tk.indices, dSae };
-}
+export { AUXK_DEFAULTS, topkCode };
 
 /** f = ReLU(TopK_k(pre)) scattered back to [N, dSae]. */
 export function topkActivations(pre: Tensor, k: number): Tensor {
@@ -58,10 +49,8 @@ export class TopKSae implements SaeModel {
   /** The picks for inputs x [N, dIn]. */
   encodeSparse(x: Tensor): SparseCode {
     const xin = encoderInput(this.params, this.cfg, x);
-    const pre = preActivations(this.params, xin);
+    const { code } = topkEncode(this.params, xin, this.cfg.k!);
     if (xin !== x) xin.dispose();
-    const code = topkCode(pre, this.cfg.k!);
-    pre.dispose();
     return code;
   }
 
@@ -89,8 +78,8 @@ export class TopKSae implements SaeModel {
 export function topkSparseStep(p: SaeParams, cfg: SaeConfig, x: Tensor, ctx: SaeStepContext): SaeStepResult {
   const N = x.shape[0]!;
   const xin = encoderInput(p, cfg, x);
-  const pre = preActivations(p, xin); // [N, dSae]
-  const code = topkCode(pre, cfg.k!);
+  const withAux = auxKMayApply(cfg, ctx);
+  const { code, aux } = topkEncode(p, xin, cfg.k!, withAux ? deadLatents(cfg, ctx) : undefined); // [N, k] (and [N, kAux])
   const xhat = sparseDecode(code, p.W_dec, p.b_dec); // [N, dIn]
 
   const { mse, dxhat } = squaredError(x, xhat, ctx);
@@ -110,9 +99,8 @@ export function topkSparseStep(p: SaeParams, cfg: SaeConfig, x: Tensor, ctx: Sae
   code.values.dispose();
   code.indices.dispose();
 
-  const auxK = auxKMayApply(cfg, ctx) ? auxKSparse(p, cfg, x, xhat, xin, pre, ctx, { dW_dec, dW_enc, db_enc }, topkCode) : zeroScalar(x);
+  const auxK = aux ? auxKSparse(p, cfg, x, xhat, xin, aux, ctx, { dW_dec, dW_enc, db_enc }) : zeroScalar(x);
   xhat.dispose();
-  pre.dispose();
   if (xin !== x) xin.dispose();
 
   const db_dec = decoderBiasGrad(p, cfg, dxhat, db_enc);

@@ -32,3 +32,12 @@ test('benchSae: a full training step per architecture on tiny sizes (CPU)', asyn
 test('benchSae: rejects k above d_sae', async () => {
   await assert.rejects(benchSae(cpu, { cases: [{ arch: 'topk', dSae: 8 }], dIn: 4, batch: 4, k: 16, minMs: 1 }), /k must be in/);
 });
+
+test('benchSae --blas-bound: the bare encoder GEMM\'s time, GFLOP/s and the step\'s fraction of it', async () => {
+  const [plain] = await benchSae(cpu, { cases: [{ arch: 'topk', dSae: 64 }], dIn: 16, batch: 32, k: 4, minMs: 1 });
+  assert.equal(plain!.boundFraction, undefined);
+  const [r] = await benchSae(cpu, { cases: [{ arch: 'topk', dSae: 64 }], dIn: 16, batch: 32, k: 4, minMs: 1, blasBound: true });
+  assert.ok(r!.encoderGemmMs! > 0 && Number.isFinite(r!.encoderGemmMs!));
+  assert.ok(Math.abs(r!.encoderGemmGflops! - (2 * 32 * 16 * 64) / r!.encoderGemmMs! / 1e6) < 1e-9 * r!.encoderGemmGflops!);
+  assert.ok(Math.abs(r!.boundFraction! - r!.encoderGemmMs! / r!.msPerStep) < 1e-12);
+});

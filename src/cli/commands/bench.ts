@@ -100,12 +100,13 @@ export function registerBench(program: Command): void {
     .option('--k <n>', 'active latents per token (topk, batchtopk)', intFlag('--k', 1), 32)
     .option('--min-ms <ms>', 'minimum timed time per case (at least 1 step, after 1 warm-up step)', intFlag('--min-ms', 1), 2000)
     .option('--dense-topk', 'also time each TopK case through dense [N, d_sae] codes (sae.topk_dense), as the torch reference does')
+    .option('--blas-bound', 'also time the bare encoder GEMM (batch x d_in x d_sae) before and after each case\'s steps: its GFLOP/s and the step\'s fraction of that bound')
     .option('--loss <list>', 'time end-to-end steps instead: e2e and/or e2e+ds (comma-separated), each against local training with its harvest forward, on --model at --hook')
     .option('--model <model>', 'with --loss: the model (default ../shared/assets/models/gpt2-corpus-tiny), or gpt2-small-shape (GPT-2 small\'s shape with random weights, 12 layers, d 768: hook default blocks.6.hook_resid_pre)')
     .option('--vocab <n>', 'with --loss and --model gpt2-small-shape: vocabulary size (default 50257; a smaller one fits devices with small storage bindings, e.g. lavapipe)', intFlag('--vocab', 2))
     .option('--hook <name>', 'with --loss: the SAE hook (default blocks.⌊layers/2⌋.hook_resid_pre)')
     .option('--context-size <n>', 'with --loss: tokens per window (--batch / this = windows per step)', intFlag('--context-size', 2), 128)
-    .action(async (o: { device: string; json?: boolean; arch?: SaeArchitecture[]; dSae?: number[]; dIn: number; batch: number; k: number; minMs: number; denseTopk?: boolean; loss?: string; model?: string; hook?: string; contextSize: number; vocab?: number }) => {
+    .action(async (o: { device: string; json?: boolean; arch?: SaeArchitecture[]; dSae?: number[]; dIn: number; batch: number; k: number; minMs: number; denseTopk?: boolean; blasBound?: boolean; loss?: string; model?: string; hook?: string; contextSize: number; vocab?: number }) => {
       if (o.loss !== undefined) return benchObjectives(o);
       let cases: SaeBenchCase[];
       if (!o.arch && !o.dSae) cases = [...DEFAULT_SAE_BENCH_CASES];
@@ -120,12 +121,13 @@ export function registerBench(program: Command): void {
       const device = await openDeviceFromFlag(o.device);
       try {
         const rows = await benchSae(device, {
-          cases, dIn: o.dIn, batch: o.batch, k: o.k, minMs: o.minMs,
-          onRow: o.json ? undefined : (r: SaeBenchRow) => process.stderr.write(`  ${r.case} d_sae ${r.dSae}: ${r.msPerStep.toFixed(1)} ms/step, ${Math.round(r.tokensPerS)} tokens/s\n`),
+          cases, dIn: o.dIn, batch: o.batch, k: o.k, minMs: o.minMs, blasBound: !!o.blasBound,
+          onRow: o.json ? undefined : (r: SaeBenchRow) => process.stderr.write(`  ${r.case} d_sae ${r.dSae}: ${r.msPerStep.toFixed(1)} ms/step, ${Math.round(r.tokensPerS)} tokens/s${r.boundFraction !== undefined ? `; encoder GEMM ${r.encoderGemmMs!.toFixed(0)} ms (${r.encoderGemmGflops!.toFixed(0)} GFLOP/s): ${(100 * r.boundFraction).toFixed(0)} % of the bound` : ''}\n`),
         });
         emit(!!o.json, { device: device.describe(), date: new Date().toISOString(), rows }, () => {
           console.log(`${device.describe()}: SAE training step (fp32, d_in ${o.dIn}, batch ${o.batch}; forward + backward + Adam + decoder renorm where on)`);
-          console.log(table(['case', 'd_sae', 'k', 'ms/step', 'tokens/s', 'reps'], rows.map((r) => [r.case, r.dSae, r.k ?? '-', r.msPerStep.toFixed(1), Math.round(r.tokensPerS), r.reps])));
+          const bound = (r: SaeBenchRow) => (o.blasBound ? [r.encoderGemmMs!.toFixed(0), r.encoderGemmGflops!.toFixed(0), `${(100 * r.boundFraction!).toFixed(0)} %`] : []);
+          console.log(table(['case', 'd_sae', 'k', 'ms/step', 'tokens/s', 'reps', ...(o.blasBound ? ['GEMM ms', 'GFLOP/s', 'of bound'] : [])], rows.map((r) => [r.case, r.dSae, r.k ?? '-', r.msPerStep.toFixed(1), Math.round(r.tokensPerS), r.reps, ...bound(r)])));
         });
       } finally {
         device.destroy();

@@ -42,6 +42,23 @@ export interface BlasAddon {
   layerNormForward?(x: Float32Array, gamma: Float32Array, beta: Float32Array, rows: number, eps: number, y: Float32Array, mean: Float32Array, rstd: Float32Array): void;
   /** native/klRows.c: klToTargetCpu's native twin. */
   klToTargetRows?(probs: Float32Array, plogp: Float32Array, logitsQ: Float32Array, weights: Float32Array, rows: number, V: number, dLogitsQ: Float32Array, klw: Float32Array): void;
+  /** native/topkEncode.c (absent in older addons): the TopK encoder with its top-k fused into the GEMM (src/sae/topkEncode.ts). */
+  topkEncode?(
+    xin: Float32Array, N: number, dIn: number, W: Float32Array, dSae: number, b: Float32Array, k: number, values: Float32Array, indices: Int32Array,
+    tokensSinceFired: Float32Array | null, cut: number, kAux: number, auxValues: Float32Array | null, auxIndices: Int32Array | null,
+  ): void;
+  /** native/sparseCode.c: sparseDecodeCpu's threaded twin. */
+  sparseDecode?(v: Float32Array, idx: Int32Array, N: number, k: number, W: Float32Array, d: number, b: Float32Array | null, y: Float32Array): void;
+  /** native/sparseCode.c: sparseRowDotsCpu's threaded twin. */
+  sparseRowDots?(g: Float32Array, idx: Int32Array, N: number, k: number, W: Float32Array, d: number, out: Float32Array): void;
+  /** native/sparseCode.c: bucketRowSumsCpu's threaded twin. */
+  bucketRowSums?(offsets: Int32Array, order: Int32Array, k: number, dSae: number, coef: Float32Array, rows: Float32Array, d: number, out: Float32Array, transposed: boolean, accumulate: boolean): void;
+  /** native/adamw.c: adamwCpu's threaded twin (equal bit for bit). */
+  adamwUpdate?(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, beta1: number, beta2: number, eps: number, decay: number, stepSize: number, bc2Sqrt: number): void;
+  /** native/decoderNorm.c: removeParallelGradCpu's threaded twin (equal bit for bit). */
+  removeParallelGrad?(g: Float32Array, w: Float32Array, rows: number, cols: number): void;
+  /** native/decoderNorm.c: normalizeRowsCpu's threaded twin (equal bit for bit). */
+  normalizeRows?(w: Float32Array, rows: number, cols: number): void;
 }
 
 export interface BlasInfo { available: boolean; name: string; reason: string }

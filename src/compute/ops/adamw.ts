@@ -6,6 +6,7 @@
 // The last line is torch's grouping of lr·m̂ / (sqrt(v̂) + eps) (addcdiv with value −stepSize), so
 // eps enters, and rounding happens, as there.
 
+import { blasAddon } from '../cpu/blas.js';
 import { assertDtype, assertSameDevice, assertShape, Tensor } from '../tensor.js';
 import { ParamWriter } from '../webgpu/params.js';
 import { gpuOf, pointwiseGrid, pointwiseWgsl } from './wgslGen.js';
@@ -63,7 +64,12 @@ export function adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, o
   }
   const dev = gpuOf(param);
   if (!dev) {
-    adamwCpu(param.data as Float32Array, grad.data as Float32Array, m.data as Float32Array, v.data as Float32Array, o);
+    // native/adamw.c when the addon has it: the same f64 arithmetic on both cores, equal bit for bit.
+    const native = blasAddon()?.adamwUpdate;
+    if (native) {
+      const { decay, stepSize, bc2Sqrt } = coefficients(o);
+      native(param.data as Float32Array, grad.data as Float32Array, m.data as Float32Array, v.data as Float32Array, o.beta1, o.beta2, o.eps, decay, stepSize, bc2Sqrt);
+    } else adamwCpu(param.data as Float32Array, grad.data as Float32Array, m.data as Float32Array, v.data as Float32Array, o);
     return;
   }
   const { decay, stepSize, bc2Sqrt } = coefficients(o);
