@@ -53,14 +53,17 @@ export function fusedTopkAvailable(xin: Tensor): boolean {
 
 /** The fused path (native/topkEncode.c); the caller checked fusedTopkAvailable. */
 export function topkEncodeFused(p: SaeParams, xin: Tensor, k: number, dead?: DeadLatents): TopkPicks {
-  const [N, dIn] = [xin.shape[0]!, xin.shape[1]!];
+  // Any leading shape ([N, dIn] in training, [B, T, dIn] in analyses): rows of dIn, picks shaped like the plain path's.
+  const dIn = xin.shape[xin.shape.length - 1]!;
+  const N = xin.numel / dIn;
+  const lead = xin.shape.slice(0, -1);
   const dSae = p.W_enc.shape[1]!;
   if (p.W_enc.shape[0] !== dIn || p.b_enc.numel !== dSae) throw new Error(`topkEncode: xin [${xin.shape}], W_enc [${p.W_enc.shape}], b_enc [${p.b_enc.shape}] do not match`);
   if (dead && dead.tokensSinceFired.numel !== dSae) throw new Error(`topkEncode: tokensSinceFired has ${dead.tokensSinceFired.numel} entries for ${dSae} latents`);
   const kk = Math.min(k, dSae);
-  const code: SparseCode = { values: outputOn(xin, [N, kk]), indices: outputOn(xin, [N, kk], 'i32'), dSae };
+  const code: SparseCode = { values: outputOn(xin, [...lead, kk]), indices: outputOn(xin, [...lead, kk], 'i32'), dSae };
   const kAux = dead ? Math.min(dead.kAux, dSae) : 0;
-  const aux: SparseCode | undefined = dead ? { values: outputOn(xin, [N, kAux]), indices: outputOn(xin, [N, kAux], 'i32'), dSae } : undefined;
+  const aux: SparseCode | undefined = dead ? { values: outputOn(xin, [...lead, kAux]), indices: outputOn(xin, [...lead, kAux], 'i32'), dSae } : undefined;
   blasAddon()!.topkEncode!(
     xin.data as Float32Array, N, dIn, p.W_enc.data as Float32Array, dSae, p.b_enc.data as Float32Array, kk,
     code.values.data as Float32Array, code.indices.data as Int32Array,
@@ -70,7 +73,7 @@ export function topkEncodeFused(p: SaeParams, xin: Tensor, k: number, dead?: Dea
   return { code, aux };
 }
 
-/** The TopK encoder's picks for xin [N, dIn] (and AuxK's among `dead`): fused on the CPU when the addon has it, else plain. */
+/** The TopK encoder's picks for xin [..., dIn] (and AuxK's among `dead`): fused on the CPU when the addon has it, else plain. */
 export function topkEncode(p: SaeParams, xin: Tensor, k: number, dead?: DeadLatents): TopkPicks {
   return fusedTopkAvailable(xin) ? topkEncodeFused(p, xin, k, dead) : topkEncodePlain(p, xin, k, dead);
 }

@@ -125,3 +125,16 @@ test('fused topkEncode: bit-identical run to run at 1, 2 and 3 threads (picks as
     native!.setThreads(before);
   }
 });
+
+test('fused topkEncode: a [B, T, dIn] input (as analyses pass it) gives the plain twin\'s [B, T, k] picks', { skip }, () => {
+  const rng = new Rng(8);
+  const [B, T, dIn, dSae, k] = [2, 16, 12, 96, 5];
+  const p = params(rng, dIn, dSae);
+  const xin = cpu.fromArray(rng.normalArray(B * T * dIn), [B, T, dIn]);
+  const fused = topkEncodeFused(p, xin, k);
+  const plain = topkEncodePlain(p, xin, k);
+  assert.deepEqual(fused.code.indices.shape, [B, T, k]);
+  samePicks(fused, plain, '[B, T, dIn]');
+  dispose(fused);
+  dispose(plain);
+});
