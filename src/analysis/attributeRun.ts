@@ -15,6 +15,7 @@ import { EvalError } from '../eval/errors.js';
 import { loadPairRecords, parsePairsSpec } from '../eval/pairData.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { openWorkspaceDb, workspaceDbPath } from '../io/workspaceDb.js';
+import type { LoadOptions } from '../model/loadStore.js';
 import { openModel } from '../model/openModel.js';
 import type { Transformer } from '../model/transformer.js';
 import type { LoadedSae } from '../sae/saeFiles.js';
@@ -51,6 +52,8 @@ export interface AttributeRunOptions {
   /** Workspace database; default `<folder of the first SAE>/saelab.db`; null: none. */
   db?: string | null;
   download?: boolean;
+  /** How the model's weights are held (--model-dtype, --stream); default float32 in memory. */
+  modelLoad?: LoadOptions;
   onProgress?: (done: number, total: number) => void;
   plots?: AttributePlots;
 }
@@ -130,7 +133,7 @@ export async function attributeRun(o: AttributeRunOptions): Promise<AttributeRun
       if (named === undefined) throw new EvalError(`${dirs[0]}: the SAE's cfg.json names no model that is here (metadata.model_name ${JSON.stringify(first.loaded.metadata.model_name)}): pass --model`);
       spec = named;
     }
-    const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true });
+    const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true, load: o.modelLoad });
     model = opened.model;
     const tok = opened.tokenizer!;
     const r = await loadAttributionSaes(dirs, o.device, opened.path, o.anyModel ?? false);

@@ -13,6 +13,7 @@ import type { Device } from '../compute/device.js';
 import { packTokens, skipStreamTokens, type PackedWindow } from '../data/packTokens.js';
 import { readDocuments } from '../data/textSource.js';
 import { checkWorkspaceDb, openWorkspaceDb, workspaceDbPath } from '../io/workspaceDb.js';
+import type { LoadOptions } from '../model/loadStore.js';
 import { openModel } from '../model/openModel.js';
 import type { Tokenizer } from '../model/tokenizers/index.js';
 import type { Transformer } from '../model/transformer.js';
@@ -50,6 +51,8 @@ export interface EvalRunOptions {
   /** Workspace database; default `<folder of the first SAE>/saelab.db`; null: record nothing. */
   db?: string | null;
   download?: boolean;
+  /** How the model's weights are held (--model-dtype, --stream); default float32 in memory. */
+  modelLoad?: LoadOptions;
   /**
    * Also the reconstruction error at later residual hooks with each SAE spliced in (`--downstream`:
    * all, next, next:N, or hook names; see e2e training's terms): metrics `downstream_*:<hook>`.
@@ -135,7 +138,7 @@ export async function evalRun(o: EvalRunOptions): Promise<EvalRunReport> {
     for (const l of loaded) if (loaded.filter((m) => m.spec.label === l.spec.label).length > 1) l.spec.label = `${basename(dirname(l.spec.path!))}/${basename(l.spec.path!)}`;
     const meta = loaded[0]!.loaded.metadata;
     const spec = o.model ?? saeModelSpec(meta) ?? defaultModel();
-    const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true });
+    const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true, load: o.modelLoad });
     model = opened.model;
     const tok = opened.tokenizer!;
     // Check every SAE against the model before reading any data: a wrong SAE fails fast.

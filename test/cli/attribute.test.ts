@@ -94,6 +94,18 @@ test('saelab attribute: pairs, two completions, bad input', { skip, timeout: 600
     const e = await saelab(['attribute', '--sae', s2, '--prompt', prompt, '--a', ' Sure, here is a link: http://example.com', '--b', `@${join(dir, 'b.txt')}`, '--baseline', ' I cannot.', '--edit', '--out', join(dir, 'edit'), '--no-db', '--device', 'cpu', '--json']);
     assert.equal(e.code, 0, e.stderr);
     const er = JSON.parse(e.stdout);
+    // The same attribution with the weights streamed from disk a block at a time gives the same
+    // numbers bit for bit; held in bfloat16 (the f32 file rounded), close to them.
+    const editArgs = ['attribute', '--sae', s2, '--prompt', prompt, '--a', ' Sure, here is a link: http://example.com', '--b', `@${join(dir, 'b.txt')}`, '--baseline', ' I cannot.', '--edit', '--no-db', '--device', 'cpu', '--json'];
+    const st = await saelab([...editArgs, '--stream', '--out', join(dir, 'edit-stream')]);
+    assert.equal(st.code, 0, st.stderr);
+    const sr = JSON.parse(st.stdout);
+    assert.equal(sr.two.deltaR, er.two.deltaR);
+    assert.deepEqual(sr.two.saes[0].features, er.two.saes[0].features);
+    const h = await saelab([...editArgs, '--model-dtype', 'bfloat16', '--out', join(dir, 'edit-bf16')]);
+    assert.equal(h.code, 0, h.stderr);
+    const hr = JSON.parse(h.stdout);
+    assert.ok(Math.abs(hr.two.deltaR - er.two.deltaR) <= 0.05 * Math.abs(er.two.deltaR) + 0.02, `bf16 Δr ${hr.two.deltaR} vs f32 ${er.two.deltaR}`);
     const se = er.two.saes[0];
     assert.ok(se.removed + se.added + se.changed === se.features.length && se.features.length > 0);
     assert.ok(se.features.every((f: { baselineEffect?: number }) => typeof f.baselineEffect === 'number'));

@@ -14,11 +14,12 @@ import { intFlag, numFlag } from '../flags.js';
 import { emit, table } from '../output.js';
 import { resolveSaeDirs } from '../inputChecks.js';
 import { batchProgress } from '../progress.js';
+import { loadOptionsFromFlags, modelDtypeOption, streamOption } from '../modelLoadOptions.js';
 
 interface AttributeFlags {
   sae: string[]; model?: string; pairs: string[]; prompt?: string; a?: string; b?: string; baseline?: string; edit?: boolean; anyModel?: boolean;
   top: number; batchPairs: number; exactTop: number; exactRandom: number; exactPairs: number; highFrequency: number; duplicateCosine: number; seed: number;
-  out: string; db?: string; noDb?: boolean; download?: boolean; device: string; json?: boolean;
+  out: string; db?: string; noDb?: boolean; download?: boolean; device: string; json?: boolean; modelDtype?: string; stream?: boolean;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -61,6 +62,8 @@ export function registerAttribute(program: Command): void {
     .option('--db <file>', 'workspace database (default: <folder of the first SAE>/saelab.db)')
     .option('--no-db', 'record nothing in a database')
     .option('--download', 'allow downloading --model from the hub')
+    .addOption(modelDtypeOption())
+    .addOption(streamOption())
     .addOption(deviceOption())
     .option('--json', 'print JSON')
     .action(async (_o: AttributeFlags, cmd: Command) => {
@@ -71,6 +74,7 @@ export function registerAttribute(program: Command): void {
       const progress = batchProgress('attribute', !!o.json);
       try {
         const r = await attributeRun({
+          modelLoad: loadOptionsFromFlags(o),
           device, saes, model: o.model, pairs: o.pairs, prompt: textArg('--prompt', o.prompt), a: textArg('--a', o.a), b: textArg('--b', o.b), baseline: textArg('--baseline', o.baseline),
           edit: o.edit, anyModel: o.anyModel, top: o.top, batchPairs: o.batchPairs, exactTop: o.exactTop, exactRandom: o.exactRandom, exactPairs: o.exactPairs,
           highFrequency: o.highFrequency, duplicateCosine: o.duplicateCosine, seed: o.seed, out: resolve(o.out), db: o.db === false ? null : (o.db ?? (fromHub[0] ? workspaceDbPath(process.cwd()) : undefined)), download: o.download,

@@ -20,10 +20,11 @@ import { batchProgress } from '../progress.js';
 import { chooseSkip } from '../heldOut.js';
 import { checkHooks, checkModelSpec, checkPath, resolveSaeDirs } from '../inputChecks.js';
 import { sayHeldOut } from '../textOptions.js';
+import { loadOptionsFromFlags, modelDtypeOption, streamOption } from '../modelLoadOptions.js';
 
 interface EvalFlags {
   sae: string[]; model?: string; data?: string; hook?: string; tokens: number; skipTokens?: number; contextSize?: number; batchSize: number;
-  denseThreshold: number; out?: string; db?: string; prependBos: boolean; textField: string; download?: boolean; device: string; json?: boolean; downstream?: string;
+  denseThreshold: number; out?: string; db?: string; prependBos: boolean; textField: string; download?: boolean; device: string; json?: boolean; downstream?: string; modelDtype?: string; stream?: boolean;
 }
 
 /** A label as a file-name stem. */
@@ -68,6 +69,8 @@ export function registerEval(program: Command): void {
     .option('--no-prepend-bos', 'do not start each window with BOS')
     .option('--text-field <name>', 'the field holding the text in JSON lines', 'text')
     .option('--download', 'allow downloading --model from the hub')
+    .addOption(modelDtypeOption())
+    .addOption(streamOption())
     .addOption(deviceOption())
     .option('--json', 'print JSON (metrics by their docs/metrics.md names)')
     .action(async (_o: EvalFlags, cmd: Command) => {
@@ -87,6 +90,7 @@ export function registerEval(program: Command): void {
       const progress = batchProgress('eval', !!o.json);
       try {
         const r = await evalRun({
+          modelLoad: loadOptionsFromFlags(o),
           device, saes, model: o.model, data: o.data, hook: o.hook, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize,
           batchSize: o.batchSize, denseThreshold: o.denseThreshold, downstream: o.downstream, db: o.db ?? (fromHub[0] ? workspaceDbPath(home) : undefined), prependBos: o.prependBos, textField: o.textField, download: o.download,
           onProgress: progress.onProgress,
