@@ -8,52 +8,8 @@
 #include "decoderNorm.h"
 #include "sparseCode.h"
 #include "topkEncode.h"
+#include "napiArgs.h"
 #include <stdint.h>
-
-#if defined(__GNUC__)
-extern int openblas_get_num_threads(void) __attribute__((weak));
-#endif
-
-static int step_threads(void) {
-#if defined(__GNUC__)
-  if (openblas_get_num_threads) return openblas_get_num_threads();
-#endif
-  return 1;
-}
-
-static napi_value fail(napi_env env, const char *msg) {
-  napi_throw_range_error(env, NULL, msg);
-  return NULL;
-}
-
-// A typed array of the given type: its data and length (elements).
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, int64_t *len) {
-  bool is_ta = false;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
-  napi_typedarray_type type;
-  size_t length;
-  if (napi_get_typedarray_info(env, v, &type, &length, data, NULL, NULL) != napi_ok || type != want) return 0;
-  *len = (int64_t)length;
-  return 1;
-}
-
-static int f32(napi_env env, napi_value v, float **d, int64_t *n) { return typed(env, v, napi_float32_array, (void **)d, n); }
-static int i32(napi_env env, napi_value v, int32_t **d, int64_t *n) { return typed(env, v, napi_int32_array, (void **)d, n); }
-
-static int is_null(napi_env env, napi_value v) {
-  napi_valuetype t;
-  return napi_typeof(env, v, &t) == napi_ok && (t == napi_null || t == napi_undefined);
-}
-
-// A non-negative integer below 2^31 (every size these kernels take fits a BLAS int).
-static int dim(napi_env env, napi_value v, int64_t *out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0 && d <= 2147483647.0) || d != (double)(int64_t)d) return 0;
-  *out = (int64_t)d;
-  return 1;
-}
-
-static int num(napi_env env, napi_value v, double *out) { return napi_get_value_double(env, v, out) == napi_ok; }
 
 // Every index in [0, n) of idx lies in [0, bound).
 static int indices_ok(const int32_t *idx, int64_t n, int64_t bound) {
@@ -66,7 +22,7 @@ static int indices_ok(const int32_t *idx, int64_t n, int64_t bound) {
   size_t argc = (n);                                                             \
   napi_value a[(n)];                                                             \
   if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != (n)) \
-    return fail(env, "saelab_blas: wrong number of arguments");
+    return addon_fail(env, "saelab_blas: wrong number of arguments");
 
 // topkEncode(xin, N, dIn, W, dSae, b, k, values, indices, tsf|null, cut, kAux, auxValues|null, auxIndices|null)
 static napi_value TopkEncode(napi_env env, napi_callback_info info) {
@@ -75,18 +31,18 @@ static napi_value TopkEncode(napi_env env, napi_callback_info info) {
   int32_t *indices, *ai = NULL;
   int64_t N, dIn, dSae, k, kAux, lx, lw, lb, lv, li, lt = 0, lav = 0, lai = 0;
   double cut;
-  if (!f32(env, a[0], &xin, &lx) || !dim(env, a[1], &N) || !dim(env, a[2], &dIn) || !f32(env, a[3], &W, &lw) ||
-      !dim(env, a[4], &dSae) || !f32(env, a[5], &b, &lb) || !dim(env, a[6], &k) || !f32(env, a[7], &values, &lv) ||
-      !i32(env, a[8], &indices, &li) || !num(env, a[10], &cut) || !dim(env, a[11], &kAux))
-    return fail(env, "saelab_blas.topkEncode: bad arguments");
-  const int aux = !is_null(env, a[9]);
-  if (aux && (!f32(env, a[9], &tsf, &lt) || !f32(env, a[12], &av, &lav) || !i32(env, a[13], &ai, &lai)))
-    return fail(env, "saelab_blas.topkEncode: tokensSinceFired, auxValues and auxIndices must be typed arrays together");
+  if (!arg_f32(env, a[0], &xin, &lx) || !arg_int(env, a[1], 0, &N) || !arg_int(env, a[2], 0, &dIn) || !arg_f32(env, a[3], &W, &lw) ||
+      !arg_int(env, a[4], 0, &dSae) || !arg_f32(env, a[5], &b, &lb) || !arg_int(env, a[6], 0, &k) || !arg_f32(env, a[7], &values, &lv) ||
+      !arg_i32(env, a[8], &indices, &li) || !arg_num(env, a[10], &cut) || !arg_int(env, a[11], 0, &kAux))
+    return addon_fail(env, "saelab_blas.topkEncode: bad arguments");
+  const int aux = !arg_is_null(env, a[9]);
+  if (aux && (!arg_f32(env, a[9], &tsf, &lt) || !arg_f32(env, a[12], &av, &lav) || !arg_i32(env, a[13], &ai, &lai)))
+    return addon_fail(env, "saelab_blas.topkEncode: tokensSinceFired, auxValues and auxIndices must be typed arrays together");
   if (dIn < 1 || k > dSae || (aux && kAux > dSae) || lx < N * dIn || lw < dIn * dSae || lb < dSae || lv < N * k ||
       li < N * k || (aux && (lt < dSae || lav < N * kAux || lai < N * kAux)))
-    return fail(env, "saelab_blas.topkEncode: an array is shorter than its shape");
-  if (topk_encode(xin, N, dIn, W, dSae, b, k, values, indices, tsf, (float)cut, aux ? kAux : 0, av, ai, step_threads()) != 0)
-    return fail(env, "saelab_blas.topkEncode: out of memory for the scratch block");
+    return addon_fail(env, "saelab_blas.topkEncode: an array is shorter than its shape");
+  if (topk_encode(xin, N, dIn, W, dSae, b, k, values, indices, tsf, (float)cut, aux ? kAux : 0, av, ai, addon_threads()) != 0)
+    return addon_fail(env, "saelab_blas.topkEncode: out of memory for the scratch block");
   return NULL;
 }
 
@@ -96,14 +52,14 @@ static napi_value SparseDecode(napi_env env, napi_callback_info info) {
   float *v, *W, *b = NULL, *y;
   int32_t *idx;
   int64_t N, k, d, lv, li, lw, lb = 0, ly;
-  if (!f32(env, a[0], &v, &lv) || !i32(env, a[1], &idx, &li) || !dim(env, a[2], &N) || !dim(env, a[3], &k) ||
-      !f32(env, a[4], &W, &lw) || !dim(env, a[5], &d) || (!is_null(env, a[6]) && !f32(env, a[6], &b, &lb)) || !f32(env, a[7], &y, &ly))
-    return fail(env, "saelab_blas.sparseDecode: bad arguments");
+  if (!arg_f32(env, a[0], &v, &lv) || !arg_i32(env, a[1], &idx, &li) || !arg_int(env, a[2], 0, &N) || !arg_int(env, a[3], 0, &k) ||
+      !arg_f32(env, a[4], &W, &lw) || !arg_int(env, a[5], 0, &d) || (!arg_is_null(env, a[6]) && !arg_f32(env, a[6], &b, &lb)) || !arg_f32(env, a[7], &y, &ly))
+    return addon_fail(env, "saelab_blas.sparseDecode: bad arguments");
   if (lv < N * k || li < N * k || ly < N * d || (b && lb < d))
-    return fail(env, "saelab_blas.sparseDecode: an array is shorter than its shape");
+    return addon_fail(env, "saelab_blas.sparseDecode: an array is shorter than its shape");
   if (d == 0) return NULL;
-  if (!indices_ok(idx, N * k, lw / d)) return fail(env, "saelab_blas.sparseDecode: an index lies outside W");
-  sparse_decode(v, idx, N, k, W, d, b, y, step_threads());
+  if (!indices_ok(idx, N * k, lw / d)) return addon_fail(env, "saelab_blas.sparseDecode: an index lies outside W");
+  sparse_decode(v, idx, N, k, W, d, b, y, addon_threads());
   return NULL;
 }
 
@@ -113,12 +69,12 @@ static napi_value SparseRowDots(napi_env env, napi_callback_info info) {
   float *g, *W, *out;
   int32_t *idx;
   int64_t N, k, d, lg, li, lw, lo;
-  if (!f32(env, a[0], &g, &lg) || !i32(env, a[1], &idx, &li) || !dim(env, a[2], &N) || !dim(env, a[3], &k) ||
-      !f32(env, a[4], &W, &lw) || !dim(env, a[5], &d) || !f32(env, a[6], &out, &lo))
-    return fail(env, "saelab_blas.sparseRowDots: bad arguments");
-  if (lg < N * d || li < N * k || lo < N * k) return fail(env, "saelab_blas.sparseRowDots: an array is shorter than its shape");
-  if (!indices_ok(idx, N * k, d > 0 ? lw / d : INT64_MAX)) return fail(env, "saelab_blas.sparseRowDots: an index lies outside W");
-  sparse_row_dots(g, idx, N, k, W, d, out, step_threads());
+  if (!arg_f32(env, a[0], &g, &lg) || !arg_i32(env, a[1], &idx, &li) || !arg_int(env, a[2], 0, &N) || !arg_int(env, a[3], 0, &k) ||
+      !arg_f32(env, a[4], &W, &lw) || !arg_int(env, a[5], 0, &d) || !arg_f32(env, a[6], &out, &lo))
+    return addon_fail(env, "saelab_blas.sparseRowDots: bad arguments");
+  if (lg < N * d || li < N * k || lo < N * k) return addon_fail(env, "saelab_blas.sparseRowDots: an array is shorter than its shape");
+  if (!indices_ok(idx, N * k, d > 0 ? lw / d : INT64_MAX)) return addon_fail(env, "saelab_blas.sparseRowDots: an index lies outside W");
+  sparse_row_dots(g, idx, N, k, W, d, out, addon_threads());
   return NULL;
 }
 
@@ -129,20 +85,20 @@ static napi_value BucketRowSums(napi_env env, napi_callback_info info) {
   float *coef, *rows, *out;
   int64_t k, dSae, d, lof, lor, lc, lr, lo;
   bool transposed, accumulate;
-  if (!i32(env, a[0], &offsets, &lof) || !i32(env, a[1], &order, &lor) || !dim(env, a[2], &k) || !dim(env, a[3], &dSae) ||
-      !f32(env, a[4], &coef, &lc) || !f32(env, a[5], &rows, &lr) || !dim(env, a[6], &d) || !f32(env, a[7], &out, &lo) ||
+  if (!arg_i32(env, a[0], &offsets, &lof) || !arg_i32(env, a[1], &order, &lor) || !arg_int(env, a[2], 0, &k) || !arg_int(env, a[3], 0, &dSae) ||
+      !arg_f32(env, a[4], &coef, &lc) || !arg_f32(env, a[5], &rows, &lr) || !arg_int(env, a[6], 0, &d) || !arg_f32(env, a[7], &out, &lo) ||
       napi_get_value_bool(env, a[8], &transposed) != napi_ok || napi_get_value_bool(env, a[9], &accumulate) != napi_ok)
-    return fail(env, "saelab_blas.bucketRowSums: bad arguments");
-  if (lof < dSae + 1 || lo < dSae * d) return fail(env, "saelab_blas.bucketRowSums: an array is shorter than its shape");
+    return addon_fail(env, "saelab_blas.bucketRowSums: bad arguments");
+  if (lof < dSae + 1 || lo < dSae * d) return addon_fail(env, "saelab_blas.bucketRowSums: an array is shorter than its shape");
   // Offsets must rise from 0 within order, and every pick must name a coef and a row.
-  if (offsets[0] != 0 || offsets[dSae] > lor) return fail(env, "saelab_blas.bucketRowSums: offsets do not fit order");
+  if (offsets[0] != 0 || offsets[dSae] > lor) return addon_fail(env, "saelab_blas.bucketRowSums: offsets do not fit order");
   for (int64_t i = 0; i < dSae; i++)
-    if (offsets[i + 1] < offsets[i]) return fail(env, "saelab_blas.bucketRowSums: offsets must not decrease");
+    if (offsets[i + 1] < offsets[i]) return addon_fail(env, "saelab_blas.bucketRowSums: offsets must not decrease");
   const int64_t rowsN = d > 0 ? lr / d : INT64_MAX;
   for (int64_t s = 0; s < offsets[dSae]; s++)
-    if (k < 1 || order[s] < 0 || order[s] >= lc || order[s] / k >= rowsN) return fail(env, "saelab_blas.bucketRowSums: a pick lies outside coef or rows");
-  if (bucket_row_sums(offsets, order, k, dSae, coef, rows, d, out, transposed, accumulate, step_threads()) != 0)
-    return fail(env, "saelab_blas.bucketRowSums: out of memory for scratch");
+    if (k < 1 || order[s] < 0 || order[s] >= lc || order[s] / k >= rowsN) return addon_fail(env, "saelab_blas.bucketRowSums: a pick lies outside coef or rows");
+  if (bucket_row_sums(offsets, order, k, dSae, coef, rows, d, out, transposed, accumulate, addon_threads()) != 0)
+    return addon_fail(env, "saelab_blas.bucketRowSums: out of memory for scratch");
   return NULL;
 }
 
@@ -152,12 +108,12 @@ static napi_value AdamwUpdate(napi_env env, napi_callback_info info) {
   float *p, *g, *m, *v;
   int64_t lp, lg, lm, lv;
   double c[6];
-  if (!f32(env, a[0], &p, &lp) || !f32(env, a[1], &g, &lg) || !f32(env, a[2], &m, &lm) || !f32(env, a[3], &v, &lv))
-    return fail(env, "saelab_blas.adamwUpdate: expected four Float32Arrays");
+  if (!arg_f32(env, a[0], &p, &lp) || !arg_f32(env, a[1], &g, &lg) || !arg_f32(env, a[2], &m, &lm) || !arg_f32(env, a[3], &v, &lv))
+    return addon_fail(env, "saelab_blas.adamwUpdate: expected four Float32Arrays");
   for (int i = 0; i < 6; i++)
-    if (!num(env, a[4 + i], &c[i])) return fail(env, "saelab_blas.adamwUpdate: coefficients must be numbers");
-  if (lg != lp || lm != lp || lv != lp) return fail(env, "saelab_blas.adamwUpdate: arrays of different lengths");
-  adamw_update(p, g, m, v, lp, c[0], c[1], c[2], c[3], c[4], c[5], step_threads());
+    if (!arg_num(env, a[4 + i], &c[i])) return addon_fail(env, "saelab_blas.adamwUpdate: coefficients must be numbers");
+  if (lg != lp || lm != lp || lv != lp) return addon_fail(env, "saelab_blas.adamwUpdate: arrays of different lengths");
+  adamw_update(p, g, m, v, lp, c[0], c[1], c[2], c[3], c[4], c[5], addon_threads());
   return NULL;
 }
 
@@ -166,10 +122,10 @@ static napi_value RemoveParallelGrad(napi_env env, napi_callback_info info) {
   ARGS(4);
   float *g, *w;
   int64_t lg, lw, rows, cols;
-  if (!f32(env, a[0], &g, &lg) || !f32(env, a[1], &w, &lw) || !dim(env, a[2], &rows) || !dim(env, a[3], &cols))
-    return fail(env, "saelab_blas.removeParallelGrad: expected (Float32Array, Float32Array, rows, cols)");
-  if (lg < rows * cols || lw < rows * cols) return fail(env, "saelab_blas.removeParallelGrad: arrays shorter than rows x cols");
-  remove_parallel_grad(g, w, rows, cols, step_threads());
+  if (!arg_f32(env, a[0], &g, &lg) || !arg_f32(env, a[1], &w, &lw) || !arg_int(env, a[2], 0, &rows) || !arg_int(env, a[3], 0, &cols))
+    return addon_fail(env, "saelab_blas.removeParallelGrad: expected (Float32Array, Float32Array, rows, cols)");
+  if (lg < rows * cols || lw < rows * cols) return addon_fail(env, "saelab_blas.removeParallelGrad: arrays shorter than rows x cols");
+  remove_parallel_grad(g, w, rows, cols, addon_threads());
   return NULL;
 }
 
@@ -177,10 +133,10 @@ static napi_value NormalizeRows(napi_env env, napi_callback_info info) {
   ARGS(3);
   float *w;
   int64_t lw, rows, cols;
-  if (!f32(env, a[0], &w, &lw) || !dim(env, a[1], &rows) || !dim(env, a[2], &cols))
-    return fail(env, "saelab_blas.normalizeRows: expected (Float32Array, rows, cols)");
-  if (lw < rows * cols) return fail(env, "saelab_blas.normalizeRows: array shorter than rows x cols");
-  normalize_rows(w, rows, cols, step_threads());
+  if (!arg_f32(env, a[0], &w, &lw) || !arg_int(env, a[1], 0, &rows) || !arg_int(env, a[2], 0, &cols))
+    return addon_fail(env, "saelab_blas.normalizeRows: expected (Float32Array, rows, cols)");
+  if (lw < rows * cols) return addon_fail(env, "saelab_blas.normalizeRows: array shorter than rows x cols");
+  normalize_rows(w, rows, cols, addon_threads());
   return NULL;
 }
 
