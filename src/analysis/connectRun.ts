@@ -10,6 +10,7 @@ import type { Device } from '../compute/device.js';
 import { lmWindows } from '../eval/evalRun.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { checkWorkspaceDb, openWorkspaceDb, workspaceDbPath } from '../io/workspaceDb.js';
+import type { LoadOptions } from '../model/loadStore.js';
 import { openModel } from '../model/openModel.js';
 import type { Transformer } from '../model/transformer.js';
 import { saeModelSpec } from '../sae/runSource.js';
@@ -38,6 +39,8 @@ export interface ConnectRunOptions {
   /** Workspace database; default `<folder of the earlier SAE>/saelab.db`; null: record nothing. */
   db?: string | null;
   download?: boolean;
+  /** How the model's weights are held (--model-dtype, --stream); default float32 in memory. */
+  modelLoad?: LoadOptions;
   onProgress?: (done: number, total: number) => void;
   /** Continue from `<out>/connect.checkpoint` (same settings); without it an existing checkpoint is refused. */
   resume?: boolean;
@@ -121,7 +124,7 @@ export async function connectRun(o: ConnectRunOptions): Promise<ConnectRunReport
     const dbPath = o.db === null ? null : resolve(o.db ?? workspaceDbPath(dirname(ea.spec.path!)));
     if (dbPath) checkWorkspaceDb(dbPath);
     const spec = o.model ?? saeModelSpec(ea.loaded.metadata) ?? defaultModel();
-    const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true });
+    const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true, load: o.modelLoad });
     model = opened.model;
     if (model.config.head !== 'lm') throw new GradientsError(`${model.source}: connect reads text windows of a causal LM; this is a reward model`);
     checkConnectSetup(model, ea.spec, la.spec);

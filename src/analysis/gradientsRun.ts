@@ -23,6 +23,7 @@ import { GramAccumulator, gradientSpectrum, type GradientSpectrum } from './grad
 import { hasRunCheckpoint, keyMismatch, readRunCheckpoint, removeRunCheckpoint, writeRunCheckpoint } from './runCheckpoint.js';
 import { batchGradients, GRADIENT_OBJECTIVES, objectiveProblem, type GradientObjective } from './hookGradients.js';
 import { disposeLoaded, loadSaeFolders, openRunModel, type LoadedSpec } from './runInputs.js';
+import type { LoadOptions } from '../model/loadStore.js';
 
 /** Bad input to `saelab gradients` (and `connect`): one line, exit 2. */
 export class GradientsError extends Error {
@@ -55,6 +56,8 @@ export interface GradientsRunOptions {
   randomCount?: number;
   out: string;
   download?: boolean;
+  /** How the model's weights are held (--model-dtype, --stream); default float32 in memory. */
+  modelLoad?: LoadOptions;
   onProgress?: (done: number, total: number) => void;
   /** Continue from `<out>/gradients.checkpoint` (same settings); without it an existing checkpoint is refused. */
   resume?: boolean;
@@ -146,7 +149,7 @@ export async function gradientsRun(o: GradientsRunOptions): Promise<GradientsRep
   let model: Transformer | null = null;
   try {
     await loadSaeFolders(o.saes ?? [], o.device, loaded);
-    const opened = await openRunModel(o.model, loaded, o.device, o.download ?? false);
+    const opened = await openRunModel(o.model, loaded, o.device, o.download ?? false, o.modelLoad);
     const spec = opened.spec;
     model = opened.model;
     const problem = objectiveProblem(model, o.objective);

@@ -15,6 +15,7 @@ import { defaultData } from '../sae/trainRun.js';
 import { logSpaced, PerturbError } from './perturbation.js';
 import { perturbSweep, type HookPerturbResult, type PerturbPlan, type PerturbReport } from './perturbSweep.js';
 import { disposeLoaded, loadSaeFolders, openRunModel, type LoadedSpec } from './runInputs.js';
+import type { LoadOptions } from '../model/loadStore.js';
 
 /** The hook kinds `all` expands to, per layer. */
 export const PERTURB_HOOK_KINDS = ['hook_resid_pre', 'hook_attn_out', 'hook_mlp_out'] as const;
@@ -40,6 +41,8 @@ export interface PerturbRunOptions {
   reference?: number;
   out: string;
   download?: boolean;
+  /** How the model's weights are held (--model-dtype, --stream); default float32 in memory. */
+  modelLoad?: LoadOptions;
   /** Called once before the first forward with the work ahead. */
   onPlan?: (plan: PerturbPlan) => void;
   /** Called after every model forward (done, total forwards). */
@@ -82,7 +85,7 @@ export async function perturbRun(o: PerturbRunOptions): Promise<PerturbRunReport
   let model: Transformer | null = null;
   try {
     await loadSaeFolders(o.saes ?? [], o.device, loaded);
-    const opened = await openRunModel(o.model, loaded, o.device, o.download ?? false);
+    const opened = await openRunModel(o.model, loaded, o.device, o.download ?? false, o.modelLoad);
     const spec = opened.spec;
     model = opened.model;
     const hooks = expandHooks(model, o.hooks);

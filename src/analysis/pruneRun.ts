@@ -13,6 +13,7 @@ import { lmWindows, loadSpec } from '../eval/evalRun.js';
 import { batchOf, evalSaes, keptRows, reconstruct, type EvalSaeSpec } from '../eval/evalSae.js';
 import type { PackedWindow } from '../data/packTokens.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
+import type { LoadOptions } from '../model/loadStore.js';
 import { openModel } from '../model/openModel.js';
 import type { Transformer } from '../model/transformer.js';
 import { loadSae, type LoadedSae } from '../sae/saeFiles.js';
@@ -39,6 +40,8 @@ export interface PruneRunOptions {
   batchSize?: number;
   out: string;
   download?: boolean;
+  /** How the model's weights are held (--model-dtype, --stream); default float32 in memory. */
+  modelLoad?: LoadOptions;
   onProgress?: (done: number, total: number) => void;
   /** Draw the loss-recovered-vs-L0 plot (report/prunePlot.ts); omitted: JSON only. */
   plot?: (rows: PruneRow[]) => string;
@@ -109,7 +112,7 @@ export async function pruneRun(o: PruneRunOptions): Promise<PruneRunReport> {
       loaded.push(c);
     }
     const spec = o.model ?? saeModelSpec(base.loaded.metadata) ?? defaultModel();
-    const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true });
+    const opened = await openModel(spec, o.device, { download: o.download ?? false, needTokenizer: true, load: o.modelLoad });
     model = opened.model;
     const data = o.data ?? defaultData();
     if (!data) throw new PerturbError('no --data given and the shared corpus is not here: pass --data FILE_OR_FOLDER');

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { Device } from '../compute/device.js';
 import type { Tensor } from '../compute/tensor.js';
 import { loadSpec } from '../eval/evalRun.js';
+import type { LoadOptions } from '../model/loadStore.js';
 import { openModel } from '../model/openModel.js';
 import type { Tokenizer } from '../model/tokenizers/index.js';
 import type { Transformer } from '../model/transformer.js';
@@ -18,10 +19,10 @@ export async function loadSaeFolders(dirs: readonly string[], device: Device, lo
   for (const dir of dirs) loaded.push(await loadSpec(resolve(dir), device, undefined));
 }
 
-/** Open the model: `model` when given, else the one the first loaded SAE names, else the shared default. */
-export async function openRunModel(model: string | undefined, loaded: readonly LoadedSpec[], device: Device, download: boolean): Promise<{ spec: string; model: Transformer; tokenizer: Tokenizer }> {
+/** Open the model: `model` when given, else the one the first loaded SAE names, else the shared default (held as `load` says). */
+export async function openRunModel(model: string | undefined, loaded: readonly LoadedSpec[], device: Device, download: boolean, load?: LoadOptions): Promise<{ spec: string; model: Transformer; tokenizer: Tokenizer }> {
   const spec = model ?? (loaded[0] ? saeModelSpec(loaded[0].loaded.metadata) : undefined) ?? defaultModel();
-  const opened = await openModel(spec, device, { download, needTokenizer: true });
+  const opened = await openModel(spec, device, { download, needTokenizer: true, load });
   return { spec, model: opened.model, tokenizer: opened.tokenizer! };
 }
 

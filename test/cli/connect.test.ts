@@ -35,6 +35,11 @@ test('saelab connect: edges, ablation checks, workspace rows and links; bad inpu
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(r.stdout);
     assert.equal(rep.features.length, 5);
+    // The model streamed from disk a block at a time: the same edges and checks, bit for bit.
+    const rs = await saelab(['connect', '--sae', early, late, '--top-features', '5', '--top-k', '4', '--check-edges', '3', ...common, '--stream', '--db', join(dir, 'stream.db'), '--out', join(dir, 'c-stream'), '--json']);
+    assert.equal(rs.code, 0, rs.stderr);
+    const srep = JSON.parse(rs.stdout);
+    assert.deepEqual([srep.features, srep.checks], [rep.features, rep.checks]);
     for (const f of rep.features) {
       assert.ok(f.fires > 0 && f.edges.length === 4);
       for (let k = 1; k < f.edges.length; k++) assert.ok(Math.abs(f.edges[k - 1].attribution) >= Math.abs(f.edges[k].attribution), 'ranked by |attribution|');

@@ -52,6 +52,10 @@ test('saelab gradients: spectra, SAE alignment and plots; bad input exits 2 with
     const rr = await saelab(['gradients', '--model', rm, '--hook', hook, '--objective', 'reward', '--pairs', pairs, '--tokens', '200', '--context-size', '32', '--device', 'cpu', '--out', join(dir, 'rw'), '--json']);
     assert.equal(rr.code, 0, rr.stderr);
     assert.ok(JSON.parse(rr.stdout).hooks[0].spectrum.tokens >= 200);
+    // The reward model's weights streamed from disk a block at a time: the same spectrum, bit for bit.
+    const rs = await saelab(['gradients', '--model', rm, '--hook', hook, '--objective', 'reward', '--pairs', pairs, '--tokens', '200', '--context-size', '32', '--device', 'cpu', '--stream', '--out', join(dir, 'rw-stream'), '--json']);
+    assert.equal(rs.code, 0, rs.stderr);
+    assert.deepEqual(JSON.parse(rs.stdout).hooks[0].spectrum, JSON.parse(rr.stdout).hooks[0].spectrum);
 
     for (const [args, re] of [
       [['gradients', '--hook', hook, '--objective', 'reward', ...common], /--objective reward needs a reward/],

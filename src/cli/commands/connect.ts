@@ -14,8 +14,10 @@ import { checkModelSpec, checkPath, checkSaeDirs } from '../inputChecks.js';
 import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
 import { evalTextOptions, sayHeldOut } from '../textOptions.js';
+import { loadOptionsFromFlags, modelDtypeOption, streamOption } from '../modelLoadOptions.js';
 
 interface ConnectFlags {
+  modelDtype?: string; stream?: boolean;
   model?: string; data?: string; sae: string[]; tokens: number; skipTokens?: number; contextSize?: number; batchSize: number; features?: number[]; topFeatures: number;
   topK: number; checkEdges: number; out: string; db?: string; download?: boolean; device: string; json?: boolean; resume?: boolean;
 }
@@ -33,6 +35,8 @@ export function registerConnect(program: Command): void {
     .option('--db <file>', 'workspace database (default: saelab.db next to the earlier SAE folder)')
     .option('--resume', 'continue an interrupted run from the checkpoint in --out (written every 30 s; same settings)')
     .option('--download', 'allow downloading --model from the hub')
+    .addOption(modelDtypeOption())
+    .addOption(streamOption())
     .addOption(deviceOption())
     .option('--json', 'print JSON')
     .action(async (_o: ConnectFlags, cmd: Command) => {
@@ -47,6 +51,7 @@ export function registerConnect(program: Command): void {
       const progress = batchProgress('connect', !!o.json);
       try {
         const r = await connectRun({
+          modelLoad: loadOptionsFromFlags(o),
           device, saes: o.sae, model: o.model, data: o.data, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, batchSize: o.batchSize,
           features: o.features, topFeatures: o.topFeatures, topK: o.topK, checkEdges: o.checkEdges, out: resolve(o.out), db: o.db, download: o.download, resume: !!o.resume, onProgress: progress.onProgress,
         });

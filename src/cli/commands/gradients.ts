@@ -16,8 +16,10 @@ import { checkHooks, checkModelSpec, checkPath, checkSaeDirs } from '../inputChe
 import { emit, table } from '../output.js';
 import { batchProgress } from '../progress.js';
 import { evalTextOptions, sayHeldOut } from '../textOptions.js';
+import { loadOptionsFromFlags, modelDtypeOption, streamOption } from '../modelLoadOptions.js';
 
 interface GradientsFlags {
+  modelDtype?: string; stream?: boolean;
   model?: string; data?: string; pairs?: string; hook: string[]; objective: GradientObjective; sae: string[]; tokens: number; skipTokens?: number; contextSize?: number;
   batchSize: number; seed: number; rank?: number; randomDirections: number; out: string; download?: boolean; device: string; json?: boolean; resume?: boolean;
 }
@@ -36,6 +38,8 @@ export function registerGradients(program: Command): void {
     .requiredOption('--out <dir>', 'folder for gradients.json and the SVG plots')
     .option('--resume', 'continue an interrupted run from the checkpoint in --out (written every 30 s; same settings)')
     .option('--download', 'allow downloading --model from the hub')
+    .addOption(modelDtypeOption())
+    .addOption(streamOption())
     .addOption(deviceOption())
     .option('--json', 'print JSON')
     .action(async (_o: GradientsFlags, cmd: Command) => {
@@ -51,6 +55,7 @@ export function registerGradients(program: Command): void {
       const progress = batchProgress('gradients', !!o.json);
       try {
         const r = await gradientsRun({
+          modelLoad: loadOptionsFromFlags(o),
           device, model: o.model, data: o.data, pairs: o.pairs, hooks: o.hook, objective: o.objective, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize,
           batchSize: o.batchSize, seed: o.seed, saes: o.sae, rank: o.rank, randomCount: o.randomDirections, out: resolve(o.out), download: o.download, resume: !!o.resume,
           onProgress: progress.onProgress, plots: { spectrum: gradientSpectrumSvg, alignment: alignmentSvg },

@@ -17,6 +17,7 @@ import { emit, table } from '../output.js';
 import { checkOutputDir } from '../../io/outputPaths.js';
 import { batchProgress, formatDuration } from '../progress.js';
 import type { PerturbPlan } from '../../analysis/perturbSweep.js';
+import { loadOptionsFromFlags, modelDtypeOption, streamOption } from '../modelLoadOptions.js';
 
 /** The cost of a sweep in one line: forwards × tokens. */
 export function planLine(p: PerturbPlan): string {
@@ -26,6 +27,7 @@ export function planLine(p: PerturbPlan): string {
 }
 
 interface PerturbFlags {
+  modelDtype?: string; stream?: boolean;
   model?: string; data?: string; hooks: string[]; sae: string[]; tokens: number; skipTokens?: number; contextSize?: number; batchSize: number; seed: number;
   targets?: number[]; normRatio: number; reference: number; out: string; download?: boolean; device: string; json?: boolean;
 }
@@ -49,6 +51,8 @@ export function registerPerturb(program: Command): void {
     .option('--seed <n>', 'seed of the random directions', intFlag('--seed', 0), 0)
     .requiredOption('--out <dir>', 'folder for perturb.json and the SVG plots')
     .option('--download', 'allow downloading --model from the hub')
+    .addOption(modelDtypeOption())
+    .addOption(streamOption())
     .addOption(deviceOption())
     .option('--json', 'print JSON')
     .action(async (_o: PerturbFlags, cmd: Command) => {
@@ -69,6 +73,7 @@ export function registerPerturb(program: Command): void {
       let tPlan = 0;
       try {
         const r = await perturbRun({
+          modelLoad: loadOptionsFromFlags(o),
           device, model: o.model, data: o.data, hooks: o.hooks, saes, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, batchSize: o.batchSize,
           seed: o.seed, targets, normRatio: o.normRatio, reference: o.reference, out: resolve(o.out), download: o.download,
           plots: { curve: perturbCurveSvg, robustness: robustnessSvg },

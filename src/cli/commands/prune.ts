@@ -14,8 +14,10 @@ import { anyString, listOption, numItem } from '../flags.js';
 import { emit, table } from '../output.js';
 import { checkOutputDir } from '../../io/outputPaths.js';
 import { batchProgress } from '../progress.js';
+import { loadOptionsFromFlags, modelDtypeOption, streamOption } from '../modelLoadOptions.js';
 
 interface PruneFlags {
+  modelDtype?: string; stream?: boolean;
   sae: string; hook?: string; l0: number[]; compare: string[]; model?: string; data?: string; tokens: number; skipTokens?: number; contextSize?: number; batchSize: number;
   out: string; download?: boolean; device: string; json?: boolean;
 }
@@ -30,6 +32,8 @@ export function registerPrune(program: Command): void {
     .addOption(listOption('--compare <dir>', 'SAEs of the same hook to evaluate beside the pruned ones (e.g. the folders of one `saelab train --l1s` run)', anyString, { paths: true, default: [], defaultText: 'none' }))
     .requiredOption('--out <dir>', 'folder for prune.json and the plot')
     .option('--download', 'allow downloading --model from the hub')
+    .addOption(modelDtypeOption())
+    .addOption(streamOption())
     .addOption(deviceOption())
     .option('--json', 'print JSON')
     .action(async (_o: PruneFlags, cmd: Command) => {
@@ -46,6 +50,7 @@ export function registerPrune(program: Command): void {
       const progress = batchProgress('prune', !!o.json);
       try {
         const r = await pruneRun({
+          modelLoad: loadOptionsFromFlags(o),
           device, sae, hook: o.hook, l0, compare, model: o.model, data: o.data, tokens: o.tokens, skipTokens: held.skip, contextSize: o.contextSize, batchSize: o.batchSize,
           out: resolve(o.out), download: o.download, plot: pruneSvg,
           onProgress: progress.onProgress,
