@@ -170,7 +170,7 @@ export async function openActivationSource(opts: TrainRunOptions, device: Device
     if (!dataPath) throw new TrainRunError('no --data given and the shared corpus ../shared/assets/corpora/mixed-public-domain.txt.xz is not here: pass --data FILE_OR_FOLDER');
     dataPath = resolve(dataPath);
     if (!existsSync(dataPath)) throw new DataError(`${dataPath}: no such file or folder`);
-    const opened = await openModel(spec, device, { download, needTokenizer: true });
+    const opened = await openModel(spec, device, { download, needTokenizer: true, load: opts.modelLoad });
     model = opened.model;
     const tok = opened.tokenizer!;
     const hooks = parseHookList(opts.hook) ?? [defaultHook(model.config.nLayers)];

@@ -72,6 +72,8 @@ export function runSettings(
   if (opts.initFrom !== undefined) settings['--init-from'] = opts.initFrom;
   if (opts.encoderScale !== undefined) settings['--init-encoder-scale'] = opts.encoderScale;
   if (opts.storeChunkRows !== undefined) settings['--store-chunk-rows'] = opts.storeChunkRows;
+  // Holding the weights in 16 bits changes the activations (streaming does not: it is bit-identical).
+  if (opts.modelLoad?.dtype !== undefined && opts.modelLoad.dtype !== 'float32') settings['--model-dtype'] = opts.modelLoad.dtype;
   if (r.arch === 'standard') settings['--l1/--l1s'] = r.l1s;
   else settings['--k/--ks'] = r.ks;
   return settings;

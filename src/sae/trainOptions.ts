@@ -7,6 +7,7 @@ import { packageRoot } from '../compute/packageRoot.js';
 import type { Device } from '../compute/device.js';
 import type { LrDecay } from './schedule.js';
 import type { SaeArchitecture } from './types.js';
+import type { LoadOptions } from '../model/loadStore.js';
 
 /** Bad options for a training run. Named 'UsageError' so the CLI prints its one line and exits 2 (the sae layer does not import cli/). */
 export class TrainRunError extends Error {
@@ -90,6 +91,8 @@ export interface TrainRunOptions {
   prependBos?: boolean;
   /** Allow a hub download of the model (default: only when the model was defaulted to `gpt2`). */
   download?: boolean;
+  /** How the model's weights are held (--model-dtype, --stream); default float32 in memory. */
+  modelLoad?: LoadOptions;
   /** The objective (docs/training.md): local (default), e2e, e2e+ds, reward (reward models; --data is a JSONL of preference pairs). */
   loss?: TrainLoss;
   /** e2e: weight of KL(P_clean ‖ P_spliced) (default 1). */

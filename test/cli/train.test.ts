@@ -78,6 +78,11 @@ test('a tiny --json run with the default model and corpus', { skip: needsAssets,
     }
     assert.ok(existsSync(join(out, 'train-log.jsonl')));
     assert.ok(existsSync(join(out, 'saelab.db')));
+    // The model streamed from disk a block at a time trains the same SAEs, bit for bit.
+    const streamed = join(dir, 'streamed');
+    const st = await saelab(['train', '--device', 'cpu', '--json', '--config', cfg, '--k', '8', '--stream', '--out', streamed]);
+    assert.equal(st.code, 0, st.stderr);
+    for (const name of ['topk-k8-s0', 'topk-k8-s1']) assert.deepEqual(readFileSync(join(streamed, name, 'sae_weights.safetensors')), readFileSync(join(out, name, 'sae_weights.safetensors')), name);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

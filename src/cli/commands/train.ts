@@ -18,6 +18,7 @@ import { intFlag, numFlag, countFlag, choice, listOption, countItem, numItem } f
 import { emit } from '../output.js';
 import { checkHooks, checkModelSpec, checkPath, resolveSaeDirs } from '../inputChecks.js';
 import { startProgress, type Progress } from '../progress.js';
+import { loadOptionsFromFlags, modelDtypeOption, streamOption } from '../modelLoadOptions.js';
 
 /** --init-encoder-scale: a finite number > 0 (a zero encoder gives every latent the same pre-activation). */
 function positiveScale(s: string): number {
@@ -54,6 +55,7 @@ export function applyConfigFile(cmd: Command, path: string): void {
 }
 
 interface TrainFlags {
+  modelDtype?: string; stream?: boolean;
   model?: string; hook?: string; data?: string; store?: string; arch: SaeArchitecture; k?: number; l1?: number; ks?: number[]; l1s?: number[];
   dSae?: number; dSaes?: number[]; tokens: number; seeds: number[]; batchSize: number; lr: number; lrDecay: LrDecay; contextSize: number; out?: string; db?: string;
   resume?: boolean; checkpointEvery: number; logEvery: number; bDecInit: 'zeros' | 'mean' | 'geometric_median'; decoderUnitNorm?: boolean; initEncoderScale?: number; storeChunkRows?: number;
@@ -113,6 +115,8 @@ export function registerTrain(program: Command): void {
     .option('--reward-difference', 'reward: preserve each pair\'s r(chosen) − r(rejected) instead of each reward')
     .option('--init-from <dir>', 'start every SAE from this SAE folder (same arch, d_in, d_sae, hook), e.g. a local SAE to fine-tune end to end; or hf:OWNER/REPO[/FOLDER][@REV], or a SAELens release RELEASE/SAE_ID')
     .option('--config <file>', 'a JSON file of options (keys as the flags: "d-sae", "seeds", …); flags override it')
+    .addOption(modelDtypeOption())
+    .addOption(streamOption())
     .addOption(deviceOption())
     .option('--json', 'print JSON')
     .action(async (_o: TrainFlags, cmd: Command) => {
@@ -136,7 +140,7 @@ export function registerTrain(program: Command): void {
         tokens: o.tokens, seeds: o.seeds, batchSize: o.batchSize, lr: o.lr, lrDecay: o.lrDecay, contextSize: o.contextSize, out: o.out, db: o.db,
         resume: !!o.resume, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, bDecInit: o.bDecInit, decoderUnitNorm: o.decoderUnitNorm, encoderScale: o.initEncoderScale, storeChunkRows: o.storeChunkRows,
         normalize: o.normalize, sparsityTokens: o.sparsityTokens, deadTokensThreshold: o.deadTokens, harvestBatchSize: o.harvestBatchSize, bufferBatches: o.bufferBatches,
-        dataSeed: o.dataSeed, textField: o.textField, prependBos: o.prependBos, download: o.download,
+        dataSeed: o.dataSeed, textField: o.textField, prependBos: o.prependBos, download: o.download, modelLoad: loadOptionsFromFlags(o),
         loss: o.loss, klCoefficient: o.klCoefficient, localCoefficient: o.localCoefficient, downstream: o.downstream, downstreamCoefficients: o.downstreamCoefficients, initFrom,
         rewardCoefficient: o.rewardCoefficient, rewardDifference: o.rewardDifference,
       };
