@@ -5,12 +5,17 @@
 //
 //   node scripts/makeShapeModel.mjs --shape llama-3.2-1b --out /tmp/shape-1b
 //   node scripts/makeShapeModel.mjs --shape mistral-7b --out /tmp/shape-7b
+//   node scripts/makeShapeModel.mjs --shape mistral-7b --reward --tokenizer-from DIR --out /tmp/rm-7b
+//
+// --reward makes the sequence classifier (…ForSequenceClassification: one `score` row instead of the
+// LM head), as reward models are; --tokenizer-from copies a folder's tokenizer files in and sizes the
+// vocabulary to it (no hub here: e.g. gpt2-corpus-tiny's GPT-2 BPE), so text commands run on it.
 //
 // Weights: N(0, 0.02) rounded to bf16, drawn once into a 1M-element pool and tiled with a per-tensor
 // offset (the values do not matter for speed; every byte is still written and read). Norm weights 1.
 // Llama-3.2-1B's llama3 rope scaling is left out (saelab refuses it; the compute is the same).
 
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 const SHAPES = {
@@ -38,6 +43,19 @@ if (!shape) {
   process.exit(2);
 }
 
+const reward = process.argv.includes('--reward');
+const tokFrom = arg('--tokenizer-from', null);
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json'];
+let extra = {};
+if (tokFrom) {
+  // The vocabulary of the copied tokenizer (GPT-2 BPE: vocab.json; else tokenizer.json's model.vocab).
+  const vocab = existsSync(join(tokFrom, 'vocab.json')) ? JSON.parse(readFileSync(join(tokFrom, 'vocab.json'), 'utf8')) : JSON.parse(readFileSync(join(tokFrom, 'tokenizer.json'), 'utf8')).model.vocab;
+  const n = Object.keys(vocab).length;
+  const fromCfg = existsSync(join(tokFrom, 'config.json')) ? JSON.parse(readFileSync(join(tokFrom, 'config.json'), 'utf8')) : {};
+  extra = { vocab_size: Math.max(n, fromCfg.vocab_size ?? 0), bos_token_id: fromCfg.bos_token_id ?? 1, eos_token_id: fromCfg.eos_token_id ?? 2, pad_token_id: fromCfg.eos_token_id ?? 2 };
+}
+if (reward) extra = { ...extra, architectures: [shape.architectures[0].replace('ForCausalLM', 'ForSequenceClassification')], num_labels: 1, tie_word_embeddings: false, pad_token_id: extra.pad_token_id ?? 2 };
+Object.assign(shape, extra);
 const { hidden_size: d, intermediate_size: f, num_hidden_layers: L, num_attention_heads: H, num_key_value_heads: KV, head_dim: hd, vocab_size: V } = shape;
 /** [name, shape, kind] in file order; kind 'norm' = ones, 'w' = random. */
 const tensors = [['model.embed_tokens.weight', [V, d], 'w']];
@@ -56,7 +74,8 @@ for (let l = 0; l < L; l++) {
   );
 }
 tensors.push(['model.norm.weight', [d], 'norm']);
-if (!shape.tie_word_embeddings) tensors.push(['lm_head.weight', [V, d], 'w']);
+if (reward) tensors.push(['score.weight', [1, d], 'w']);
+else if (!shape.tie_word_embeddings) tensors.push(['lm_head.weight', [V, d], 'w']);
 
 // Header: offsets in file order.
 const header = {};
@@ -86,7 +105,8 @@ for (let i = 0; i < POOL; i++) {
 }
 
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'config.json'), JSON.stringify({ ...shape, hidden_act: 'silu', rms_norm_eps: 1e-5, torch_dtype: 'bfloat16', bos_token_id: 1, eos_token_id: 2 }, null, 2));
+writeFileSync(join(out, 'config.json'), JSON.stringify({ hidden_act: 'silu', rms_norm_eps: 1e-5, torch_dtype: 'bfloat16', bos_token_id: 1, eos_token_id: 2, ...shape }, null, 2));
+if (tokFrom) for (const t of TOKENIZER_FILES) if (existsSync(join(tokFrom, t))) copyFileSync(join(tokFrom, t), join(out, t));
 const fd = openSync(join(out, 'model.safetensors'), 'w');
 const len = Buffer.alloc(8);
 len.writeBigUInt64LE(BigInt(json.length));
