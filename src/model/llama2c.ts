@@ -15,6 +15,7 @@ import { readLocalFile } from '../io/fileByteSource.js';
 import type { ModelConfig } from './config.js';
 import { plainSwitches, validateConfig } from './config.js';
 import { ModelError } from './errors.js';
+import { interleavedToHalfRows } from './loadWeights.js';
 import { checkWeightShapes, transpose, type HostTensor, type HostWeights, type LayerWeights } from './weights.js';
 
 /** The 7-int32 header of a llama2.c checkpoint. */
@@ -70,17 +71,7 @@ export function llama2cConfig(h: Llama2cHeader, source: string): ModelConfig {
 
 /** Permute each head's rows from adjacent-pair to rotate-half order: new row c·dh/2 + i = old row 2i + c. */
 export function adjacentToHalfRows(w: Float32Array, heads: number, dHead: number, cols: number): Float32Array {
-  const out = new Float32Array(w.length);
-  const half = dHead / 2;
-  for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < half; i++) {
-      for (let c = 0; c < 2; c++) {
-        const from = (h * dHead + 2 * i + c) * cols;
-        out.set(w.subarray(from, from + cols), (h * dHead + c * half + i) * cols);
-      }
-    }
-  }
-  return out;
+  return interleavedToHalfRows(w, heads, dHead, dHead, cols); // every dim of the head is rotary
 }
 
 /** Read a llama2.c legacy `.bin` into its config and canonical host weights. */

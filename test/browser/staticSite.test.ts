@@ -45,6 +45,24 @@ async function staticServer(root: string, log: [string, number][]): Promise<{ se
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${PREFIX}` };
 }
 
+/** The site folder served on 127.0.0.1 (every request logged) and one Chromium page with its page errors collected; close() ends both. */
+async function servedPage(site: string, viewport?: { width: number; height: number }) {
+  const log: [string, number][] = [];
+  const host = await staticServer(site, log);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS }).catch(async (e) => {
+    await new Promise((ok) => host.server.close(ok));
+    throw e;
+  });
+  const page = await browser.newPage(viewport ? { viewport } : {});
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const close = async () => {
+    await browser.close();
+    await new Promise((ok) => host.server.close(ok));
+  };
+  return { url: host.url, log, page, pageErrors, close };
+}
+
 /** Go to a route of the app and wait until the view for it has rendered. */
 async function open(page: Page, base: string, route: string): Promise<void> {
   await page.goto(base + route);
@@ -57,30 +75,25 @@ test('an exported site renders from a static host: pages, paging, feature shards
   const dir = mkdtempSync(join(tmpdir(), 'saelab-static-ui-'));
   const shots = join(dir, 'screenshots');
   mkdirSync(shots);
-  let host: Awaited<ReturnType<typeof staticServer>> | null = null;
-  let browser: Awaited<ReturnType<typeof chromium.launch>> | null = null;
+  let served: Awaited<ReturnType<typeof servedPage>> | null = null;
   try {
     const { db, dashboardId: d } = syntheticWorkspace(join(dir, 'ws'), 300);
     const site = join(dir, 'site');
     await exportSite({ db, dashboard: d, out: site, featuresPerShard: 16, listChunk: 64 });
-    const log: [string, number][] = [];
-    host = await staticServer(site, log);
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
-    const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+    served = await servedPage(site, { width: 1200, height: 1000 });
+    const { page, log, pageErrors, url } = served;
     const dialogs: string[] = [];
-    const pageErrors: string[] = [];
     const foreign: string[] = [];
     let violations = 0;
     page.on('dialog', (x) => (dialogs.push(x.message()), void x.dismiss()));
-    page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('request', (r) => {
-      if (!r.url().startsWith(host!.url) && !r.url().startsWith('data:')) foreign.push(r.url());
+      if (!r.url().startsWith(url) && !r.url().startsWith('data:')) foreign.push(r.url());
     });
     await page.exposeFunction('__violation', () => void violations++);
     await page.addInitScript(() => document.addEventListener('securitypolicyviolation', () => void (window as unknown as { __violation: () => void }).__violation()));
 
     // Home: the dashboard and its SAE; no reports section, no link to the reward pages.
-    await open(page, host.url, '#/');
+    await open(page, url, '#/');
     assert.equal(await page.locator('table.dashboards a', { hasText: `#${d}` }).count(), 1);
     assert.match((await page.textContent('table.saes')) ?? '', /topk-k8-s0/);
     assert.equal(await page.locator('h2', { hasText: 'Reports' }).count(), 0);
@@ -98,12 +111,12 @@ test('an exported site renders from a static host: pages, paging, feature shards
     await page.waitForFunction((r) => document.getElementById('app')?.getAttribute('data-ready') === r, `/dashboards/${d}?order=density&offset=50`);
     assert.deepEqual(await firstColumn(page), Array.from({ length: 50 }, (_, i) => 249 - i));
     assert.match((await page.textContent('.pager')) ?? '', /51–100 of 300/);
-    await open(page, host.url, `#/dashboards/${d}?order=feature&offset=250`);
+    await open(page, url, `#/dashboards/${d}?order=feature&offset=250`);
     assert.deepEqual(await firstColumn(page), Array.from({ length: 50 }, (_, i) => 250 + i));
 
     // A feature page costs one shard; its examples hold raw HTML, shown as text.
     const before = log.length;
-    await open(page, host.url, `#/dashboards/${d}/features/157`);
+    await open(page, url, `#/dashboards/${d}/features/157`);
     assert.equal(await page.textContent('#feature-title'), 'Feature 157');
     assert.deepEqual(log.slice(before).filter(([p]) => p.startsWith(PREFIX + 'data/')), [[`${PREFIX}data/dashboards/${d}/features/9.json`, 200]]);
     assert.equal(await page.locator('.top-examples .example').count(), 20);
@@ -131,14 +144,14 @@ test('an exported site renders from a static host: pages, paging, feature shards
     assert.ok(violations >= 1, 'a CSP violation was reported');
 
     // What the site does not hold: an error line, not a request to a server.
-    await open(page, host.url, `#/dashboards/${d}/text`);
+    await open(page, url, `#/dashboards/${d}/text`);
     assert.match((await page.textContent('#text-unavailable')) ?? '', /without the model/);
     assert.equal(await page.locator('#text-run').count(), 0, 'no Run button');
-    await open(page, host.url, `#/dashboards/${d + 1}`);
+    await open(page, url, `#/dashboards/${d + 1}`);
     assert.match((await page.textContent('main .error')) ?? '', /not part of this static site/);
-    await open(page, host.url, `#/dashboards/${d}/features/299`);
+    await open(page, url, `#/dashboards/${d}/features/299`);
     assert.equal(await page.textContent('#feature-title'), 'Feature 299');
-    await open(page, host.url, `#/dashboards/${d}/features/300`);
+    await open(page, url, `#/dashboards/${d}/features/300`);
     assert.match((await page.textContent('main .error')) ?? '', /has no feature 300/);
 
     assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'no corpus script ran');
@@ -150,8 +163,7 @@ test('an exported site renders from a static host: pages, paging, feature shards
     assert.deepEqual(log.filter(([, s]) => s !== 200), []);
     for (const s of ['home.png', 'list.png', 'feature.png']) assert.ok(statSync(join(shots, s)).size > 5000, s);
   } finally {
-    await browser?.close();
-    await new Promise((ok) => (host ? host.server.close(ok) : ok(null)));
+    await served?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -179,8 +191,7 @@ export async function openLocalFeatures(base, opts) {
 
 test('a site with the model runs text → features in the page through ui/localFeatures.js', { skip, timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'saelab-static-text-'));
-  let host: Awaited<ReturnType<typeof staticServer>> | null = null;
-  let browser: Awaited<ReturnType<typeof chromium.launch>> | null = null;
+  let served: Awaited<ReturnType<typeof servedPage>> | null = null;
   try {
     const { db, dashboardId: d } = syntheticWorkspace(join(dir, 'ws'), 8);
     const site = join(dir, 'site');
@@ -189,19 +200,15 @@ test('a site with the model runs text → features in the page through ui/localF
     const info = JSON.parse(readFileSync(join(site, 'site.json'), 'utf8')) as { textFeatures: string };
     writeFileSync(join(site, 'site.json'), JSON.stringify({ ...info, textFeatures: 'local' }));
     writeFileSync(join(site, 'ui', 'localFeatures.js'), FAKE_LOCAL_FEATURES);
-    const log: [string, number][] = [];
-    host = await staticServer(site, log);
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
-    const page = await browser.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await open(page, host.url, `#/dashboards/${d}/text`);
+    served = await servedPage(site);
+    const { page, log, pageErrors, url } = served;
+    await open(page, url, `#/dashboards/${d}/text`);
     assert.equal(log.filter(([p]) => p.endsWith('/localFeatures.js')).length, 0, 'the module loads only on Run');
     await page.fill('#text-input', 'hello <script>window.__xss=9</script> world');
     await page.click('#text-run');
     await page.waitForSelector('#text-tokens .tok');
     assert.match((await page.textContent('#text-status')) ?? '', /ran in this page on the CPU \(no WebGPU adapter\)/);
-    assert.equal(await page.evaluate(() => (window as unknown as { __base: string }).__base), `${host.url}model-data/`);
+    assert.equal(await page.evaluate(() => (window as unknown as { __base: string }).__base), `${url}model-data/`);
     assert.equal(await page.textContent('#text-tokens'), 'hello <script>window.__xss=9</script> world');
     assert.equal(await page.locator('table.text-features a[href$="/features/5"]').count(), 1);
     await page.click('#text-run');
@@ -211,16 +218,14 @@ test('a site with the model runs text → features in the page through ui/localF
     assert.deepEqual(log.filter(([p]) => p.includes('/api/')), []);
     assert.deepEqual(pageErrors, []);
   } finally {
-    await browser?.close();
-    await new Promise((ok) => (host ? host.server.close(ok) : ok(null)));
+    await served?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('export-site --with-model: the exported page computes text → features itself, equal to Node, under the site CSP', { skip: skip || needsAsset('models/gpt2-corpus-tiny'), timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'saelab-static-model-'));
-  let host: Awaited<ReturnType<typeof staticServer>> | null = null;
-  let browser: Awaited<ReturnType<typeof chromium.launch>> | null = null;
+  let served: Awaited<ReturnType<typeof servedPage>> | null = null;
   try {
     mkdirSync(join(dir, 'ws'));
     const { db, dashboardId: d } = await modelWorkspace(join(dir, 'ws'));
@@ -228,15 +233,11 @@ test('export-site --with-model: the exported page computes text → features its
     const r = await exportSite({ db, dashboard: d, out: site, withModel: true });
     assert.ok(r.files.some((f) => f.path === 'model-data/manifest.json') && r.files.some((f) => f.path === 'ui/localFeatures.js'));
     for (const f of r.files) assert.equal(statSync(join(site, f.path)).size, f.bytes, f.path);
-    const log: [string, number][] = [];
-    host = await staticServer(site, log);
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
-    const page = await browser.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    served = await servedPage(site);
+    const { page, log, pageErrors, url } = served;
     const posts: string[] = [];
     page.on('request', (q) => void (q.method() !== 'GET' && posts.push(`${q.method()} ${q.url()}`)));
-    await open(page, host.url, `#/dashboards/${d}/text`);
+    await open(page, url, `#/dashboards/${d}/text`);
     const text = 'The old man walked to the market and bought bread.';
     await page.fill('#text-input', text);
     await page.click('#text-run');
@@ -250,8 +251,7 @@ test('export-site --with-model: the exported page computes text → features its
     assert.deepEqual(log.filter(([p, s]) => p.includes('/api/') || s !== 200), []);
     assert.deepEqual(pageErrors, []);
   } finally {
-    await browser?.close();
-    await new Promise((ok) => (host ? host.server.close(ok) : ok(null)));
+    await served?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
