@@ -12,19 +12,13 @@ import {
 import { causalAttentionBackwardFastCpu, causalAttentionFastCpu } from '../../src/compute/ops/attentionFastCpu.js';
 import { Rng } from '../../src/compute/random.js';
 import { assertClose } from '../helpers/assertClose.js';
-import { dot, f64, numericGrad } from '../helpers/finiteDiff.js';
+import { dot, f64 } from '../helpers/finiteDiff.js';
+import { assertAttentionBackwardFd, forward64 } from '../helpers/attentionTwin.js';
 import { gpuOrSkip } from '../helpers/gpu.js';
 
 const { gpu, skip } = await gpuOrSkip();
 
 /** The twin's forward on float64 arrays. */
-function forward64(q: Float64Array, k: Float64Array, v: Float64Array, d: AttentionDims): { out: Float64Array; lse: Float64Array } {
-  const out = new Float64Array(q.length);
-  const lse = new Float64Array(d.B * d.nHeads * d.T);
-  causalAttentionCpu(q, k, v, d, out, lse);
-  return { out, lse };
-}
-
 test('attention CPU twin: T = 1 gives out = v of the mapped kv head, lse = the one score', () => {
   // nHeads 4 over nKvHeads 2: heads 0, 1 read kv head 0; heads 2, 3 read kv head 1.
   const d: AttentionDims = { B: 2, T: 1, nHeads: 4, nKvHeads: 2, dHead: 3, scale: 0.5 };
@@ -104,19 +98,7 @@ test('attention CPU twin: grouped kv heads equal kv heads repeated per query hea
 
 test('attention backward twin matches central finite differences (float64)', () => {
   const d: AttentionDims = { B: 2, T: 5, nHeads: 4, nKvHeads: 2, dHead: 3, scale: 1 / Math.sqrt(3) };
-  const rng = new Rng(4);
-  const q = f64(rng.normalArray(2 * 5 * 4 * 3, 1.5));
-  const k = f64(rng.normalArray(2 * 5 * 2 * 3, 1.5));
-  const v = f64(rng.normalArray(2 * 5 * 2 * 3));
-  const w = f64(rng.normalArray(q.length)); // L = Σ w ⊙ out, so dOut = w
-  const loss = () => dot(forward64(q, k, v, d).out, w);
-  const { out, lse } = forward64(q, k, v, d);
-  const [dq, dk, dv] = [new Float64Array(q.length), new Float64Array(k.length), new Float64Array(v.length)];
-  causalAttentionBackwardCpu(q, k, v, out, lse, w, d, dq, dk, dv);
-  const tol = { atol: 1e-8, rtol: 1e-6 };
-  assertClose(dq, numericGrad(loss, q), tol, 'dq');
-  assertClose(dk, numericGrad(loss, k), tol, 'dk');
-  assertClose(dv, numericGrad(loss, v), tol, 'dv');
+  assertAttentionBackwardFd(d, 4);
 });
 
 test('attention Tensor API: shapes, head counts, default scale', () => {

@@ -5,21 +5,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { cpu } from '../../src/compute/cpu/cpuDevice.js';
-import { causalAttention, causalAttentionBackward, causalAttentionBackwardCpu, causalAttentionCpu, type AttentionDims } from '../../src/compute/ops/attention.js';
+import { causalAttention, causalAttentionBackward, causalAttentionBackwardCpu, type AttentionDims } from '../../src/compute/ops/attention.js';
 import { causalAttentionBackwardFastCpu, causalAttentionFastCpu } from '../../src/compute/ops/attentionFastCpu.js';
 import { Rng } from '../../src/compute/random.js';
 import { assertClose } from '../helpers/assertClose.js';
-import { dot, f64, numericGrad } from '../helpers/finiteDiff.js';
+import { f64 } from '../helpers/finiteDiff.js';
+import { assertAttentionBackwardFd, forward64 } from '../helpers/attentionTwin.js';
 import { gpuOrSkip } from '../helpers/gpu.js';
 
 const { gpu, skip } = await gpuOrSkip();
-
-function forward64(q: Float64Array, k: Float64Array, v: Float64Array, d: AttentionDims): { out: Float64Array; lse: Float64Array } {
-  const out = new Float64Array(q.length);
-  const lse = new Float64Array(d.B * d.nHeads * d.T);
-  causalAttentionCpu(q, k, v, d, out, lse);
-  return { out, lse };
-}
 
 const CASES: [string, Partial<AttentionDims>][] = [
   ['window 2', { window: 2 }],
@@ -30,19 +24,7 @@ const CASES: [string, Partial<AttentionDims>][] = [
 for (const [what, extra] of CASES) {
   test(`attention twin with ${what}: the backward matches central finite differences (float64)`, () => {
     const d: AttentionDims = { B: 2, T: 6, nHeads: 4, nKvHeads: 2, dHead: 3, scale: 0.6, ...extra };
-    const rng = new Rng(9);
-    const q = f64(rng.normalArray(2 * 6 * 4 * 3, 1.5));
-    const k = f64(rng.normalArray(2 * 6 * 2 * 3, 1.5));
-    const v = f64(rng.normalArray(2 * 6 * 2 * 3));
-    const w = f64(rng.normalArray(q.length));
-    const loss = () => dot(forward64(q, k, v, d).out, w);
-    const { out, lse } = forward64(q, k, v, d);
-    const [dq, dk, dv] = [new Float64Array(q.length), new Float64Array(k.length), new Float64Array(v.length)];
-    causalAttentionBackwardCpu(q, k, v, out, lse, w, d, dq, dk, dv);
-    const tol = { atol: 1e-8, rtol: 1e-6 };
-    assertClose(dq, numericGrad(loss, q), tol, 'dq');
-    assertClose(dk, numericGrad(loss, k), tol, 'dk');
-    assertClose(dv, numericGrad(loss, v), tol, 'dv');
+    const { q, k, v, out } = assertAttentionBackwardFd(d, 9);
     // The option changes the result (so the test would see it ignored).
     const plain = forward64(q, k, v, { ...d, window: undefined, softcap: null }).out;
     assert.ok(Math.max(...out.map((x, i) => Math.abs(x - plain[i]!))) > 1e-3, `${what} changes the output`);
