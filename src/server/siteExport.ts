@@ -101,12 +101,16 @@ async function uiModules(dir: string): Promise<Map<string, string>> {
   while (todo.length) {
     const name = todo.pop()!;
     if (found.has(name)) continue;
-    // The source map comment goes: the site carries no maps (nor the paths in them).
-    const text = (await readFile(join(dir, name), 'utf8')).replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n');
+    const text = withoutSourceMap(await readFile(join(dir, name), 'utf8'));
     found.set(name, text);
     for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"]\.\/([A-Za-z0-9_-]+\.js)['"]/g)) todo.push(m[1]!);
   }
   return found;
+}
+
+/** A module's text without its source-map comment: the site carries no maps (nor the paths in them). */
+function withoutSourceMap(text: string): string {
+  return text.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n');
 }
 
 /** The site's folder of the model, SAE and tokenizer (the page reads it as ../model-data/ from ui/). */
@@ -158,8 +162,7 @@ export async function exportSite(o: ExportSiteOptions): Promise<ExportedSite> {
       const modelDir = await resolveModel(rec.model, { download: false });
       const m = await writeSiteModel(modelDir, rec.saePath, rec.hook, join(tmp, MODEL_DATA_DIR));
       for (const f of m.files) files.push({ path: `${MODEL_DATA_DIR}/${f}`, bytes: statSync(join(tmp, MODEL_DATA_DIR, ...f.split('/'))).size });
-      // No source map: the site carries none (nor the paths in them).
-      await put('ui/localFeatures.js', (await readFile(bundle, 'utf8')).replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n'));
+      await put('ui/localFeatures.js', withoutSourceMap(await readFile(bundle, 'utf8')));
     }
     const ids = (reader.dash.listFeatures(d, { order: 'feature', limit: -1 }) as { feature: number }[]).map((r) => r.feature);
     const dSae = reader.dashboard(d).dSae;
