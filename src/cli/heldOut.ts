@@ -14,16 +14,21 @@ interface TrainedOn {
   streamTokens: number | null;
 }
 
+/** An SAE folder's cfg.json metadata ({} when it has none), or null when cfg.json is missing or unreadable. */
+function cfgMetadata(dir: string): Record<string, unknown> | null {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'cfg.json'), 'utf8')) as { metadata?: Record<string, unknown> }).metadata ?? {};
+  } catch {
+    return null;
+  }
+}
+
 /** The SAEs of `dirs` whose cfg.json metadata names `data` as their dataset. */
 function trainedOnData(dirs: readonly string[], data: string): TrainedOn[] {
   const out: TrainedOn[] = [];
   for (const dir of dirs) {
-    let meta: Record<string, unknown>;
-    try {
-      meta = (JSON.parse(readFileSync(join(dir, 'cfg.json'), 'utf8')) as { metadata?: Record<string, unknown> }).metadata ?? {};
-    } catch {
-      continue; // not a SAELens folder (or unreadable): loading the SAE will say so
-    }
+    const meta = cfgMetadata(dir);
+    if (meta === null) continue; // not a SAELens folder (or unreadable): loading the SAE will say so
     const trainedData = saeDatasetPath(meta); // the local path (cfg's dataset_path is portable: a file name)
     if (trainedData === undefined || resolve(trainedData) !== data) continue;
     const n = meta.training_stream_tokens;
@@ -34,13 +39,8 @@ function trainedOnData(dirs: readonly string[], data: string): TrainedOn[] {
 
 /** The dataset the first of `dirs` says it trained on (cfg.json metadata), or undefined: the default data of compare and duplicates. */
 export function firstSaeData(dirs: readonly string[]): string | undefined {
-  if (dirs.length === 0) return undefined;
-  try {
-    const meta = (JSON.parse(readFileSync(join(dirs[0]!, 'cfg.json'), 'utf8')) as { metadata?: Record<string, unknown> }).metadata ?? {};
-    return saeDatasetPath(meta);
-  } catch {
-    return undefined;
-  }
+  const meta = dirs.length ? cfgMetadata(dirs[0]!) : null;
+  return meta ? saeDatasetPath(meta) : undefined;
 }
 
 export interface HeldOutChoice {
