@@ -16,6 +16,7 @@ import { createSae, initSaeParams } from '../../src/sae/initSae.js';
 import type { SaeConfig } from '../../src/sae/types.js';
 import { gpuOrSkip } from '../helpers/gpu.js';
 import { ASSETS, needsAsset } from '../io/assets.js';
+import { identityWeights } from '../helpers/e2eFixtures.js';
 
 const skip = needsAsset('fixtures/gpt2-tiny-random') || needsAsset('fixtures/gpt2-rm-tiny-random');
 const HOOK = 'blocks.1.hook_resid_pre';
@@ -41,16 +42,8 @@ function randomWindows(n: number, T: number, seed: number, vocab = 1000): Packed
 
 /** x̂ = ReLU(x)·I − ReLU(−x)·I: a standard SAE with W_enc = [I, −I], W_dec = [I; −I] reconstructs x exactly. */
 function identitySae(d: number, normScalingFactor?: number): EvalSaeSpec {
-  const we = new Float32Array(d * 2 * d);
-  const wd = new Float32Array(2 * d * d);
-  for (let j = 0; j < d; j++) {
-    we[j * 2 * d + j] = 1;
-    we[j * 2 * d + d + j] = -1;
-    wd[j * d + j] = 1;
-    wd[(d + j) * d + j] = -1;
-  }
   const cfg: SaeConfig = { architecture: 'standard', dIn: d, dSae: 2 * d, applyBDecToInput: false, decoderUnitNorm: false, normalizeActivations: normScalingFactor ? 'expected_average_only_in' : 'none', seed: 0 };
-  const params = { W_enc: cpu.fromArray(we, [d, 2 * d]), b_enc: cpu.zeros([2 * d]), W_dec: cpu.fromArray(wd, [2 * d, d]), b_dec: cpu.zeros([d]) };
+  const params = identityWeights(d);
   const s: EvalSaeSpec = { label: 'identity', cfg, model: createSae(cfg, params), hook: HOOK };
   if (normScalingFactor) s.normScalingFactor = normScalingFactor;
   return s;

@@ -16,11 +16,8 @@ export function tokenBatch(seed: number, B = 2, T = 8, V = 1000): TokenBatch {
   return { ids, exclude, B, T };
 }
 
-/** An SAE on `cfg` (dSae = 2·dIn) whose output is exactly its input: f = [ReLU(x), ReLU(−x)], x̂ = ReLU(x) − ReLU(−x). */
-export function identitySae(cfg: SaeConfig): SaeModel {
-  const d = cfg.dIn;
-  if (cfg.dSae !== 2 * d) throw new Error(`identitySae needs dSae = 2·dIn (got ${cfg.dSae} for ${d})`);
-  const c = { ...cfg, applyBDecToInput: false };
+/** Weights with dSae = 2·d whose output is exactly the input: W_enc = [I, −I], W_dec = [I; −I], biases 0, so f = [ReLU(x), ReLU(−x)] and x̂ = ReLU(x) − ReLU(−x). */
+export function identityWeights(d: number): SaeParams {
   const wEnc = new Float32Array(d * 2 * d);
   const wDec = new Float32Array(2 * d * d);
   for (let j = 0; j < d; j++) {
@@ -29,7 +26,15 @@ export function identitySae(cfg: SaeConfig): SaeModel {
     wDec[j * d + j] = 1;
     wDec[(d + j) * d + j] = -1;
   }
-  const params: SaeParams = { W_enc: cpu.fromArray(wEnc, [d, 2 * d]), b_enc: cpu.zeros([2 * d]), W_dec: cpu.fromArray(wDec, [2 * d, d]), b_dec: cpu.zeros([d]) };
+  return { W_enc: cpu.fromArray(wEnc, [d, 2 * d]), b_enc: cpu.zeros([2 * d]), W_dec: cpu.fromArray(wDec, [2 * d, d]), b_dec: cpu.zeros([d]) };
+}
+
+/** An SAE on `cfg` (dSae = 2·dIn) whose output is exactly its input (identityWeights). */
+export function identitySae(cfg: SaeConfig): SaeModel {
+  const d = cfg.dIn;
+  if (cfg.dSae !== 2 * d) throw new Error(`identitySae needs dSae = 2·dIn (got ${cfg.dSae} for ${d})`);
+  const c = { ...cfg, applyBDecToInput: false };
+  const params = identityWeights(d);
   if (c.architecture === 'batchtopk') params.threshold = cpu.fromArray(new Float32Array([-1]), [1]);
   return createSae(c, params);
 }
