@@ -20,29 +20,63 @@ static inline float clamp20(float x) {
   return x > 20.0f ? 20.0f : x;
 }
 
-static void gelu_forward_range(const float *x, int64_t n, float *y) {
-  for (int64_t i = 0; i < n; i++) {
-    const float v = x[i];
-    const float xc = clamp20(v);
-    const float z = 2.0f * GELU_C * (xc + GELU_A * xc * xc * xc);
-    const float az = z < 0.0f ? -z : z;
-    const float e = fast_exp(-az);
-    y[i] = v * ((z >= 0.0f ? 1.0f : e) / (1.0f + e));
-  }
+// One element of the forward (the scalar tail; gelu_forward_range's lanes do the same operations).
+static inline float gelu_forward_one(float v) {
+  const float xc = clamp20(v);
+  const float z = 2.0f * GELU_C * (xc + GELU_A * xc * xc * xc);
+  const float az = z < 0.0f ? -z : z;
+  const float e = fast_exp(-az);
+  return v * ((z >= 0.0f ? 1.0f : e) / (1.0f + e));
 }
 
-static void gelu_backward_range(const float *x, const float *dy, int64_t n, float *dx) {
-  for (int64_t i = 0; i < n; i++) {
-    const float v = x[i];
-    const float xc = clamp20(v);
-    const float z = 2.0f * GELU_C * (xc + GELU_A * xc * xc * xc);
-    const float du = GELU_C * (1.0f + 3.0f * GELU_A * xc * xc);
-    const float az = z < 0.0f ? -z : z;
-    const float e = fast_exp(-az);
-    const float sig = (z >= 0.0f ? 1.0f : e) / (1.0f + e);
-    const float dsig = e / ((1.0f + e) * (1.0f + e));
-    dx[i] = dy[i] * (sig + v * (2.0f * dsig * du));
+static inline float gelu_backward_one(float v, float dy) {
+  const float xc = clamp20(v);
+  const float z = 2.0f * GELU_C * (xc + GELU_A * xc * xc * xc);
+  const float du = GELU_C * (1.0f + 3.0f * GELU_A * xc * xc);
+  const float az = z < 0.0f ? -z : z;
+  const float e = fast_exp(-az);
+  const float sig = (z >= 0.0f ? 1.0f : e) / (1.0f + e);
+  const float dsig = e / ((1.0f + e) * (1.0f + e));
+  return dy * (sig + v * (2.0f * dsig * du));
+}
+
+// clamp20 on 8 lanes.
+static inline f32x8 clamp20x8(f32x8 x) {
+  x = f32x8_select(x < f32x8_splat(-20.0f), f32x8_splat(-20.0f), x);
+  return f32x8_select(x > f32x8_splat(20.0f), f32x8_splat(20.0f), x);
+}
+
+SAELAB_VECTOR_CLONES
+static void gelu_forward_range(const float *x, int64_t n, float *y) {
+  const f32x8 zero = f32x8_splat(0.0f), one = f32x8_splat(1.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const f32x8 v = f32x8_load(x + i);
+    const f32x8 xc = clamp20x8(v);
+    const f32x8 z = 2.0f * GELU_C * (xc + GELU_A * xc * xc * xc);
+    const f32x8 az = f32x8_select(z < zero, -z, z);
+    const f32x8 e = fast_exp8(-az);
+    f32x8_store(y + i, v * (f32x8_select(z >= zero, one, e) / (1.0f + e)));
   }
+  for (; i < n; i++) y[i] = gelu_forward_one(x[i]);
+}
+
+SAELAB_VECTOR_CLONES
+static void gelu_backward_range(const float *x, const float *dy, int64_t n, float *dx) {
+  const f32x8 zero = f32x8_splat(0.0f), one = f32x8_splat(1.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const f32x8 v = f32x8_load(x + i);
+    const f32x8 xc = clamp20x8(v);
+    const f32x8 z = 2.0f * GELU_C * (xc + GELU_A * xc * xc * xc);
+    const f32x8 du = GELU_C * (1.0f + 3.0f * GELU_A * xc * xc);
+    const f32x8 az = f32x8_select(z < zero, -z, z);
+    const f32x8 e = fast_exp8(-az);
+    const f32x8 sig = f32x8_select(z >= zero, one, e) / (1.0f + e);
+    const f32x8 dsig = e / ((1.0f + e) * (1.0f + e));
+    f32x8_store(dx + i, f32x8_load(dy + i) * (sig + v * (2.0f * dsig * du)));
+  }
+  for (; i < n; i++) dx[i] = gelu_backward_one(x[i], dy[i]);
 }
 
 typedef struct {

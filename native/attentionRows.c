@@ -41,6 +41,7 @@ static int64_t rows_per_block(int64_t T) {
 // One row's softmax over s[start:end) in place; zeros elsewhere in [0, n); returns lse. Separate
 // simple passes (max, exp, sum, scale) so that the compiler vectorises each; max and sum in fixed
 // lanes (float max, double sum), so the order never depends on the SIMD width.
+SAELAB_VECTOR_CLONES
 static float softmax_row(float *s, int64_t start, int64_t end, int64_t n, float cap) {
   if (cap > 0.0f)
     for (int64_t c = start; c < end; c++) s[c] = cap * tanhf(s[c] / cap);
@@ -54,7 +55,8 @@ static float softmax_row(float *s, int64_t start, int64_t end, int64_t n, float 
   float m = -INFINITY;
   for (int l = 0; l < LANES; l++) m = ml[l] > m ? ml[l] : m;
   for (; c < len; c++) m = x[c] > m ? x[c] : m;
-  for (c = 0; c < len; c++) x[c] = fast_exp(x[c] - m);
+  for (c = 0; c + 8 <= len; c += 8) f32x8_store(x + c, fast_exp8(f32x8_load(x + c) - m));
+  for (; c < len; c++) x[c] = fast_exp(x[c] - m);
   double acc[LANES] = {0};
   for (c = 0; c + LANES <= len; c += LANES)
     for (int l = 0; l < LANES; l++) acc[l] += (double)x[c + l];

@@ -1,7 +1,6 @@
 // KL-to-target row kernels (see klRows.h). Sums run in 8 fixed lanes (double) combined in a fixed
 // order, so results do not depend on the SIMD width or the thread count (rows are split across
-// threads, never a row). exp is a polynomial that the compiler vectorises (with -fno-trapping-math,
-// which lets it turn the clamps into selects; ≤ 2 ulp on the range
+// threads, never a row). exp is fastExp.h's polynomial, 8 lanes at a time (≤ 2 ulp on the range
 // softmax uses, exp(x ≤ 0)); Math.exp in the TypeScript twin differs from it in the last bits.
 
 #include "klRows.h"
@@ -25,15 +24,15 @@ static float row_max(const float *x, int64_t V) {
 }
 
 // Σ exp(x − max) of a row in fixed lanes; writes e = exp(x − max) into `e` and the max into *m.
+SAELAB_VECTOR_CLONES
 static double row_sum_exp(const float *x, int64_t V, float *e, float *m_out) {
   const float m = row_max(x, V);
   double s[LANES] = {0};
   int64_t j = 0;
-  for (; j + LANES <= V; j += LANES)
-    for (int l = 0; l < LANES; l++) {
-      e[j + l] = fast_exp(x[j + l] - m);
-      s[l] += e[j + l];
-    }
+  for (; j + LANES <= V; j += LANES) {
+    f32x8_store(e + j, fast_exp8(f32x8_load(x + j) - m));
+    for (int l = 0; l < LANES; l++) s[l] += e[j + l];
+  }
   double sum = 0;
   for (int l = 0; l < LANES; l++) sum += s[l];
   for (; j < V; j++) {

@@ -162,3 +162,28 @@ test('gelu native kernel (native/activations.c) matches the TypeScript twin, ext
   assertClose(dx!, dxt!, { atol: 1e-6, rtol: 2e-6 }, "gelu'");
   assert.ok(y!.every(Number.isFinite) && dx!.every(Number.isFinite), 'finite everywhere');
 });
+
+test('gelu native kernel: the 8-lane body and the scalar tail give the same bits for the same input', { skip: blasAddon()?.geluForward ? false : 'the native addon is not built' }, () => {
+  // native/fastExp.h promises fast_exp8 ≡ fast_exp bit for bit; a length-15 array puts values 0–6 in
+  // the lane body and the same values at 8–14 in the tail.
+  const rng = new Rng(43);
+  const values = [...rng.normalArray(693, 4), 0, -0, 1e-8, -1e-8, 20, -20, 21, -21, 3e38, -3e38, 1e-30, 0.5, -0.5, 87, -87];
+  const a = blasAddon()!;
+  let compared = 0;
+  for (let i = 0; i < values.length; i += 7) {
+    const part = values.slice(i, i + 7);
+    while (part.length < 7) part.push(1);
+    const x = Float32Array.from([...part, 2, ...part]);
+    const dy = Float32Array.from([...part.map((_, j) => 1 + j / 8), 1, ...part.map((_, j) => 1 + j / 8)]);
+    const y = new Float32Array(15);
+    const dx = new Float32Array(15);
+    a.geluForward!(x, y);
+    a.geluBackward!(x, dy, dx);
+    for (let j = 0; j < 7; j++) {
+      assert.ok(Object.is(y[j], y[8 + j]), `gelu(${x[j]}): lane ${y[j]} vs tail ${y[8 + j]}`);
+      assert.ok(Object.is(dx[j], dx[8 + j]), `gelu'(${x[j]}): lane ${dx[j]} vs tail ${dx[8 + j]}`);
+      compared++;
+    }
+  }
+  assert.ok(compared >= 700);
+});
