@@ -1,6 +1,7 @@
 // `saelab devices`: what compute is available here (the WebGPU adapter, its features and limits; BLAS).
 
 import type { Command } from 'commander';
+import { blasInfo } from '../../compute/cpu/blas.js';
 import { cpu } from '../../compute/cpu/cpuDevice.js';
 import { openWebGpu } from '../../compute/webgpu/openGpu.js';
 import { emit } from '../output.js';
@@ -26,9 +27,11 @@ export function registerDevices(program: Command): void {
             },
           }
         : { available: false, reason: r.reason };
-      const out = { cpu: cpu.describe(), webgpu };
+      const blas = blasInfo();
+      const out = { cpu: cpu.describe(), blasCoreType: blas.coreType, webgpu };
       emit(!!opts.json, out, () => {
         console.log(out.cpu);
+        if (blas.coreType) console.log(`  OpenBLAS kernels: ${blas.coreType}`);
         if (r.ok) {
           console.log(r.device.describe());
           for (const [k, v] of Object.entries(webgpu.limits ?? {})) console.log(`  ${k}: ${v}`);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { packageRoot } from '../packageRoot.js';
+import { chooseBlasCoreType, readCpuinfo, withBlasCoreType } from './blasCoreType.js';
 
 /** The functions native/sgemm_addon.c exports (arguments are validated again in C). */
 export interface BlasAddon {
@@ -61,7 +62,8 @@ export interface BlasAddon {
   normalizeRows?(w: Float32Array, rows: number, cols: number): void;
 }
 
-export interface BlasInfo { available: boolean; name: string; reason: string }
+/** `coreType` says which OpenBLAS kernels were asked for and why (blasCoreType.ts). */
+export interface BlasInfo { available: boolean; name: string; reason: string; coreType: string }
 
 const ADDON_RELATIVE = join('native', 'build', 'Release', 'saelab_blas.node');
 
@@ -73,19 +75,22 @@ function disabledByEnv(): boolean {
 }
 
 function load(): { addon: BlasAddon | null; info: BlasInfo } {
-  const none = (reason: string) => ({ addon: null, info: { available: false, name: '', reason } });
+  const none = (reason: string) => ({ addon: null, info: { available: false, name: '', reason, coreType: '' } });
   if (disabledByEnv()) return none('disabled by SAELAB_NO_BLAS');
   const root = packageRoot();
   if (!root) return none('package root not found');
   const path = join(root, ADDON_RELATIVE);
   if (!existsSync(path)) return none(`${ADDON_RELATIVE} not built; run \`npm run build:native\``);
   try {
-    const addon = createRequire(import.meta.url)(path) as BlasAddon;
+    const coreType = chooseBlasCoreType(process.env, readCpuinfo());
+    // The kernels are fixed when the library loads: an addon loaded earlier in this process
+    // (a reload) keeps the kernels of its first load.
+    const addon = withBlasCoreType(coreType, () => createRequire(import.meta.url)(path) as BlasAddon);
     if (typeof addon.sgemm !== 'function' || typeof addon.sgemmBatched !== 'function' || typeof addon.info !== 'function') {
       return none(`${ADDON_RELATIVE} is stale; run \`npm run build:native\``);
     }
     const { config, threads } = addon.info();
-    return { addon, info: { available: true, name: `${config}, ${threads} threads`, reason: '' } };
+    return { addon, info: { available: true, name: `${config}, ${threads} threads`, reason: '', coreType: coreType.reason } };
   } catch (e) {
     return none(`${ADDON_RELATIVE} failed to load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
   }

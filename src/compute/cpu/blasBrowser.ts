@@ -3,7 +3,7 @@
 
 import type { BlasAddon, BlasInfo } from './blas.js';
 
-const INFO: BlasInfo = { available: false, name: '', reason: 'no native addons in a browser' };
+const INFO: BlasInfo = { available: false, name: '', reason: 'no native addons in a browser', coreType: '' };
 
 /** Always null in a browser. */
 export function blasAddon(): BlasAddon | null {
