@@ -31,11 +31,12 @@ const statusOf = (db: string) => {
 test('dashboard: SIGTERM exits 143 and marks it aborted; --resume ends done', { skip, timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'saelab-dash-abort-'));
   try {
-    const corpus = writeCorpus(join(dir, 'corpus.txt'), 400);
+    // Long enough that the pass is still running half a second in on a fast CPU (~130k tokens).
+    const corpus = writeCorpus(join(dir, 'corpus.txt'), 2000);
     const sae = join(dir, 'sae');
     await writeRandomSae(sae, corpus);
     const db = join(dir, 'saelab.db');
-    const args = ['dashboard', '--device', 'cpu', '--json', '--sae', sae, '--model', TINY_MODEL, '--data', corpus, '--db', db, '--tokens', '40k', '--batch-size', '2', '--context-size', '32'];
+    const args = ['dashboard', '--device', 'cpu', '--json', '--sae', sae, '--model', TINY_MODEL, '--data', corpus, '--db', db, '--tokens', '120k', '--batch-size', '2', '--context-size', '32'];
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
