@@ -41,7 +41,7 @@ static inline float gelu_backward_one(float v, float dy) {
 }
 
 // clamp20 on 8 lanes.
-static inline f32x8 clamp20x8(f32x8 x) {
+SAELAB_VECTOR_INLINE f32x8 clamp20x8(f32x8 x) {
   x = f32x8_select(x < f32x8_splat(-20.0f), f32x8_splat(-20.0f), x);
   return f32x8_select(x > f32x8_splat(20.0f), f32x8_splat(20.0f), x);
 }

@@ -1,10 +1,11 @@
-// N-API wrappers of attentionRows.c and layerNorm.c. The TypeScript callers
-// (src/compute/ops/attentionFastCpu.ts, layerNorm.ts) check shapes with clear messages; these
+// N-API wrappers of attentionRows.c, layerNorm.c and logitLosses.c. The TypeScript callers
+// (src/compute/ops/attentionFastCpu.ts, layerNorm.ts, src/eval/logitLosses.ts) check shapes with clear messages; these
 // re-check every length anyway, so a direct call can never read or write outside its arrays.
 
 #include "forwardOps.h"
 #include "attentionRows.h"
 #include "layerNorm.h"
+#include "logitLosses.h"
 #include "napiArgs.h"
 #include <stdint.h>
 
@@ -58,10 +59,61 @@ static napi_value LayerNormForward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static int arg_f64(napi_env env, napi_value v, double **d, int64_t *n) { return arg_typed(env, v, napi_float64_array, (void **)d, n); }
+static int arg_u8(napi_env env, napi_value v, uint8_t **d, int64_t *n) { return arg_typed(env, v, napi_uint8_array, (void **)d, n); }
+
+// cleanLogitStats(z, n, V, rows, p, lse, a, s): logitLosses.h.
+static napi_value CleanLogitStats(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value a[8];
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 8)
+    return addon_fail(env, "saelab_blas.cleanLogitStats: expected 8 arguments");
+  float *z, *p;
+  uint8_t *rows;
+  double *lse, *av, *sv;
+  int64_t lz, lp, lr, ll, la, ls, n, V;
+  if (!arg_f32(env, a[0], &z, &lz) || !arg_f32(env, a[4], &p, &lp) || !arg_u8(env, a[3], &rows, &lr) || !arg_f64(env, a[5], &lse, &ll) ||
+      !arg_f64(env, a[6], &av, &la) || !arg_f64(env, a[7], &sv, &ls))
+    return addon_fail(env, "saelab_blas.cleanLogitStats: z, p must be Float32Arrays, rows a Uint8Array, lse, a, s Float64Arrays");
+  if (!arg_int(env, a[1], 0, &n) || !arg_int(env, a[2], 1, &V))
+    return addon_fail(env, "saelab_blas.cleanLogitStats: n must be a non-negative and V a positive integer");
+  if (lz < n * V || lp < n * V || lr < n || ll < n || la < n || ls < n)
+    return addon_fail(env, "saelab_blas.cleanLogitStats: an array is shorter than n x V (or n)");
+  clean_logit_stats(z, n, V, rows, p, lse, av, sv, addon_threads());
+  return NULL;
+}
+
+// compareLogitRows(p, a, s, lse, q, n, V, rows, targets, ce, kl): logitLosses.h.
+static napi_value CompareLogitRows(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value a[11];
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 11)
+    return addon_fail(env, "saelab_blas.compareLogitRows: expected 11 arguments");
+  float *p, *q;
+  double *av, *sv, *lse, *ce, *kl;
+  uint8_t *rows;
+  int32_t *targets;
+  int64_t lp, la, ls, ll, lq, lr, lt, lc, lk, n, V;
+  if (!arg_f32(env, a[0], &p, &lp) || !arg_f64(env, a[1], &av, &la) || !arg_f64(env, a[2], &sv, &ls) || !arg_f64(env, a[3], &lse, &ll) ||
+      !arg_f32(env, a[4], &q, &lq) || !arg_u8(env, a[7], &rows, &lr) || !arg_i32(env, a[8], &targets, &lt) ||
+      !arg_f64(env, a[9], &ce, &lc) || !arg_f64(env, a[10], &kl, &lk))
+    return addon_fail(env, "saelab_blas.compareLogitRows: p, q must be Float32Arrays, a, s, lse, ce, kl Float64Arrays, rows a Uint8Array, targets an Int32Array");
+  if (!arg_int(env, a[5], 0, &n) || !arg_int(env, a[6], 1, &V))
+    return addon_fail(env, "saelab_blas.compareLogitRows: n must be a non-negative and V a positive integer");
+  if (lp < n * V || lq < n * V || la < n || ls < n || ll < n || lr < n || lt < n || lc < n || lk < n)
+    return addon_fail(env, "saelab_blas.compareLogitRows: an array is shorter than n x V (or n)");
+  for (int64_t r = 0; r < n; r++)
+    if (targets[r] >= V) return addon_fail(env, "saelab_blas.compareLogitRows: a target is not below V");
+  compare_logit_rows(p, av, sv, lse, q, n, V, rows, targets, ce, kl, addon_threads());
+  return NULL;
+}
+
 int register_forward_ops(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"attentionForward", NULL, AttentionForward, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormForward", NULL, LayerNormForward, NULL, NULL, NULL, napi_default, NULL},
+      {"cleanLogitStats", NULL, CleanLogitStats, NULL, NULL, NULL, napi_default, NULL},
+      {"compareLogitRows", NULL, CompareLogitRows, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) == napi_ok;
 }

@@ -75,6 +75,19 @@ export class Tensor {
     return this.device.read(this);
   }
 
+  /**
+   * Use the values once, then dispose: on the CPU `use` sees the tensor's own array (no copy, and it
+   * goes back to the pool for the next tensor of its size), elsewhere a read-back. `use` must not
+   * keep the array.
+   */
+  async readThenDispose<T>(use: (values: AnyTypedArray) => T): Promise<T> {
+    try {
+      return use(this.storage.kind === 'cpu' ? this.storage.data : await this.read());
+    } finally {
+      this.dispose();
+    }
+  }
+
   toString(): string {
     return `Tensor(${this.dtype}[${this.shape.join(',')}] on ${this.device.kind})`;
   }

@@ -234,19 +234,17 @@ export async function evalSaes(o: EvalOptions): Promise<EvalReport> {
       // and dropped as soon as it is used (the clean ones kept only on the batch of the error-term
       // check): the peak is ~3 × B·T·V floats (softmax kept, a variant's device tensor + read-back).
       const checkNow = bi === 0 && (o.checkErrorTerm ?? true);
-      const cleanT = clean.logits!; // [B·T, V]
-      let clean0: Float32Array | null = (await cleanT.read()) as Float32Array;
-      cleanT.dispose();
-      const cleanLogits = new CleanLogits(clean0, V, keep);
-      const ceClean = cleanLogits.ce(targets);
-      cleanLogits.dropLogits();
-      if (!checkNow) clean0 = null;
-      const lossesOf = async (logits: Tensor) => {
-        const q = (await logits.read()) as Float32Array;
-        const r = cleanLogits.compare(q, targets);
-        logits.dispose();
-        return r;
-      };
+      // On the CPU each logits tensor is read in place and its array goes back to the device's pool
+      // for the next forward (no 25 MB copy, allocation and collection per variant).
+      let clean0 = null as Float32Array | null; // [B·T, V], kept for the error-term check only (set in the callback)
+      const { cleanLogits, ceClean } = await clean.logits!.readThenDispose((z) => {
+        const c = new CleanLogits(z as Float32Array, V, keep);
+        const ce = c.ce(targets);
+        c.dropLogits();
+        if (checkNow) clean0 = (z as Float32Array).slice();
+        return { cleanLogits: c, ceClean: ce };
+      });
+      const lossesOf = (logits: Tensor) => logits.readThenDispose((q) => cleanLogits.compare(q as Float32Array, targets));
       const ablations = new Map<string, { zero: { ce: Float64Array; kl: Float64Array }; mean: { ce: Float64Array; kl: Float64Array } }>();
       for (const h of hooks) {
         const x = xs.get(h)!;

@@ -50,3 +50,15 @@ test('CPU pool: uninitialized reuses a released large array without zeroing it; 
   assert.deepEqual(b.shape, [BIG]);
   assert.ok((dev.uninitialized([16]).data as Float32Array).every((v) => v === 0), 'a small one is a fresh (zero) array');
 });
+
+test('readThenDispose: the CPU array itself (no copy), then disposed, also when the callback throws', async () => {
+  const dev = new CpuDevice();
+  const data = Float32Array.of(1, 2, 3);
+  const t = dev.wrap(data);
+  const seen = await t.readThenDispose((v) => v);
+  assert.equal(seen, data, 'the callback saw the storage, not a copy');
+  assert.ok(t.isDisposed);
+  const u = dev.fromArray(Float32Array.of(4));
+  await assert.rejects(u.readThenDispose(() => { throw new Error('boom'); }), /boom/);
+  assert.ok(u.isDisposed);
+});

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { crossEntropyCpu } from '../../src/compute/ops/crossEntropy.js';
 import { klDivergenceCpu } from '../../src/compute/ops/klDivergence.js';
 import { Rng } from '../../src/compute/random.js';
+import { blasAddon } from '../../src/compute/cpu/blas.js';
 import { CleanLogits } from '../../src/eval/logitLosses.js';
 
 test('a hand-computed case: V = 2', () => {
@@ -45,4 +46,40 @@ test('CE and KL equal the direct formulas (the ops) on random logits; rows left 
   const same = clean.compare(p, targets);
   for (let r = 0; r < n; r++) assert.equal(same.kl[r], 0);
   assert.deepEqual([...same.ce], [...clean.ce(targets)]);
+});
+
+test('the native rows (native/logitLosses.c) equal the TypeScript twin to 1e-12, across thread counts', { skip: blasAddon()?.compareLogitRows ? false : 'the native addon is not built' }, () => {
+  const rng = new Rng(5);
+  const n = 13;
+  const V = 1003; // not a multiple of 4 or 8: the tails run too
+  const z = Float32Array.from({ length: n * V }, (_, i) => (i % V === 17 ? 40 : 6 * rng.normal()));
+  const q = Float32Array.from(z, (v, i) => (i % 97 === 0 ? -1e30 : v + 2 * rng.normal()));
+  const targets = Int32Array.from({ length: n }, (_, r) => (r === 2 ? -1 : rng.int(V)));
+  const rows = Uint8Array.from({ length: n }, (_, r) => (r === 5 ? 0 : 1));
+  const ts = new CleanLogits(z, V, rows, false);
+  const nat = new CleanLogits(z, V, rows);
+  const a = ts.compare(q, targets);
+  const b = nat.compare(q, targets);
+  const close = (x: number, y: number) => Math.abs(x - y) <= 1e-12 * Math.max(1, Math.abs(y));
+  for (let r = 0; r < n; r++) {
+    assert.ok(close(b.ce[r]!, a.ce[r]!), `ce row ${r}: native ${b.ce[r]} vs ${a.ce[r]}`);
+    assert.ok(close(b.kl[r]!, a.kl[r]!), `kl row ${r}: native ${b.kl[r]} vs ${a.kl[r]}`);
+    assert.ok(close(nat.ce(targets)[r]!, ts.ce(targets)[r]!));
+  }
+  assert.equal(b.ce[5], 0);
+  assert.equal(b.kl[5], 0);
+  // One thread and two give the same bits (rows are split, never a row).
+  const addon = blasAddon()!;
+  const saved = addon.info().threads;
+  addon.setThreads(1);
+  let one: { ce: Float64Array; kl: Float64Array };
+  try {
+    one = new CleanLogits(z, V, rows).compare(q, targets);
+  } finally {
+    addon.setThreads(saved);
+  }
+  assert.deepEqual([...one.ce], [...b.ce]);
+  assert.deepEqual([...one.kl], [...b.kl]);
+  // A target at or past V is one clear error, not a read outside the row.
+  assert.throws(() => nat.compare(q, Int32Array.from(targets, (t, r) => (r === 0 ? V : t))), /target 1003 at row 0 is not below V = 1003/);
 });

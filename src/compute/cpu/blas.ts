@@ -41,6 +41,10 @@ export interface BlasAddon {
   attentionForward?(q: Float32Array, k: Float32Array, v: Float32Array, B: number, T: number, H: number, Hkv: number, D: number, scale: number, window: number, softcap: number, out: Float32Array, lse: Float32Array): void;
   /** native/layerNorm.c (absent in older addons): layerNormCpu's native twin (d = gamma.length). */
   layerNormForward?(x: Float32Array, gamma: Float32Array, beta: Float32Array, rows: number, eps: number, y: Float32Array, mean: Float32Array, rstd: Float32Array): void;
+  /** native/logitLosses.c (absent in older addons): CleanLogits' statistics (src/eval/logitLosses.ts), rows over threads. */
+  cleanLogitStats?(z: Float32Array, n: number, V: number, rows: Uint8Array, p: Float32Array, lse: Float64Array, a: Float64Array, s: Float64Array): void;
+  /** native/logitLosses.c: CleanLogits.compare's twin (CE and KL per row). */
+  compareLogitRows?(p: Float32Array, a: Float64Array, s: Float64Array, lse: Float64Array, q: Float32Array, n: number, V: number, rows: Uint8Array, targets: Int32Array, ce: Float64Array, kl: Float64Array): void;
   /** native/klRows.c: klToTargetCpu's native twin. */
   klToTargetRows?(probs: Float32Array, plogp: Float32Array, logitsQ: Float32Array, weights: Float32Array, rows: number, V: number, dLogitsQ: Float32Array, klw: Float32Array): void;
   /** native/topkEncode.c (absent in older addons): the TopK encoder with its top-k fused into the GEMM (src/sae/topkEncode.ts). */
