@@ -5,15 +5,23 @@ import type { Device } from '../device.js';
 import { allocTyped, dtypeOfArray, numelOf, Tensor, type AnyTypedArray, type DType } from '../tensor.js';
 import { blasInfo } from './blas.js';
 
-/** Arrays at least this long are pooled: a fresh one costs its page faults (a [1024, 50,257] logits tensor: ~0.1 s). */
-const POOL_MIN_ELEMENTS = 1 << 22;
+/**
+ * Arrays at least this long (256 KiB of f32) are pooled: a fresh one costs its zeroing, page faults
+ * and a collection later (a [1024, 50,257] logits tensor: ~0.1 s). 2^16 rather than 2^22 (the
+ * forward's [tokens, d_model] activations are pooled too) made the GPT-2-small forward at ctx 128
+ * 7 % faster (BENCHMARKS.md, session 6).
+ */
+const POOL_MIN_ELEMENTS = 1 << 16;
 /** At most this many bytes wait in the pool (the oldest go first). */
 const POOL_MAX_BYTES = 2 ** 31;
 
 export class CpuDevice implements Device {
   readonly kind = 'cpu' as const;
-  /** Large arrays this device allocated, released and not yet handed out again (oldest first). */
-  private readonly pool: AnyTypedArray[] = [];
+  /** Large arrays this device allocated, released and not yet handed out again, by dtype and length. */
+  private readonly pool = new Map<string, AnyTypedArray[]>();
+  /** The same arrays in release order, for eviction. */
+  private readonly released: AnyTypedArray[] = [];
+  private readonly inPool = new WeakSet<AnyTypedArray>();
   private pooledBytes = 0;
   /** Large arrays this device allocated (only those may be pooled: `wrap` aliases the caller's). */
   private readonly owned = new WeakSet<AnyTypedArray>();
@@ -36,16 +44,22 @@ export class CpuDevice implements Device {
 
   /** A large array (zeroed unless `zero` is false): a released one of the same type and length when the pool has it. */
   private take(dtype: DType, n: number, zero = true): AnyTypedArray {
-    const i = this.pool.findIndex((a) => a.length === n && dtypeOfArray(a) === dtype);
-    if (i >= 0) {
-      const a = this.pool.splice(i, 1)[0]!;
-      this.pooledBytes -= a.byteLength;
+    const a = this.pool.get(`${dtype}:${n}`)?.pop(); // the latest released: likeliest still in cache
+    if (a) {
+      this.forget(a);
       if (zero) a.fill(0);
       return a;
     }
-    const a = allocTyped(dtype, n);
-    this.owned.add(a);
-    return a;
+    const fresh = allocTyped(dtype, n);
+    this.owned.add(fresh);
+    return fresh;
+  }
+
+  /** Take `a` off the release order and the byte count (it has left its dtype/length list). */
+  private forget(a: AnyTypedArray): void {
+    this.released.splice(this.released.lastIndexOf(a), 1);
+    this.inPool.delete(a);
+    this.pooledBytes -= a.byteLength;
   }
 
   fromArray(data: AnyTypedArray, shape: readonly number[] = [data.length]): Tensor {
@@ -74,10 +88,20 @@ export class CpuDevice implements Device {
     // Small arrays are garbage collected; large ones this device made wait for reuse.
     if (t.storage.kind !== 'cpu') return;
     const a = t.storage.data;
-    if (a.length < POOL_MIN_ELEMENTS || !this.owned.has(a) || this.pool.includes(a)) return;
-    this.pool.push(a);
+    if (a.length < POOL_MIN_ELEMENTS || !this.owned.has(a) || this.inPool.has(a)) return;
+    const key = `${dtypeOfArray(a)}:${a.length}`;
+    const list = this.pool.get(key);
+    if (list) list.push(a);
+    else this.pool.set(key, [a]);
+    this.released.push(a);
+    this.inPool.add(a);
     this.pooledBytes += a.byteLength;
-    while (this.pooledBytes > POOL_MAX_BYTES) this.pooledBytes -= this.pool.shift()!.byteLength;
+    while (this.pooledBytes > POOL_MAX_BYTES) {
+      const old = this.released[0]!;
+      const same = this.pool.get(`${dtypeOfArray(old)}:${old.length}`)!;
+      same.splice(same.indexOf(old), 1);
+      this.forget(old);
+    }
   }
 
   destroy(): void {}
