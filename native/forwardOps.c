@@ -1,4 +1,4 @@
-// N-API wrappers of attentionRows.c, layerNorm.c and logitLosses.c. The TypeScript callers
+// N-API wrappers of attentionRows.c, layerNorm.c, logitLosses.c and elementwise.c. The TypeScript callers
 // (src/compute/ops/attentionFastCpu.ts, layerNorm.ts, src/eval/logitLosses.ts) check shapes with clear messages; these
 // re-check every length anyway, so a direct call can never read or write outside its arrays.
 
@@ -6,6 +6,7 @@
 #include "attentionRows.h"
 #include "layerNorm.h"
 #include "logitLosses.h"
+#include "elementwise.h"
 #include "napiArgs.h"
 #include <stdint.h>
 
@@ -108,12 +109,28 @@ static napi_value CompareLogitRows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// addArrays(a, b, out): out = a + b, all Float32Arrays of one length (out may be a or b).
+static napi_value AddArrays(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value a[3];
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 3)
+    return addon_fail(env, "saelab_blas.addArrays: expected 3 arguments");
+  float *x, *y, *out;
+  int64_t lx, ly, lo;
+  if (!arg_f32(env, a[0], &x, &lx) || !arg_f32(env, a[1], &y, &ly) || !arg_f32(env, a[2], &out, &lo))
+    return addon_fail(env, "saelab_blas.addArrays: a, b and out must be Float32Arrays");
+  if (ly != lx || lo != lx) return addon_fail(env, "saelab_blas.addArrays: a, b and out must have one length");
+  add_arrays(x, y, lx, out, addon_threads());
+  return NULL;
+}
+
 int register_forward_ops(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"attentionForward", NULL, AttentionForward, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormForward", NULL, LayerNormForward, NULL, NULL, NULL, napi_default, NULL},
       {"cleanLogitStats", NULL, CleanLogitStats, NULL, NULL, NULL, napi_default, NULL},
       {"compareLogitRows", NULL, CompareLogitRows, NULL, NULL, NULL, napi_default, NULL},
+      {"addArrays", NULL, AddArrays, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) == napi_ok;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { cpu } from '../../src/compute/cpu/cpuDevice.js';
+import { blasAddon } from '../../src/compute/cpu/blas.js';
 import type { Device } from '../../src/compute/device.js';
 import {
   add,
@@ -126,4 +127,19 @@ test('elementwise WGSL over more than 65,535 workgroups (2-D grid)', { skip }, a
   assert.equal(y[0], 2);
   assert.equal(y[n - 1], 2);
   assert.equal(y[16_000_000], 2);
+});
+
+test('add: the native twin (native/elementwise.c, from 64k elements) equals addCpu bit for bit, in place too', { skip: blasAddon()?.addArrays ? false : 'the native addon is not built' }, () => {
+  const rng = new Rng(12);
+  const n = (1 << 17) + 5; // two threads' pieces and a ragged end
+  const a = rng.normalArray(n, 3);
+  const b = rng.normalArray(n, 1e-3);
+  const want = new Float32Array(n);
+  addCpu(a, b, want);
+  const got = add(cpu.wrap(a, [n]), cpu.wrap(b, [n])).data as Float32Array;
+  assert.deepEqual(got, want);
+  const inPlace = a.slice();
+  blasAddon()!.addArrays!(inPlace, b, inPlace);
+  assert.deepEqual(inPlace, want);
+  assert.throws(() => blasAddon()!.addArrays!(a, b.subarray(1), want), /one length/);
 });

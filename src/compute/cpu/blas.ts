@@ -45,6 +45,8 @@ export interface BlasAddon {
   cleanLogitStats?(z: Float32Array, n: number, V: number, rows: Uint8Array, p: Float32Array, lse: Float64Array, a: Float64Array, s: Float64Array): void;
   /** native/logitLosses.c: CleanLogits.compare's twin (CE and KL per row). */
   compareLogitRows?(p: Float32Array, a: Float64Array, s: Float64Array, lse: Float64Array, q: Float32Array, n: number, V: number, rows: Uint8Array, targets: Int32Array, ce: Float64Array, kl: Float64Array): void;
+  /** native/elementwise.c (absent in older addons): addCpu's twin for equal lengths, in pieces over threads (same bits). */
+  addArrays?(a: Float32Array, b: Float32Array, out: Float32Array): void;
   /** native/klRows.c: klToTargetCpu's native twin. */
   klToTargetRows?(probs: Float32Array, plogp: Float32Array, logitsQ: Float32Array, weights: Float32Array, rows: number, V: number, dLogitsQ: Float32Array, klw: Float32Array): void;
   /** native/topkEncode.c (absent in older addons): the TopK encoder with its top-k fused into the GEMM (src/sae/topkEncode.ts). */
