@@ -40,43 +40,6 @@ static inline float fast_exp(float x) {
 #define SAELAB_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define SAELAB_VECTOR_CLONES
-// exp in double on 4 lanes, for the eval's logit losses (logitLosses.c), whose TypeScript twin uses
-// Math.exp: 2^n · e^r, n = round(x·log2 e) by the 1.5·2^52 shift, r = x − n·ln2 in two parts
-// (fdlibm's split), e^r by its Taylor series to r^13 (truncation < 2.4e-16 relative at |r| ≤ ln2/2);
-// ≤ 2 ulp on [−708, 0]. Below −708 it returns 0 (e^−708 ≈ 3e−308, nothing next to a softmax sum
-// ≥ 1); the callers pass x ≤ ~0.
-typedef double f64x4 __attribute__((vector_size(32)));
-typedef int64_t i64x4 __attribute__((vector_size(32)));
-
-SAELAB_VECTOR_INLINE f64x4 f64x4_splat(double x) { return (f64x4){x, x, x, x}; }
-
-SAELAB_VECTOR_INLINE f64x4 exp_f64x4(f64x4 x) {
-  const i64x4 underflow = x < f64x4_splat(-708.0);
-  x = (f64x4)(((i64x4)x & ~underflow) | ((i64x4)f64x4_splat(-708.0) & underflow));
-  const f64x4 shift = f64x4_splat(6755399441055744.0); // 1.5·2^52: adding it rounds to an integer
-  const f64x4 k = x * 1.4426950408889634 + shift;
-  const f64x4 n = k - shift;
-  const f64x4 r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-  f64x4 p = f64x4_splat(1.0 / 6227020800.0); // 1/13!
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  // n sits in k's low mantissa bits (two's complement): 2^n = (n + 1023) << 52.
-  const i64x4 ni = (i64x4)k - (i64x4)shift;
-  const f64x4 scale = (f64x4)((ni + 1023) << 52);
-  return (f64x4)((i64x4)(p * scale) & ~underflow);
-}
-
 #endif
 
 // Every helper that takes or returns a vector is inlined into its caller, so it is compiled for the
