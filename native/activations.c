@@ -46,35 +46,40 @@ SAELAB_VECTOR_INLINE f32x8 clamp20x8(f32x8 x) {
   return f32x8_select(x > f32x8_splat(20.0f), f32x8_splat(20.0f), x);
 }
 
+// What forward and backward share on 8 lanes: xc = clamp20(v), z = 2u, e = e^−|z|, σ(z) = sig.
+typedef struct {
+  f32x8 xc, e, sig;
+} gelu_lanes_t;
+
+SAELAB_VECTOR_INLINE gelu_lanes_t gelu_lanes(f32x8 v) {
+  const f32x8 zero = f32x8_splat(0.0f);
+  gelu_lanes_t g;
+  g.xc = clamp20x8(v);
+  const f32x8 z = 2.0f * GELU_C * (g.xc + GELU_A * g.xc * g.xc * g.xc);
+  g.e = fast_exp8(-f32x8_select(z < zero, -z, z));
+  g.sig = f32x8_select(z >= zero, f32x8_splat(1.0f), g.e) / (1.0f + g.e);
+  return g;
+}
+
 SAELAB_VECTOR_CLONES
 static void gelu_forward_range(const float *x, int64_t n, float *y) {
-  const f32x8 zero = f32x8_splat(0.0f), one = f32x8_splat(1.0f);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const f32x8 v = f32x8_load(x + i);
-    const f32x8 xc = clamp20x8(v);
-    const f32x8 z = 2.0f * GELU_C * (xc + GELU_A * xc * xc * xc);
-    const f32x8 az = f32x8_select(z < zero, -z, z);
-    const f32x8 e = fast_exp8(-az);
-    f32x8_store(y + i, v * (f32x8_select(z >= zero, one, e) / (1.0f + e)));
+    f32x8_store(y + i, v * gelu_lanes(v).sig);
   }
   for (; i < n; i++) y[i] = gelu_forward_one(x[i]);
 }
 
 SAELAB_VECTOR_CLONES
 static void gelu_backward_range(const float *x, const float *dy, int64_t n, float *dx) {
-  const f32x8 zero = f32x8_splat(0.0f), one = f32x8_splat(1.0f);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const f32x8 v = f32x8_load(x + i);
-    const f32x8 xc = clamp20x8(v);
-    const f32x8 z = 2.0f * GELU_C * (xc + GELU_A * xc * xc * xc);
-    const f32x8 du = GELU_C * (1.0f + 3.0f * GELU_A * xc * xc);
-    const f32x8 az = f32x8_select(z < zero, -z, z);
-    const f32x8 e = fast_exp8(-az);
-    const f32x8 sig = f32x8_select(z >= zero, one, e) / (1.0f + e);
-    const f32x8 dsig = e / ((1.0f + e) * (1.0f + e));
-    f32x8_store(dx + i, f32x8_load(dy + i) * (sig + v * (2.0f * dsig * du)));
+    const gelu_lanes_t g = gelu_lanes(v);
+    const f32x8 du = GELU_C * (1.0f + 3.0f * GELU_A * g.xc * g.xc);
+    const f32x8 dsig = g.e / ((1.0f + g.e) * (1.0f + g.e));
+    f32x8_store(dx + i, f32x8_load(dy + i) * (g.sig + v * (2.0f * dsig * du)));
   }
   for (; i < n; i++) dx[i] = gelu_backward_one(x[i], dy[i]);
 }
