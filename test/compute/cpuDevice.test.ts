@@ -62,3 +62,24 @@ test('readThenDispose: the CPU array itself (no copy), then disposed, also when 
   await assert.rejects(u.readThenDispose(() => { throw new Error('boom'); }), /boom/);
   assert.ok(u.isDisposed);
 });
+
+test('CPU pool: over its byte cap the oldest released arrays go first; the rest still come back', () => {
+  const n = 1 << 16; // the smallest pooled length: 256 KiB of f32
+  const dev = new CpuDevice(2.5 * 4 * n); // room for two
+  const [a, b, c] = [0, 1, 2].map(() => dev.zeros([n]));
+  const [da, db, dc] = [a!.data, b!.data, c!.data];
+  a!.dispose();
+  b!.dispose();
+  c!.dispose(); // a is evicted
+  assert.equal(dev.pooledByteCount, 2 * 4 * n);
+  const got = new Set([dev.zeros([n]).data, dev.zeros([n]).data]);
+  assert.ok(got.has(db) && got.has(dc), 'b and c reused');
+  assert.equal(dev.pooledByteCount, 0);
+  assert.notEqual(dev.zeros([n]).data, da, 'a was let go, not handed out');
+  const i = dev.zeros([n], 'i32');
+  const di = i.data;
+  i.dispose();
+  assert.notEqual(dev.zeros([n]).data, di, 'an i32 array never serves an f32 tensor');
+  assert.equal(dev.zeros([n], 'i32').data, di);
+  assert.equal(dev.pooledByteCount, 0);
+});

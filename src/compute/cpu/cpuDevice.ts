@@ -26,6 +26,14 @@ export class CpuDevice implements Device {
   /** Large arrays this device allocated (only those may be pooled: `wrap` aliases the caller's). */
   private readonly owned = new WeakSet<AnyTypedArray>();
 
+  /** `poolMaxBytes`: how much released memory may wait for reuse (tests set it small). */
+  constructor(private readonly poolMaxBytes = POOL_MAX_BYTES) {}
+
+  /** Bytes now waiting in the pool. */
+  get pooledByteCount(): number {
+    return this.pooledBytes;
+  }
+
   describe(): string {
     const b = blasInfo();
     return `cpu: ${b.available ? `BLAS sgemm (${b.name})` : `pure TypeScript matmul (no BLAS addon: ${b.reason})`}`;
@@ -96,7 +104,7 @@ export class CpuDevice implements Device {
     this.released.push(a);
     this.inPool.add(a);
     this.pooledBytes += a.byteLength;
-    while (this.pooledBytes > POOL_MAX_BYTES) {
+    while (this.pooledBytes > this.poolMaxBytes) {
       const old = this.released[0]!;
       const same = this.pool.get(`${dtypeOfArray(old)}:${old.length}`)!;
       same.splice(same.indexOf(old), 1);
