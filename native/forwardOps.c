@@ -124,6 +124,58 @@ static napi_value AddArrays(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// reluForward(x, y) and reluBackward(x, dy, dx): Float32Arrays of one length.
+static napi_value ReluForward(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2];
+  float *x, *y;
+  int64_t lx, ly;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 2 || !arg_f32(env, a[0], &x, &lx) || !arg_f32(env, a[1], &y, &ly) || ly != lx)
+    return addon_fail(env, "saelab_blas.reluForward: expected x and y, Float32Arrays of one length");
+  relu_forward(x, lx, y, addon_threads());
+  return NULL;
+}
+
+static napi_value ReluBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value a[3];
+  float *x, *dy, *dx;
+  int64_t lx, ldy, ldx;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 3 || !arg_f32(env, a[0], &x, &lx) || !arg_f32(env, a[1], &dy, &ldy) ||
+      !arg_f32(env, a[2], &dx, &ldx) || ldy != lx || ldx != lx)
+    return addon_fail(env, "saelab_blas.reluBackward: expected x, dy and dx, Float32Arrays of one length");
+  relu_backward(x, dy, lx, dx, addon_threads());
+  return NULL;
+}
+
+// countPositiveColumns(x, rows, cols, out): out[c] = #{r : x[r, c] > 0}.
+static napi_value CountPositiveColumns(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value a[4];
+  float *x, *out;
+  int64_t lx, lo, rows, cols;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 4 || !arg_f32(env, a[0], &x, &lx) || !arg_f32(env, a[3], &out, &lo) ||
+      !arg_int(env, a[1], 0, &rows) || !arg_int(env, a[2], 1, &cols))
+    return addon_fail(env, "saelab_blas.countPositiveColumns: expected x (Float32Array), rows, cols (integers), out (Float32Array)");
+  if (lx < rows * cols || lo < cols) return addon_fail(env, "saelab_blas.countPositiveColumns: x is shorter than rows x cols or out than cols");
+  count_positive_columns(x, rows, cols, out, addon_threads());
+  return NULL;
+}
+
+// sumColumns(x, rows, cols, out): out[c] = Σ_r x[r, c] (double in row order, then float).
+static napi_value SumColumns(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value a[4];
+  float *x, *out;
+  int64_t lx, lo, rows, cols;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 4 || !arg_f32(env, a[0], &x, &lx) || !arg_f32(env, a[3], &out, &lo) ||
+      !arg_int(env, a[1], 0, &rows) || !arg_int(env, a[2], 1, &cols))
+    return addon_fail(env, "saelab_blas.sumColumns: expected x (Float32Array), rows, cols (integers), out (Float32Array)");
+  if (lx < rows * cols || lo < cols) return addon_fail(env, "saelab_blas.sumColumns: x is shorter than rows x cols or out than cols");
+  sum_columns(x, rows, cols, out, addon_threads());
+  return NULL;
+}
+
 int register_forward_ops(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"attentionForward", NULL, AttentionForward, NULL, NULL, NULL, napi_default, NULL},
@@ -131,6 +183,10 @@ int register_forward_ops(napi_env env, napi_value exports) {
       {"cleanLogitStats", NULL, CleanLogitStats, NULL, NULL, NULL, napi_default, NULL},
       {"compareLogitRows", NULL, CompareLogitRows, NULL, NULL, NULL, napi_default, NULL},
       {"addArrays", NULL, AddArrays, NULL, NULL, NULL, napi_default, NULL},
+      {"reluForward", NULL, ReluForward, NULL, NULL, NULL, napi_default, NULL},
+      {"reluBackward", NULL, ReluBackward, NULL, NULL, NULL, napi_default, NULL},
+      {"countPositiveColumns", NULL, CountPositiveColumns, NULL, NULL, NULL, napi_default, NULL},
+      {"sumColumns", NULL, SumColumns, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) == napi_ok;
 }

@@ -3,6 +3,6 @@
 #define SAELAB_FORWARD_OPS_H
 #include <node_api.h>
 
-// Adds attentionForward, layerNormForward, cleanLogitStats and compareLogitRows, addArrays to `exports`; returns 0 (an exception pending) on failure.
+// Adds attentionForward, layerNormForward, cleanLogitStats and compareLogitRows, addArrays, reluForward, reluBackward, countPositiveColumns, sumColumns to `exports`; returns 0 (an exception pending) on failure.
 int register_forward_ops(napi_env env, napi_value exports);
 #endif

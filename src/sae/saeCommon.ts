@@ -6,7 +6,10 @@ import { reluBackward } from '../compute/ops/activations.js';
 import { addInPlace, mul, scale, sub, subInPlace } from '../compute/ops/elementwise.js';
 import { matmul } from '../compute/ops/matmul.js';
 import { sumColumns, sumRows } from '../compute/ops/reductions.js';
-import type { Tensor } from '../compute/tensor.js';
+import { blasAddon } from '../compute/cpu/blas.js';
+import { cpu } from '../compute/cpu/cpuDevice.js';
+import { linear } from '../compute/ops/linear.js';
+import { rowsCols, type Tensor } from '../compute/tensor.js';
 import { mapSae } from './saeKernels.js';
 import type { SaeConfig, SaeParams, SaeStepResult, SaeStepStats } from './types.js';
 
@@ -17,16 +20,12 @@ export function encoderInput(p: SaeParams, cfg: SaeConfig, x: Tensor): Tensor {
 
 /** Pre-activations xin·W_enc + b_enc: xin [N, dIn] → [N, dSae]. */
 export function preActivations(p: SaeParams, xin: Tensor): Tensor {
-  const pre = matmul(xin, p.W_enc);
-  addInPlace(pre, p.b_enc);
-  return pre;
+  return linear(xin, p.W_enc, p.b_enc); // on the CPU b_enc goes into sgemm's C: no pass over [N, dSae]
 }
 
 /** x̂ = f·W_dec + b_dec: f [N, dSae] → [N, dIn]. */
 export function decodeDense(p: SaeParams, f: Tensor): Tensor {
-  const xhat = matmul(f, p.W_dec);
-  addInPlace(xhat, p.b_dec);
-  return xhat;
+  return linear(f, p.W_dec, p.b_dec);
 }
 
 /** Σ of every element → [1]. */
@@ -115,6 +114,14 @@ export function maskedByActive(f: Tensor, df: Tensor): Tensor {
 
 /** [dSae] tokens of the batch with f > 0. */
 export function firedCounts(f: Tensor): Tensor {
+  const count = f.device.kind === 'cpu' ? blasAddon()?.countPositiveColumns : undefined;
+  if (count) {
+    // One pass, no [N, dSae] 0/1 matrix: the same integer counts as the map + column sum below.
+    const [rows, cols] = rowsCols(f.shape);
+    const out = cpu.zeros([cols]);
+    count(f.data as Float32Array, rows, cols, out.data as Float32Array);
+    return out;
+  }
   const on = mapSae('gt', f, 0);
   const c = sumColumns(on);
   on.dispose();

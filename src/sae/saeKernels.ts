@@ -48,10 +48,13 @@ export type SaeMap = 'sqrt' | 'recip' | 'gt' | 'ge' | 'lt';
 
 /** Twin of one map with constant a. */
 export function mapCpu(kind: SaeMap, x: Float32Array, a: number, y: Float32Array): void {
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    y[i] = kind === 'sqrt' ? Math.sqrt(v) : kind === 'recip' ? (v === 0 ? 0 : 1 / v) : kind === 'gt' ? (v > a ? 1 : 0) : kind === 'ge' ? (v >= a ? 1 : 0) : v < a ? 1 : 0;
-  }
+  // One loop per kind: the kind is not re-tested per element.
+  const n = x.length;
+  if (kind === 'sqrt') for (let i = 0; i < n; i++) y[i] = Math.sqrt(x[i]!);
+  else if (kind === 'recip') for (let i = 0; i < n; i++) y[i] = x[i] === 0 ? 0 : 1 / x[i]!;
+  else if (kind === 'gt') for (let i = 0; i < n; i++) y[i] = x[i]! > a ? 1 : 0;
+  else if (kind === 'ge') for (let i = 0; i < n; i++) y[i] = x[i]! >= a ? 1 : 0;
+  else for (let i = 0; i < n; i++) y[i] = x[i]! < a ? 1 : 0;
 }
 
 const MAP_EXPR: Record<SaeMap, string> = {

@@ -21,6 +21,8 @@ import {
   subInPlace,
 } from '../../src/compute/ops/elementwise.js';
 import { Rng } from '../../src/compute/random.js';
+import { reluBackwardCpu, reluCpu } from '../../src/compute/ops/activations.js';
+import { sumColumnsCpu } from '../../src/compute/ops/reductions.js';
 import { assertClose } from '../helpers/assertClose.js';
 import { gpuOrSkip } from '../helpers/gpu.js';
 
@@ -142,4 +144,34 @@ test('add: the native twin (native/elementwise.c, from 64k elements) equals addC
   blasAddon()!.addArrays!(inPlace, b, inPlace);
   assert.deepEqual(inPlace, want);
   assert.throws(() => blasAddon()!.addArrays!(a, b.subarray(1), want), /one length/);
+});
+
+test('native relu, relu backward, column sums and positive counts (native/elementwise.c) equal their twins bit for bit', { skip: blasAddon()?.reluForward && blasAddon()?.sumColumns ? false : 'the native addon is not built' }, () => {
+  const a = blasAddon()!;
+  const rng = new Rng(13);
+  const rows = 301;
+  const cols = 517; // neither divides the 256-column blocks or the threads' pieces
+  const x = rng.normalArray(rows * cols, 2);
+  x.set([NaN, -0, 0, Infinity, -Infinity, 1e-45, -1e-45], 0);
+  const dy = rng.normalArray(rows * cols, 1);
+  dy[5] = NaN; // x[5] = 1e-45 > 0: the gradient passes, NaN included
+  const [y, yt, dx, dxt] = [0, 0, 0, 0].map(() => new Float32Array(rows * cols));
+  a.reluForward!(x, y!);
+  reluCpu(x, yt!);
+  a.reluBackward!(x, dy, dx!);
+  reluBackwardCpu(x, dy, dxt!);
+  assert.deepEqual(y, yt);
+  assert.deepEqual(dx, dxt);
+  const s = new Float32Array(cols);
+  const st = new Float32Array(cols);
+  const finite = x.map((v) => (Number.isFinite(v) ? v : 0));
+  a.sumColumns!(finite, rows, cols, s);
+  sumColumnsCpu(finite, rows, cols, st);
+  assert.deepEqual(s, st);
+  const c = new Float32Array(cols);
+  a.countPositiveColumns!(x, rows, cols, c);
+  const ct = new Float32Array(cols);
+  for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) ct[k] += x[r * cols + k]! > 0 ? 1 : 0;
+  assert.deepEqual(c, ct);
+  assert.throws(() => a.sumColumns!(x, rows + 1, cols, s), /shorter/);
 });

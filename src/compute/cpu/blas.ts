@@ -47,6 +47,14 @@ export interface BlasAddon {
   compareLogitRows?(p: Float32Array, a: Float64Array, s: Float64Array, lse: Float64Array, q: Float32Array, n: number, V: number, rows: Uint8Array, targets: Int32Array, ce: Float64Array, kl: Float64Array): void;
   /** native/elementwise.c (absent in older addons): addCpu's twin for equal lengths, in pieces over threads (same bits). */
   addArrays?(a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** native/elementwise.c (absent in older addons): reluCpu's twin (same bits), pieces over threads. */
+  reluForward?(x: Float32Array, y: Float32Array): void;
+  /** native/elementwise.c: reluBackwardCpu's twin (same bits). */
+  reluBackward?(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** native/elementwise.c: out[c] = #{r : x[r, c] > 0} for x [rows, cols] (firedCounts' count). */
+  countPositiveColumns?(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
+  /** native/elementwise.c: sumColumnsCpu's twin for f32 (same order: double per column over the rows in order), columns over threads. */
+  sumColumns?(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
   /** native/klRows.c: klToTargetCpu's native twin. */
   klToTargetRows?(probs: Float32Array, plogp: Float32Array, logitsQ: Float32Array, weights: Float32Array, rows: number, V: number, dLogitsQ: Float32Array, klw: Float32Array): void;
   /** native/topkEncode.c (absent in older addons): the TopK encoder with its top-k fused into the GEMM (src/sae/topkEncode.ts). */
