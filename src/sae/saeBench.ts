@@ -52,7 +52,9 @@ export interface SaeBenchRow {
   encoderGemmMs?: number;
   /** With `blasBound`: that GEMM's GFLOP/s. */
   encoderGemmGflops?: number;
-  /** With `blasBound`: encoderGemmMs / msPerStep — the fraction of the bound that one GEMM per step sets (the TopK step's only dense product). */
+  /** With `blasBound`: how many GEMMs of the encoder's size the step cannot avoid: 1 for sparse TopK (its only dense product), 5 with dense codes (encoder and decoder forward, dW_dec, df, dW_enc). */
+  boundGemms?: number;
+  /** With `blasBound`: boundGemms · encoderGemmMs / msPerStep, the fraction of that bound the step reaches. */
   boundFraction?: number;
 }
 
@@ -158,7 +160,8 @@ export async function benchSae(device: Device, opts: SaeBenchOptions = {}): Prom
       try {
         trainStepOnce(sae, st, x, lr, l1Coefficient); // warm-up: pipelines compiled, buffer pool filled
         await device.sync();
-        // The bound: the one GEMM a TopK step cannot avoid, timed just before and just after the steps (load drifts).
+        // The bound: the encoder GEMM (a sparse TopK step's only dense product; a dense step has five of
+        // its size), timed just before and just after the steps (load drifts).
         const gemmMs = async () => {
           const t0 = performance.now();
           const pre = matmul(x, sae.params.W_enc);
@@ -185,7 +188,8 @@ export async function benchSae(device: Device, opts: SaeBenchOptions = {}): Prom
         };
         if (opts.blasBound) {
           const g = (gemmBefore + (await gemmMs())) / 2;
-          Object.assign(row, { encoderGemmMs: g, encoderGemmGflops: (2 * batch * dIn * c.dSae) / g / 1e6, boundFraction: g / ms });
+          const boundGemms = c.arch === 'topk' && !c.denseCode ? 1 : 5;
+          Object.assign(row, { encoderGemmMs: g, encoderGemmGflops: (2 * batch * dIn * c.dSae) / g / 1e6, boundGemms, boundFraction: (boundGemms * g) / ms });
         }
         rows.push(row);
         opts.onRow?.(row);

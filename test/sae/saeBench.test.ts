@@ -39,5 +39,9 @@ test('benchSae --blas-bound: the bare encoder GEMM\'s time, GFLOP/s and the step
   const [r] = await benchSae(cpu, { cases: [{ arch: 'topk', dSae: 64 }], dIn: 16, batch: 32, k: 4, minMs: 1, blasBound: true });
   assert.ok(r!.encoderGemmMs! > 0 && Number.isFinite(r!.encoderGemmMs!));
   assert.ok(Math.abs(r!.encoderGemmGflops! - (2 * 32 * 16 * 64) / r!.encoderGemmMs! / 1e6) < 1e-9 * r!.encoderGemmGflops!);
+  assert.equal(r!.boundGemms, 1, 'sparse TopK: the encoder GEMM is its only dense product');
   assert.ok(Math.abs(r!.boundFraction! - r!.encoderGemmMs! / r!.msPerStep) < 1e-12);
+  const [dense] = await benchSae(cpu, { cases: [{ arch: 'standard', dSae: 64 }], dIn: 16, batch: 32, k: 4, minMs: 1, blasBound: true });
+  assert.equal(dense!.boundGemms, 5, 'dense codes: five GEMMs of the encoder\'s size');
+  assert.ok(Math.abs(dense!.boundFraction! - (5 * dense!.encoderGemmMs!) / dense!.msPerStep) < 1e-12);
 });

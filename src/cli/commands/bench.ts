@@ -100,7 +100,7 @@ export function registerBench(program: Command): void {
     .option('--k <n>', 'active latents per token (topk, batchtopk)', intFlag('--k', 1), 32)
     .option('--min-ms <ms>', 'minimum timed time per case (at least 1 step, after 1 warm-up step)', intFlag('--min-ms', 1), 2000)
     .option('--dense-topk', 'also time each TopK case through dense [N, d_sae] codes (sae.topk_dense), as the torch reference does')
-    .option('--blas-bound', 'also time the bare encoder GEMM (batch x d_in x d_sae) before and after each case\'s steps: its GFLOP/s and the step\'s fraction of that bound')
+    .option('--blas-bound', 'also time the bare encoder GEMM (batch x d_in x d_sae) before and after each case\'s steps: its GFLOP/s and the step\'s fraction of the bound (1 such GEMM for sparse TopK, 5 with dense codes)')
     .option('--loss <list>', 'time end-to-end steps instead: e2e and/or e2e+ds (comma-separated), each against local training with its harvest forward, on --model at --hook')
     .option('--model <model>', 'with --loss: the model (default ../shared/assets/models/gpt2-corpus-tiny), or gpt2-small-shape (GPT-2 small\'s shape with random weights, 12 layers, d 768: hook default blocks.6.hook_resid_pre)')
     .option('--vocab <n>', 'with --loss and --model gpt2-small-shape: vocabulary size (default 50257; a smaller one fits devices with small storage bindings, e.g. lavapipe)', intFlag('--vocab', 2))
@@ -126,7 +126,7 @@ export function registerBench(program: Command): void {
         });
         emit(!!o.json, { device: device.describe(), date: new Date().toISOString(), rows }, () => {
           console.log(`${device.describe()}: SAE training step (fp32, d_in ${o.dIn}, batch ${o.batch}; forward + backward + Adam + decoder renorm where on)`);
-          const bound = (r: SaeBenchRow) => (o.blasBound ? [r.encoderGemmMs!.toFixed(0), r.encoderGemmGflops!.toFixed(0), `${(100 * r.boundFraction!).toFixed(0)} %`] : []);
+          const bound = (r: SaeBenchRow) => (o.blasBound ? [r.encoderGemmMs!.toFixed(0), r.encoderGemmGflops!.toFixed(0), `${(100 * r.boundFraction!).toFixed(0)} % of ${r.boundGemms}×`] : []);
           console.log(table(['case', 'd_sae', 'k', 'ms/step', 'tokens/s', 'reps', ...(o.blasBound ? ['GEMM ms', 'GFLOP/s', 'of bound'] : [])], rows.map((r) => [r.case, r.dSae, r.k ?? '-', r.msPerStep.toFixed(1), Math.round(r.tokensPerS), r.reps, ...bound(r)])));
         });
       } finally {
