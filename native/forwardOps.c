@@ -9,6 +9,7 @@
 #include "elementwise.h"
 #include "napiArgs.h"
 #include <stdint.h>
+#include <stdio.h>
 
 // attentionForward(q, k, v, B, T, H, Hkv, D, scale, window, softcap, out, lse): attentionRows.h;
 // window ≤ 0 and softcap ≤ 0 mean none.
@@ -148,33 +149,35 @@ static napi_value ReluBackward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// countPositiveColumns(x, rows, cols, out): out[c] = #{r : x[r, c] > 0}.
-static napi_value CountPositiveColumns(napi_env env, napi_callback_info info) {
+// (x, rows, cols, out) with x [rows, cols] → out [cols]: the column kernels below.
+typedef void (*column_kernel_t)(const float *x, int64_t rows, int64_t cols, float *out, int threads);
+
+static napi_value column_op(napi_env env, napi_callback_info info, const char *name, column_kernel_t kernel) {
   size_t argc = 4;
   napi_value a[4];
   float *x, *out;
   int64_t lx, lo, rows, cols;
+  char msg[160];
   if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 4 || !arg_f32(env, a[0], &x, &lx) || !arg_f32(env, a[3], &out, &lo) ||
-      !arg_int(env, a[1], 0, &rows) || !arg_int(env, a[2], 1, &cols))
-    return addon_fail(env, "saelab_blas.countPositiveColumns: expected x (Float32Array), rows, cols (integers), out (Float32Array)");
-  if (lx < rows * cols || lo < cols) return addon_fail(env, "saelab_blas.countPositiveColumns: x is shorter than rows x cols or out than cols");
-  count_positive_columns(x, rows, cols, out, addon_threads());
+      !arg_int(env, a[1], 0, &rows) || !arg_int(env, a[2], 1, &cols)) {
+    snprintf(msg, sizeof msg, "saelab_blas.%s: expected x (Float32Array), rows, cols (integers), out (Float32Array)", name);
+    return addon_fail(env, msg);
+  }
+  if (lx < rows * cols || lo < cols) {
+    snprintf(msg, sizeof msg, "saelab_blas.%s: x is shorter than rows x cols or out than cols", name);
+    return addon_fail(env, msg);
+  }
+  kernel(x, rows, cols, out, addon_threads());
   return NULL;
 }
 
-// sumColumns(x, rows, cols, out): out[c] = Σ_r x[r, c] (double in row order, then float).
-static napi_value SumColumns(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value a[4];
-  float *x, *out;
-  int64_t lx, lo, rows, cols;
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 4 || !arg_f32(env, a[0], &x, &lx) || !arg_f32(env, a[3], &out, &lo) ||
-      !arg_int(env, a[1], 0, &rows) || !arg_int(env, a[2], 1, &cols))
-    return addon_fail(env, "saelab_blas.sumColumns: expected x (Float32Array), rows, cols (integers), out (Float32Array)");
-  if (lx < rows * cols || lo < cols) return addon_fail(env, "saelab_blas.sumColumns: x is shorter than rows x cols or out than cols");
-  sum_columns(x, rows, cols, out, addon_threads());
-  return NULL;
+// countPositiveColumns(x, rows, cols, out): out[c] = #{r : x[r, c] > 0}.
+static napi_value CountPositiveColumns(napi_env env, napi_callback_info info) {
+  return column_op(env, info, "countPositiveColumns", count_positive_columns);
 }
+
+// sumColumns(x, rows, cols, out): out[c] = Σ_r x[r, c] (double in row order, then float).
+static napi_value SumColumns(napi_env env, napi_callback_info info) { return column_op(env, info, "sumColumns", sum_columns); }
 
 int register_forward_ops(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
