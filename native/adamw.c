@@ -2,6 +2,7 @@
 // f64 operation rounds as JavaScript's does.
 
 #include "adamw.h"
+#include "fastExp.h"
 #include "parallelFor.h"
 #include <math.h>
 
@@ -11,6 +12,9 @@ typedef struct {
   double beta1, beta2, eps, decay, stepSize, bc2Sqrt;
 } adam_t;
 
+// Vectorised in double (sqrt inline: -fno-math-errno), 4 lanes in the AVX2 clone; each lane's
+// operations are the scalar ones, so the bits stay those of the TypeScript twin.
+SAELAB_VECTOR_CLONES
 static void adam_range(void *arg, int64_t lo, int64_t hi, int tid) {
   (void)tid;
   const adam_t *A = (const adam_t *)arg;

@@ -4,7 +4,7 @@
     {
       "target_name": "saelab_blas",
       "sources": ["sgemm_addon.c", "klRows.c", "activations.c", "forwardOps.c", "attentionRows.c", "layerNorm.c", "saeStepAddon.c", "topkEncode.c", "sparseCode.c", "adamw.c", "decoderNorm.c", "logitLosses.c", "elementwise.c"],
-      "cflags": ["-O3", "-fno-trapping-math", "-ffp-contract=off", "-Wno-psabi", "-std=c11", "-Wall", "-Wextra"],
+      "cflags": ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off", "-Wno-psabi", "-std=c11", "-Wall", "-Wextra"],
       "libraries": ["-lopenblas", "-lpthread", "-lm"],
       "conditions": [
         ["OS=='mac'", {
