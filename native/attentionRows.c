@@ -10,6 +10,7 @@
 
 #include "attentionRows.h"
 #include "fastExp.h"
+#include "rowMax.h"
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
@@ -47,14 +48,8 @@ static float softmax_row(float *s, int64_t start, int64_t end, int64_t n, float 
     for (int64_t c = start; c < end; c++) s[c] = cap * tanhf(s[c] / cap);
   float *x = s + start;
   const int64_t len = end - start;
-  float ml[LANES];
-  for (int l = 0; l < LANES; l++) ml[l] = -INFINITY;
-  int64_t c = 0;
-  for (; c + LANES <= len; c += LANES)
-    for (int l = 0; l < LANES; l++) ml[l] = x[c + l] > ml[l] ? x[c + l] : ml[l];
-  float m = -INFINITY;
-  for (int l = 0; l < LANES; l++) m = ml[l] > m ? ml[l] : m;
-  for (; c < len; c++) m = x[c] > m ? x[c] : m;
+  const float m = row_max_f32(x, len);
+  int64_t c;
   for (c = 0; c + 8 <= len; c += 8) f32x8_store(x + c, fast_exp8(f32x8_load(x + c) - m));
   for (; c < len; c++) x[c] = fast_exp(x[c] - m);
   double acc[LANES] = {0};

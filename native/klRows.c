@@ -5,28 +5,17 @@
 
 #include "klRows.h"
 #include "fastExp.h"
+#include "rowMax.h"
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
 
 #define LANES 8
 
-static float row_max(const float *x, int64_t V) {
-  float m[LANES];
-  for (int l = 0; l < LANES; l++) m[l] = -INFINITY;
-  int64_t j = 0;
-  for (; j + LANES <= V; j += LANES)
-    for (int l = 0; l < LANES; l++) m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
-  float out = -INFINITY;
-  for (int l = 0; l < LANES; l++) out = m[l] > out ? m[l] : out;
-  for (; j < V; j++) out = x[j] > out ? x[j] : out;
-  return out;
-}
-
 // Σ exp(x − max) of a row in fixed lanes; writes e = exp(x − max) into `e` and the max into *m.
 SAELAB_VECTOR_CLONES
 static double row_sum_exp(const float *x, int64_t V, float *e, float *m_out) {
-  const float m = row_max(x, V);
+  const float m = row_max_f32(x, V);
   double s[LANES] = {0};
   int64_t j = 0;
   for (; j + LANES <= V; j += LANES) {

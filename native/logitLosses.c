@@ -6,21 +6,9 @@
 #include "logitLosses.h"
 #include "fastExp.h"
 #include "parallelFor.h"
+#include "rowMax.h"
 #include <math.h>
 #include <string.h>
-
-// Max of a row of floats (8 float lanes; max is exact, so any order gives the same value).
-static float row_max(const float *x, int64_t V) {
-  float m[8];
-  for (int l = 0; l < 8; l++) m[l] = -INFINITY;
-  int64_t j = 0;
-  for (; j + 8 <= V; j += 8)
-    for (int l = 0; l < 8; l++) m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
-  float out = -INFINITY;
-  for (int l = 0; l < 8; l++) out = m[l] > out ? m[l] : out;
-  for (; j < V; j++) out = x[j] > out ? x[j] : out;
-  return out;
-}
 
 typedef float f32x4 __attribute__((vector_size(16)));
 
@@ -39,7 +27,7 @@ SAELAB_VECTOR_INLINE double exp_one(double x) { return exp_f64x4(f64x4_splat(x))
 // max-subtracted logsumexp of a row in double (rowLogSumExp's twin).
 SAELAB_VECTOR_CLONES
 static double row_log_sum_exp(const float *z, int64_t V) {
-  const double m = (double)row_max(z, V);
+  const double m = (double)row_max_f32(z, V);
   f64x4 acc = f64x4_splat(0.0);
   int64_t v = 0;
   for (; v + 4 <= V; v += 4) acc += exp_f64x4(load_f32x4_as_f64(z + v) - m);
