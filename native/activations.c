@@ -6,7 +6,7 @@
 
 #include "activations.h"
 #include "fastExp.h"
-#include <pthread.h>
+#include "parallelFor.h"
 
 #if defined(__GNUC__)
 extern int openblas_get_num_threads(void) __attribute__((weak));
@@ -87,40 +87,28 @@ static void gelu_backward_range(const float *x, const float *dy, int64_t n, floa
 typedef struct {
   const float *x, *dy;
   float *out;
-  int64_t i0, i1;
 } job_t;
 
-static void *run_forward(void *arg) {
-  const job_t *j = arg;
-  gelu_forward_range(j->x + j->i0, j->i1 - j->i0, j->out + j->i0);
-  return NULL;
+static void run_forward(void *ctx, int64_t i0, int64_t i1, int tid) {
+  (void)tid;
+  const job_t *j = ctx;
+  gelu_forward_range(j->x + i0, i1 - i0, j->out + i0);
 }
 
-static void *run_backward(void *arg) {
-  const job_t *j = arg;
-  gelu_backward_range(j->x + j->i0, j->dy + j->i0, j->i1 - j->i0, j->out + j->i0);
-  return NULL;
+static void run_backward(void *ctx, int64_t i0, int64_t i1, int tid) {
+  (void)tid;
+  const job_t *j = ctx;
+  gelu_backward_range(j->x + i0, j->dy + i0, i1 - i0, j->out + i0);
 }
 
-// [0, n) in contiguous pieces over the threads (the calling thread takes the first).
-static void parallel(const float *x, const float *dy, float *out, int64_t n, void *(*fn)(void *)) {
-  enum { MAX_T = 64, MIN_PIECE = 1 << 16 };  // below ~64k elements a thread costs more than it saves
+// [0, n) in contiguous pieces over OpenBLAS's thread count (the calling thread takes the first).
+static void parallel(const float *x, const float *dy, float *out, int64_t n, void (*fn)(void *, int64_t, int64_t, int)) {
   int threads = 1;
 #if defined(__GNUC__)
   if (openblas_get_num_threads) threads = openblas_get_num_threads();
 #endif
-  if (threads > MAX_T) threads = MAX_T;
-  if (threads > n / MIN_PIECE) threads = n / MIN_PIECE > 0 ? (int)(n / MIN_PIECE) : 1;
-  job_t jobs[MAX_T];
-  pthread_t tid[MAX_T];
-  int started[MAX_T] = {0};
-  for (int t = 0; t < threads; t++) jobs[t] = (job_t){x, dy, out, n * t / threads, n * (t + 1) / threads};
-  for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, fn, &jobs[t]) == 0;
-  fn(&jobs[0]);
-  for (int t = 1; t < threads; t++) {
-    if (started[t]) pthread_join(tid[t], NULL);
-    else fn(&jobs[t]);
-  }
+  job_t j = {x, dy, out};
+  parallel_for(&j, n, pf_piece_threads(threads, n), fn);
 }
 
 void gelu_forward(const float *x, int64_t n, float *y) { parallel(x, NULL, y, n, run_forward); }

@@ -9,10 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int piece_threads(int threads, int64_t n) {
-  const int64_t pieces = n / (1 << 16);
-  return threads > pieces ? (pieces > 0 ? (int)pieces : 1) : threads;
-}
 
 typedef struct {
   const float *a, *b;
@@ -27,7 +23,7 @@ static void add_range(void *ctx, int64_t lo, int64_t hi, int tid) {
 
 void add_arrays(const float *a, const float *b, int64_t n, float *out, int threads) {
   add_job_t j = {a, b, out};
-  parallel_for(&j, n, piece_threads(threads, n), add_range);
+  parallel_for(&j, n, pf_piece_threads(threads, n), add_range);
 }
 
 typedef struct {
@@ -49,12 +45,12 @@ static void relu_backward_range(void *ctx, int64_t lo, int64_t hi, int tid) {
 
 void relu_forward(const float *x, int64_t n, float *y, int threads) {
   relu_job_t j = {x, NULL, y};
-  parallel_for(&j, n, piece_threads(threads, n), relu_range);
+  parallel_for(&j, n, pf_piece_threads(threads, n), relu_range);
 }
 
 void relu_backward(const float *x, const float *dy, int64_t n, float *dx, int threads) {
   relu_job_t j = {x, dy, dx};
-  parallel_for(&j, n, piece_threads(threads, n), relu_backward_range);
+  parallel_for(&j, n, pf_piece_threads(threads, n), relu_backward_range);
 }
 
 typedef struct {
@@ -73,7 +69,7 @@ static void count_range(void *ctx, int64_t r0, int64_t r1, int tid) {
 }
 
 void count_positive_columns(const float *x, int64_t rows, int64_t cols, float *out, int threads) {
-  threads = pf_threads(piece_threads(threads, rows * cols), rows);
+  threads = pf_threads(pf_piece_threads(threads, rows * cols), rows);
   int32_t *counts = calloc((size_t)threads * (size_t)cols, sizeof(int32_t));
   if (!counts) threads = 0; // no scratch: count on this thread below
   if (threads > 0) {
@@ -117,5 +113,5 @@ static void sum_columns_range(void *ctx, int64_t c0, int64_t c1, int tid) {
 
 void sum_columns(const float *x, int64_t rows, int64_t cols, float *out, int threads) {
   sum_job_t j = {x, rows, cols, out};
-  parallel_for(&j, cols, pf_threads(piece_threads(threads, rows * cols), cols), sum_columns_range);
+  parallel_for(&j, cols, pf_threads(pf_piece_threads(threads, rows * cols), cols), sum_columns_range);
 }

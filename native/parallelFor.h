@@ -1,4 +1,4 @@
-// A fork-join over index ranges on pthreads, for the SAE step kernels: `threads` contiguous ranges
+// A fork-join over index ranges on pthreads, for the native kernels: `threads` contiguous ranges
 // of [0, n) (or ranges the caller chose), the calling thread takes the first. Results never depend
 // on the split as long as each index's work is independent of the others, which every caller keeps.
 #ifndef SAELAB_PARALLEL_FOR_H
@@ -41,6 +41,13 @@ static int pf_threads(int threads, int64_t n) {
   if (threads > PF_MAX_THREADS) threads = PF_MAX_THREADS;
   if (n < threads) threads = n > 0 ? (int)n : 1;
   return threads;
+}
+
+// For elementwise passes over n elements: at most one thread per 64k elements (below that a thread
+// costs more than it saves), at least 1.
+static int pf_piece_threads(int threads, int64_t n) {
+  const int64_t pieces = n / (1 << 16);
+  return threads > pieces ? (pieces > 0 ? (int)pieces : 1) : threads;
 }
 
 // fn over `threads` even ranges of [0, n).
