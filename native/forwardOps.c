@@ -110,22 +110,31 @@ static napi_value CompareLogitRows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// addArrays(a, b, out): out = a + b, all Float32Arrays of one length (out may be a or b).
-static napi_value AddArrays(napi_env env, napi_callback_info info) {
+// (a, b, out), three Float32Arrays of one length: the elementwise kernels below.
+typedef void (*binary_kernel_t)(const float *a, const float *b, int64_t n, float *out, int threads);
+
+static napi_value binary_op(napi_env env, napi_callback_info info, const char *name, binary_kernel_t kernel) {
   size_t argc = 3;
   napi_value a[3];
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 3)
-    return addon_fail(env, "saelab_blas.addArrays: expected 3 arguments");
   float *x, *y, *out;
   int64_t lx, ly, lo;
-  if (!arg_f32(env, a[0], &x, &lx) || !arg_f32(env, a[1], &y, &ly) || !arg_f32(env, a[2], &out, &lo))
-    return addon_fail(env, "saelab_blas.addArrays: a, b and out must be Float32Arrays");
-  if (ly != lx || lo != lx) return addon_fail(env, "saelab_blas.addArrays: a, b and out must have one length");
-  add_arrays(x, y, lx, out, addon_threads());
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 3 || !arg_f32(env, a[0], &x, &lx) || !arg_f32(env, a[1], &y, &ly) ||
+      !arg_f32(env, a[2], &out, &lo) || ly != lx || lo != lx) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "saelab_blas.%s: expected three Float32Arrays of one length", name);
+    return addon_fail(env, msg);
+  }
+  kernel(x, y, lx, out, addon_threads());
   return NULL;
 }
 
-// reluForward(x, y) and reluBackward(x, dy, dx): Float32Arrays of one length.
+// addArrays(a, b, out): out = a + b (out may be a or b).
+static napi_value AddArrays(napi_env env, napi_callback_info info) { return binary_op(env, info, "addArrays", add_arrays); }
+
+// reluBackward(x, dy, dx): dx = x > 0 ? dy : 0.
+static napi_value ReluBackward(napi_env env, napi_callback_info info) { return binary_op(env, info, "reluBackward", relu_backward); }
+
+// reluForward(x, y): Float32Arrays of one length.
 static napi_value ReluForward(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value a[2];
@@ -134,18 +143,6 @@ static napi_value ReluForward(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 2 || !arg_f32(env, a[0], &x, &lx) || !arg_f32(env, a[1], &y, &ly) || ly != lx)
     return addon_fail(env, "saelab_blas.reluForward: expected x and y, Float32Arrays of one length");
   relu_forward(x, lx, y, addon_threads());
-  return NULL;
-}
-
-static napi_value ReluBackward(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value a[3];
-  float *x, *dy, *dx;
-  int64_t lx, ldy, ldx;
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc != 3 || !arg_f32(env, a[0], &x, &lx) || !arg_f32(env, a[1], &dy, &ldy) ||
-      !arg_f32(env, a[2], &dx, &ldx) || ldy != lx || ldx != lx)
-    return addon_fail(env, "saelab_blas.reluBackward: expected x, dy and dx, Float32Arrays of one length");
-  relu_backward(x, dy, lx, dx, addon_threads());
   return NULL;
 }
 
