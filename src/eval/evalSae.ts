@@ -259,9 +259,7 @@ export async function evalSaes(o: EvalOptions): Promise<EvalReport> {
         lm[i]!.add({ T, keep, ceClean, ceSae: spliced.ce, ceZero: ab.zero.ce, ceMean: ab.mean.ce, klSae: spliced.kl, klZero: ab.zero.kl, klMean: ab.mean.kl });
         if (checkNow) {
           const withErr = await errorTermSplice(xT, xHat, keep, d);
-          const outT = replaced(s.hook, withErr).logits!;
-          errTerm[i] = maxAbsDiff((await outT.read()) as Float32Array, clean0!);
-          outT.dispose();
+          errTerm[i] = await replaced(s.hook, withErr).logits!.readThenDispose((out) => maxAbsDiff(out as Float32Array, clean0!));
         }
         xT.dispose();
       }
