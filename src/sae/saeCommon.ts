@@ -6,7 +6,7 @@ import { reluBackward } from '../compute/ops/activations.js';
 import { addInPlace, mul, scale, sub, subInPlace } from '../compute/ops/elementwise.js';
 import { matmul } from '../compute/ops/matmul.js';
 import { sumColumns, sumRows } from '../compute/ops/reductions.js';
-import { blasAddon } from '../compute/cpu/blas.js';
+import { nativeKernel } from '../compute/cpu/blas.js';
 import { cpu } from '../compute/cpu/cpuDevice.js';
 import { linear } from '../compute/ops/linear.js';
 import { rowsCols, type Tensor } from '../compute/tensor.js';
@@ -114,7 +114,7 @@ export function maskedByActive(f: Tensor, df: Tensor): Tensor {
 
 /** [dSae] tokens of the batch with f > 0. */
 export function firedCounts(f: Tensor): Tensor {
-  const count = f.device.kind === 'cpu' ? blasAddon()?.countPositiveColumns : undefined;
+  const count = f.device.kind === 'cpu' ? nativeKernel('countPositiveColumns', f.numel) : undefined;
   if (count) {
     // One pass, no [N, dSae] 0/1 matrix: the same integer counts as the map + column sum below.
     const [rows, cols] = rowsCols(f.shape);

@@ -116,6 +116,17 @@ export function blasAddon(): BlasAddon | null {
   return state.addon;
 }
 
+/**
+ * Below this many elements an elementwise or column pass stays in TypeScript: the native call costs
+ * more than it saves (the C side likewise gives each thread at least this many).
+ */
+export const NATIVE_MIN_ELEMENTS = 1 << 16;
+
+/** The addon's kernel `name` for a pass over `n` elements, or undefined (too short, no addon, or an older one without it). */
+export function nativeKernel<K extends keyof BlasAddon>(name: K, n: number): BlasAddon[K] | undefined {
+  return n >= NATIVE_MIN_ELEMENTS ? blasAddon()?.[name] : undefined;
+}
+
 /** Whether the native sgemm addon is loaded, and why not when it is not. */
 export function blasInfo(): BlasInfo {
   state ??= load();

@@ -10,6 +10,11 @@ export function blasAddon(): BlasAddon | null {
   return null;
 }
 
+/** No native kernels in a browser. */
+export function nativeKernel<K extends keyof BlasAddon>(_name: K, _n: number): BlasAddon[K] | undefined {
+  return undefined;
+}
+
 /** Why there is no BLAS here. */
 export function blasInfo(): BlasInfo {
   return INFO;

@@ -5,7 +5,7 @@
 import type { Tensor } from '../tensor.js';
 import type { Floats } from './elementwise.js';
 import { pointwiseWgsl, runPointwise, runPointwiseBackward } from './wgslGen.js';
-import { blasAddon } from '../cpu/blas.js';
+import { blasAddon, nativeKernel } from '../cpu/blas.js';
 
 export type Activation = 'relu' | 'gelu' | 'silu';
 
@@ -116,15 +116,8 @@ export function reluBackward(x: Tensor, dy: Tensor): Tensor {
 
 // relu on long arrays (an SAE's [batch, d_sae] codes) in native/elementwise.c: branch-free and on
 // both cores; V8's branch on a random sign mispredicts half the time (~6 ns an element).
-const NATIVE_RELU_MIN = 1 << 16;
-const reluHost = (x: Float32Array, y: Float32Array): void => {
-  const native = x.length >= NATIVE_RELU_MIN ? blasAddon()?.reluForward : undefined;
-  (native ?? reluCpu)(x, y);
-};
-const reluBackwardHost = (x: Float32Array, dy: Float32Array, dx: Float32Array): void => {
-  const native = x.length >= NATIVE_RELU_MIN ? blasAddon()?.reluBackward : undefined;
-  (native ?? reluBackwardCpu)(x, dy, dx);
-};
+const reluHost = (x: Float32Array, y: Float32Array): void => (nativeKernel('reluForward', x.length) ?? reluCpu)(x, y);
+const reluBackwardHost = (x: Float32Array, dy: Float32Array, dx: Float32Array): void => (nativeKernel('reluBackward', x.length) ?? reluBackwardCpu)(x, dy, dx);
 
 // On the CPU, native/activations.c when the addon is built (the WGSL kernel's σ form, vectorised:
 // Math.tanh made gelu a quarter of a GPT-2 forward); the TypeScript twins stay the specification.

@@ -4,7 +4,7 @@
 // (e.g. a bias [cols] onto [rows, cols]), or b has one element. Then b repeats with period
 // m = b.numel: out[i] = a[i] ∘ b[i mod m]. The output has a's shape.
 
-import { blasAddon } from '../cpu/blas.js';
+import { nativeKernel } from '../cpu/blas.js';
 import { assertDtype, assertSameDevice, type Tensor } from '../tensor.js';
 import { ParamWriter } from '../webgpu/params.js';
 import { gpuOf, memoKernel, outputOn, pointwiseGrid, pointwiseWgsl, type StorageDecl } from './wgslGen.js';
@@ -112,11 +112,9 @@ function binaryInPlace(op: BinaryOp, a: Tensor, b: Tensor, s: number): void {
   if (src !== b) src.dispose(); // safe at once: later use of the pooled buffer is queued after this dispatch
 }
 
-/** From this length an equal-shape add goes to the native twin (the residual stream's [tokens, d_model]). */
-const NATIVE_ADD_MIN = 1 << 16;
-
 function binaryCpu(op: BinaryOp, a: Float32Array, b: Float32Array, s: number, out: Float32Array): void {
-  const addArrays = op === 'add' && b.length === a.length && a.length >= NATIVE_ADD_MIN ? blasAddon()?.addArrays : undefined;
+  // A long equal-shape add (the residual stream's [tokens, d_model]) goes to the native twin.
+  const addArrays = op === 'add' && b.length === a.length ? nativeKernel('addArrays', a.length) : undefined;
   if (addArrays) addArrays(a, b, out);
   else if (op === 'add') addCpu(a, b, out);
   else if (op === 'sub') subCpu(a, b, out);

@@ -9,7 +9,7 @@
 // first NaN (as PyTorch). Otherwise ties go to the lowest index. logsumexp propagates a NaN max,
 // and returns the max itself when that is ±∞ (a row of all −∞, i.e. fully masked, gives −∞).
 
-import { blasAddon } from '../cpu/blas.js';
+import { nativeKernel } from '../cpu/blas.js';
 import { cpu } from '../cpu/cpuDevice.js';
 import { assertDtype, rowsCols, type Tensor } from '../tensor.js';
 import { u32Params } from '../webgpu/params.js';
@@ -227,8 +227,7 @@ export function sumColumns(x: Tensor): Tensor {
   if (!dev) {
     const out = cpu.zeros([cols]);
     // Long inputs (an SAE's [batch, d_sae] bias gradient) in native/elementwise.c, same order and bits.
-    const native = rows * cols >= 1 << 16 ? blasAddon()?.sumColumns : undefined;
-    (native ?? sumColumnsCpu)(x.data as Float32Array, rows, cols, out.data as Float32Array);
+    (nativeKernel('sumColumns', rows * cols) ?? sumColumnsCpu)(x.data as Float32Array, rows, cols, out.data as Float32Array);
     return out;
   }
   // Chunked tree: [rows, cols] → [⌈rows/64⌉, cols] → … until one chunk is left, which the last pass
