@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 /** The AVX-512 subsets OpenBLAS's SkylakeX kernels are built for (its own support check asks for these). */
 const SKYLAKEX_FLAGS = ['avx512f', 'avx512cd', 'avx512bw', 'avx512dq', 'avx512vl'] as const;
 
-/** What to do about OPENBLAS_CORETYPE and why (shown by `bench` and `inspect`). */
+/** What to do about OPENBLAS_CORETYPE and why (`saelab devices` prints the reason). */
 export interface CoreTypeChoice {
   /** The value to set before loading OpenBLAS, or null to leave OpenBLAS's own detection alone. */
   set: string | null;
